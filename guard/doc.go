@@ -1,0 +1,43 @@
+// Package guard makes and fences memory mappings: one private anonymous
+// mapping per Region, laid out as [low guard][usable][high guard], with the
+// guards inaccessible so that running off either end is a fault rather than
+// silent corruption of a neighbour. It is the only mmarena package that
+// calls mmap, mprotect, munmap or madvise.
+//
+// A region's pages are in one of three states, and every method below is a
+// transition between them:
+//
+//	Reserved  address space is held but not accessible (PROT_NONE or a
+//	          guard marker); touching it faults. Guards live here.
+//	Ready     readable and writable; untouched pages cost no RAM and read
+//	          as zero.
+//	Unmapped  given back to the kernel (a punched hole, or the whole region
+//	          after Close); the addresses may later be reused by anyone.
+//
+// Map reserves the whole layout and makes the first pages Ready. Commit
+// moves further reserved pages to Ready, so an arena grows in place.
+// Protect moves Ready pages back to Reserved (a fence for quarantines) and
+// Unprotect returns them. Release keeps pages Ready but drops their
+// contents (MADV_DONTNEED: RSS falls, they read back as zero). Punch moves
+// pages to Unmapped, splitting the kernel mapping in two. Close unmaps
+// everything.
+//
+// Fences cost kernel mappings. Each mprotect that changes part of a
+// mapping splits it, and a process may hold only vm.max_map_count of them;
+// past that, the Go runtime itself dies on its next heap growth. Where the
+// kernel has MADV_GUARD_INSTALL (Linux 6.13 and later) guard pages and
+// Protect use guard markers, which split nothing; elsewhere they fall back
+// to mprotect (Region.Fence says which). Either way guard counts the
+// mappings it holds and refuses, with an error wrapping unix.ENOMEM, past a
+// budget (SetBudget).
+//
+// Faults are named. A registry of live and recently closed regions lets
+// Lookup say what an address is (which region, which guard, how far past
+// the end), and Catch turns a fault inside a function into a *FaultError.
+// **A fault outside Catch still kills the process**: Go recovers memory
+// faults only in a goroutine that asked for it with debug.SetPanicOnFault.
+//
+// Lifecycle: (1) Map; (2) use Bytes or Pointer, Commit to grow, Protect,
+// Release or Punch pages; (3) Close. Linux is the first platform; darwin
+// and freebsd build and map, without guard markers or mapping names.
+package guard

@@ -1,0 +1,81 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors. Each error the package returns matches one of these
+// with errors.Is and, where the system has a word for it, an errno too:
+// bad sizes and ranges are unix.EINVAL, exhausted limits unix.ENOMEM.
+var (
+	// ErrClosed is returned by every method of a closed Region.
+	ErrClosed = errors.New("guard: region is closed")
+	// ErrSize reports a size that is zero, negative or larger than the
+	// address space.
+	ErrSize = errors.New("guard: invalid size")
+	// ErrRange reports an offset range that is not page-aligned, lies
+	// outside the usable part, or covers pages in the wrong state.
+	ErrRange = errors.New("guard: invalid range")
+	// ErrAlign reports an alignment that is not a power of two.
+	ErrAlign = errors.New("guard: invalid alignment")
+	// ErrBudget reports that a call would take guard past its budget of
+	// kernel mappings (see SetBudget). It also matches unix.ENOMEM.
+	ErrBudget = errors.New("guard: mapping budget exhausted")
+)
+
+// inputError is a refused argument: it carries a message, the sentinel it
+// matches and the errno it matches.
+type inputError struct {
+	msg      string
+	sentinel error
+	errno    unix.Errno
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+// Is matches the sentinel and the errno.
+func (e *inputError) Is(target error) bool {
+	return target == e.sentinel || (e.errno != 0 && target == e.errno)
+}
+
+func sizeError(format string, args ...any) error {
+	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrSize, unix.EINVAL}
+}
+
+func tooLarge(format string, args ...any) error {
+	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrSize, unix.ENOMEM}
+}
+
+func rangeError(format string, args ...any) error {
+	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrRange, unix.EINVAL}
+}
+
+func alignError(a int) error {
+	return &inputError{fmt.Sprintf("guard: alignment %d is not a power of two", a), ErrAlign, unix.EINVAL}
+}
+
+// sysError wraps the errno of a failed system call; the caller adds the
+// "guard: " prefix and what it was doing. ENOMEM is expected
+// (the kernel is out of memory or mappings) and gets a hint; any other
+// errno means mmarena passed the kernel something wrong, and says so.
+func sysError(call string, addr, n uintptr, err error) error {
+	se := os.NewSyscallError(call, err)
+	switch {
+	case errors.Is(err, unix.ENOMEM) && call != "mmap":
+		return fmt.Errorf("%s %#x+%d: %w (the process may be at vm.max_map_count kernel mappings)", call, addr, n, se)
+	case errors.Is(err, unix.ENOMEM):
+		return fmt.Errorf("%s %d bytes: %w", call, n, se)
+	}
+	return fmt.Errorf("%s %#x+%d: %w (unexpected: a bug in mmarena)", call, addr, n, se)
+}
+
+func itoa(x int64) string { return strconv.FormatInt(x, 10) }
+
+// errNoMarkers reports a kernel without MADV_GUARD_INSTALL (before Linux
+// 6.13, or not Linux). It matches errors.ErrUnsupported and unix.EINVAL.
+var errNoMarkers error = &inputError{"guard: this kernel has no guard markers (MADV_GUARD_INSTALL needs Linux 6.13)", errors.ErrUnsupported, unix.EINVAL}

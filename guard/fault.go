@@ -1,0 +1,139 @@
+package guard
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Part names what an address is, relative to a region.
+type Part uint8
+
+const (
+	PartUnknown   Part = iota // outside every region guard knows
+	PartLowGuard              // the guard pages below the usable part
+	PartHighGuard             // the guard pages above the usable part
+	PartUsable                // Ready usable pages
+	PartReserved              // usable pages not committed yet
+	PartProtected             // usable pages fenced by Protect
+	PartPunched               // usable pages unmapped by Punch
+	PartClosed                // a region that has been closed
+)
+
+var partNames = [...]string{
+	PartUnknown:   "unknown",
+	PartLowGuard:  "low guard page",
+	PartHighGuard: "high guard page",
+	PartUsable:    "usable page",
+	PartReserved:  "reserved page",
+	PartProtected: "protected page",
+	PartPunched:   "punched hole",
+	PartClosed:    "closed region",
+}
+
+func (p Part) String() string {
+	if int(p) < len(partNames) {
+		return partNames[p]
+	}
+	return "Part(" + itoa(int64(p)) + ")"
+}
+
+// A Location says what an address is: which region, which part of it,
+// and where relative to its usable start.
+type Location struct {
+	Addr      uintptr // the address looked up
+	Region    string  // the region's name; "" for PartUnknown
+	Part      Part
+	Offset    int64 // Addr minus the region's usable start; negative in the low guard
+	Size      int   // the region's usable bytes
+	Committed int   // the region's committed bytes
+}
+
+// String describes the location the way a fault report reads:
+// `3 bytes past the end of region "nodes" (high guard page)`.
+func (l Location) String() string {
+	switch l.Part {
+	case PartUnknown:
+		return fmt.Sprintf("at %#x, outside every region", l.Addr)
+	case PartHighGuard:
+		return fmt.Sprintf("%s past the end of region %q (%s)", bytesWord(l.Offset-int64(l.Size)+1), l.Region, l.Part)
+	case PartLowGuard:
+		return fmt.Sprintf("%s before the start of region %q (%s)", bytesWord(-l.Offset), l.Region, l.Part)
+	case PartReserved:
+		return fmt.Sprintf("%s past the committed end of region %q (%s)", bytesWord(l.Offset-int64(l.Committed)+1), l.Region, l.Part)
+	case PartClosed:
+		return fmt.Sprintf("at offset %d of region %q (%s: use after Close)", l.Offset, l.Region, l.Part)
+	}
+	return fmt.Sprintf("at offset %d of region %q (%s)", l.Offset, l.Region, l.Part)
+}
+
+func bytesWord(n int64) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return itoa(n) + " bytes"
+}
+
+// A FaultError is a memory fault caught by Catch, with the location of
+// the faulting address. Go does not say whether the access was a read or
+// a write, so neither does the report.
+type FaultError struct {
+	Location
+	Err error // the runtime's error, which carries the address
+}
+
+func (e *FaultError) Error() string { return "guard: fault " + e.Location.String() }
+
+// Unwrap returns the runtime's error.
+func (e *FaultError) Unwrap() error { return e.Err }
+
+// Catch runs fn and turns a memory fault inside it into a *FaultError
+// naming the address; it returns nil if fn returns normally. Any other
+// panic passes through unchanged. It sets debug.SetPanicOnFault for the
+// calling goroutine only, and restores it; a fault in any other goroutine
+// still kills the process, as Go's runtime decides.
+func Catch(fn func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		re, ok := v.(runtime.Error)
+		ad, ok2 := v.(interface{ Addr() uintptr })
+		if !ok || !ok2 {
+			panic(v)
+		}
+		err = &FaultError{Location: Lookup(ad.Addr()), Err: re}
+	}()
+	fn()
+	return nil
+}
+
+// attribute is the pure core of Lookup: it names addr against the live
+// regions and then the recently closed ones (newest first). A live region
+// with a mapped page at addr wins over one whose hole covers it, since a
+// hole's addresses may since have been mapped again.
+func attribute(addr uintptr, live, closed []*info) Location {
+	var hole *info
+	for _, in := range live {
+		if addr < in.addr || addr-in.addr >= in.total {
+			continue
+		}
+		sp, _ := in.spans.at(addr - in.addr)
+		if sp.part == PartPunched {
+			hole = in
+			continue
+		}
+		return in.locate(addr, sp.part)
+	}
+	if hole != nil {
+		return hole.locate(addr, PartPunched)
+	}
+	for _, in := range closed {
+		if addr >= in.addr && addr-in.addr < in.total {
+			return in.locate(addr, PartClosed)
+		}
+	}
+	return Location{Addr: addr}
+}

@@ -1,0 +1,55 @@
+package guard
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The system-call contract. Every function here takes an address and a
+// length that are page-aligned, with n > 0, lying inside one reservation
+// that guard made; callers check that, these shims do not. Each returns
+// the raw errno (wrapped by sysError) and changes nothing else. The
+// OS-specific halves are in mmap_linux.go and mmap_other.go:
+//
+//	mapFlags                flags for a private anonymous mapping
+//	sysFenceInstall/Remove  guard markers; errNoMarkers where absent
+//	sysName                 label a mapping; silent where unsupported
+//	sysMaxMapCount          the kernel's limit on mappings per process
+//	sysResident             bytes of a range in RAM (mincore)
+
+// sysMap maps n bytes of private anonymous memory at an address of the
+// kernel's choosing, with protection prot.
+func sysMap(n uintptr, prot int) (unsafe.Pointer, error) {
+	p, err := unix.MmapPtr(-1, 0, nil, n, prot, mapFlags)
+	if err != nil {
+		return nil, sysError("mmap", 0, n, err)
+	}
+	return p, nil
+}
+
+// sysUnmap unmaps [p, p+n). Unmapping the middle of a mapping splits it.
+func sysUnmap(p unsafe.Pointer, n uintptr) error {
+	if err := unix.MunmapPtr(p, n); err != nil {
+		return sysError("munmap", uintptr(p), n, err)
+	}
+	return nil
+}
+
+// sysProtect sets the protection of [p, p+n).
+func sysProtect(p unsafe.Pointer, n uintptr, prot int) error {
+	if err := unix.Mprotect(bytesAt(p, n), prot); err != nil {
+		return sysError("mprotect", uintptr(p), n, err)
+	}
+	return nil
+}
+
+// sysDiscard drops the contents of [p, p+n): the pages stay mapped, cost
+// no RAM until touched again, and read back as zero (MADV_DONTNEED; not
+// MADV_FREE, whose pages may keep their old bytes).
+func sysDiscard(p unsafe.Pointer, n uintptr) error {
+	if err := unix.Madvise(bytesAt(p, n), unix.MADV_DONTNEED); err != nil {
+		return sysError("madvise", uintptr(p), n, err)
+	}
+	return nil
+}

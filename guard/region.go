@@ -1,0 +1,525 @@
+package guard
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/dustin/go-humanize"
+	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/align"
+)
+
+// A Region is one reservation of address space: [low guard][usable][high
+// guard], made by one mmap and released by Close. The usable part starts
+// Ready up to the size given to Map and Reserved beyond it (see
+// Options.Reserve).
+//
+// A Region's methods are safe for concurrent use; the memory they hand out
+// (Bytes, Pointer) is the caller's to synchronise. A Region must not be
+// copied after Map returns it.
+type Region struct {
+	_ noCopy
+
+	id    uint64
+	name  string
+	addr  uintptr // start of the reservation (low guard); kept after Close for reports
+	total uintptr // bytes reserved: guard + size + guard; page multiple
+	guard uintptr // bytes in each guard; page multiple, may be 0
+	size  uintptr // usable bytes reserved; page multiple, > 0
+	fence Fence   // FenceMprotect or FenceMarkers, never FenceAuto
+
+	mu        sync.Mutex
+	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
+	committed uintptr        // usable bytes Ready from the start; size >= committed. guarded by mu
+	spans     spans          // page states of the whole reservation. guarded by mu
+	vmas      int            // kernel mappings charged to the budget; == spans.vmas(). guarded by mu
+	closed    bool           // guarded by mu
+}
+
+// noCopy lets go vet's copylocks check catch a Region copied by value.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// markers records whether this kernel has guard markers:
+// 0 not yet known, 1 yes, 2 no. Set by the first Map that tries them.
+var markers atomic.Int32
+
+var nextID atomic.Uint64
+
+// Map reserves a region with size usable bytes Ready, rounded up to whole
+// pages (a 100-byte request still costs a page), fenced by guard pages.
+// The memory reads as zero. Map returns an error, and maps nothing, when
+// size is zero or negative (ErrSize, unix.EINVAL), too large for the
+// address space (ErrSize, unix.ENOMEM), an option is invalid, the mapping
+// budget is exhausted (ErrBudget, unix.ENOMEM), or the kernel refuses.
+func Map(size int, opts *Options) (*Region, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Name == "" {
+		o.Name = "region"
+	}
+	ps := uintptr(align.PageSize())
+	if size <= 0 {
+		return nil, sizeError("map %q: size %d must be positive", o.Name, size)
+	}
+	committed, ok := align.Up(uintptr(size), ps)
+	if !ok {
+		return nil, tooLarge("map %q: size %d is larger than the address space", o.Name, size)
+	}
+	usable := committed
+	if o.Reserve < 0 {
+		return nil, sizeError("map %q: reserve %d is negative", o.Name, o.Reserve)
+	}
+	if r, ok := align.Up(uintptr(o.Reserve), ps); !ok {
+		return nil, tooLarge("map %q: reserve %d is larger than the address space", o.Name, o.Reserve)
+	} else if r > usable {
+		usable = r
+	}
+	var guard uintptr
+	switch {
+	case o.GuardPages < 0:
+		return nil, sizeError("map %q: %d guard pages", o.Name, o.GuardPages)
+	case o.NoGuards:
+	case o.GuardPages == 0:
+		guard = ps
+	default:
+		guard = uintptr(o.GuardPages) * ps
+		if guard/ps != uintptr(o.GuardPages) {
+			return nil, tooLarge("map %q: %d guard pages is larger than the address space", o.Name, o.GuardPages)
+		}
+	}
+	alignTo := ps
+	if o.Align < 0 || (o.Align > 0 && !align.IsPowerOfTwo(uintptr(o.Align))) {
+		return nil, alignError(o.Align)
+	} else if uintptr(o.Align) > ps {
+		alignTo = uintptr(o.Align)
+	}
+	// total = 2*guard + usable, and the mapping asks for alignTo-ps more
+	// so that an aligned start exists inside it; none of it may wrap.
+	const maxU = ^uintptr(0)
+	if guard > (maxU-usable)/2 || alignTo-ps > maxU-2*guard-usable {
+		return nil, tooLarge("map %q: %d bytes with guards and alignment is larger than the address space", o.Name, usable)
+	}
+	total := 2*guard + usable
+	mapLen := total + alignTo - ps
+
+	fence, err := resolveFence(o.Fence)
+	if err != nil {
+		return nil, fmt.Errorf("%w (map %q)", err, o.Name)
+	}
+
+	// Everything PROT_NONE first, then the committed part read-write,
+	// unless there is nothing to fence that way: with guard markers and
+	// no extra reservation, the whole mapping is read-write from the
+	// start and the guards get markers, so the region is one kernel
+	// mapping.
+	allRW := usable == committed && (guard == 0 || fence == FenceMarkers)
+	guardProt := protNone
+	if allRW {
+		guardProt = protRW
+	}
+	sp := spans{}.
+		set(0, total, PartReserved, protNone).
+		set(0, guard, PartLowGuard, guardProt).
+		set(guard+usable, guard, PartHighGuard, guardProt).
+		set(guard, committed, PartUsable, protRW)
+	if guard == 0 {
+		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
+	}
+	vmas := sp.vmas()
+	if err := charge(vmas, fmt.Sprintf("map %q", o.Name)); err != nil {
+		return nil, err
+	}
+	r, err := mapRegion(o.Name, mapLen, total, guard, usable, committed, alignTo, ps, allRW, fence)
+	if err != nil {
+		_ = charge(-vmas, "")
+		return nil, fmt.Errorf("guard: map %q: %w", o.Name, err)
+	}
+	r.spans, r.vmas = sp, vmas
+	sysName(r.base, r.total, "mmarena:"+o.Name)
+	publish(r.info())
+	return r, nil
+}
+
+// mapRegion makes the mapping Map has planned and fences it; on failure
+// nothing stays mapped.
+func mapRegion(name string, mapLen, total, guard, usable, committed, alignTo, ps uintptr, allRW bool, fence Fence) (*Region, error) {
+	prot := unix.PROT_NONE
+	if allRW {
+		prot = unix.PROT_READ | unix.PROT_WRITE
+	}
+	p, err := sysMap(mapLen, prot)
+	if err != nil {
+		return nil, err
+	}
+	// Trim to alignment: the lecture's "munmap shrinks a mapping at its
+	// edges". start is the first address whose usable part is aligned.
+	start := align.Down(uintptr(p)+guard+alignTo-1, alignTo) - guard
+	head := start - uintptr(p)
+	tail := mapLen - head - total
+	if head > 0 {
+		if err := sysUnmap(p, head); err != nil {
+			_ = sysUnmap(p, mapLen)
+			return nil, err
+		}
+	}
+	base := add(p, head)
+	if tail > 0 {
+		if err := sysUnmap(add(base, total), tail); err != nil {
+			_ = sysUnmap(base, total+tail)
+			return nil, err
+		}
+	}
+	fail := func(err error) (*Region, error) {
+		_ = sysUnmap(base, total)
+		return nil, err
+	}
+	if !allRW {
+		if err := sysProtect(add(base, guard), committed, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+			return fail(err)
+		}
+	} else if guard > 0 {
+		if err := sysFenceInstall(base, guard); err != nil {
+			return fail(err)
+		}
+		if err := sysFenceInstall(add(base, guard+usable), guard); err != nil {
+			return fail(err)
+		}
+	}
+	return &Region{
+		id:        nextID.Add(1),
+		name:      name,
+		addr:      uintptr(base),
+		total:     total,
+		guard:     guard,
+		size:      usable,
+		fence:     fence,
+		base:      base,
+		committed: committed,
+	}, nil
+}
+
+// resolveFence turns FenceAuto into what this kernel can do, probing for
+// guard markers once per process.
+func resolveFence(f Fence) (Fence, error) {
+	switch f {
+	case FenceMprotect:
+		return f, nil
+	case FenceAuto, FenceMarkers:
+	default:
+		return 0, fmt.Errorf("guard: unknown fence %d: %w", f, unix.EINVAL)
+	}
+	if markers.Load() == 0 {
+		markers.Store(probeMarkers())
+	}
+	if markers.Load() == 1 {
+		return FenceMarkers, nil
+	}
+	if f == FenceMarkers {
+		return 0, errNoMarkers
+	}
+	return FenceMprotect, nil
+}
+
+// probeMarkers maps one page, installs a guard marker on it and unmaps it:
+// 1 if that worked, 2 if the kernel does not know MADV_GUARD_INSTALL.
+func probeMarkers() int32 {
+	if !haveMarkers {
+		return 2
+	}
+	ps := uintptr(align.PageSize())
+	p, err := sysMap(ps, unix.PROT_READ|unix.PROT_WRITE)
+	if err != nil {
+		return 0 // try again next time
+	}
+	defer sysUnmap(p, ps)
+	if sysFenceInstall(p, ps) != nil {
+		return 2
+	}
+	return 1
+}
+
+// Name returns the name given in Options.
+func (r *Region) Name() string { return r.name }
+
+// Addr returns the address of the first usable byte. It stays the same
+// after Close, for reports; the memory does not.
+func (r *Region) Addr() uintptr { return r.addr + r.guard }
+
+// Size returns the usable bytes reserved, a whole number of pages.
+func (r *Region) Size() int { return int(r.size) }
+
+// GuardSize returns the bytes in each guard (0 with NoGuards).
+func (r *Region) GuardSize() int { return int(r.guard) }
+
+// Fence returns the mechanism in use for guards and Protect:
+// FenceMarkers or FenceMprotect.
+func (r *Region) Fence() Fence { return r.fence }
+
+// Committed returns the usable bytes made Ready by Map and Commit.
+func (r *Region) Committed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int(r.committed)
+}
+
+// Mappings returns how many kernel mappings the region costs now, as
+// charged to the budget (an upper bound: the kernel may merge one with a
+// neighbour). 0 after Close.
+func (r *Region) Mappings() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.vmas
+}
+
+// Pointer returns a pointer to the first usable byte, or nil after Close.
+func (r *Region) Pointer() unsafe.Pointer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	return add(r.base, r.guard)
+}
+
+// Bytes returns the committed usable memory as a slice, or nil after
+// Close. The slice is valid until Close; touching a page that was
+// protected or punched faults (see Catch).
+func (r *Region) Bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	return bytesAt(add(r.base, r.guard), r.committed)
+}
+
+// Commit moves usable pages from Reserved to Ready until at least n bytes
+// are committed (n rounded up to a page). A smaller n than Committed
+// does nothing. It returns ErrRange if n exceeds Size or the pages to
+// commit were punched, and ErrClosed after Close.
+func (r *Region) Commit(n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if n <= int(r.committed) {
+		return nil
+	}
+	if uintptr(n) > r.size {
+		return rangeError("commit %d bytes of region %q: only %d are reserved", n, r.name, r.size)
+	}
+	want, _ := align.Up(uintptr(n), uintptr(align.PageSize())) // ok: n <= size, a page multiple
+	off, grow := r.guard+r.committed, want-r.committed
+	if !r.spans.only(off, grow, PartReserved) {
+		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
+	}
+	err := r.transition(off, grow, PartUsable, protRW, "commit", func() error {
+		return sysProtect(add(r.base, off), grow, unix.PROT_READ|unix.PROT_WRITE)
+	})
+	if err == nil {
+		r.committed = want
+	}
+	return err
+}
+
+// Protect moves the usable pages [off, off+n) from Ready to Reserved: any
+// access faults and Lookup names them "protected". Their contents are
+// discarded; after Unprotect they read as zero. It needs committed,
+// unpunched pages and page-aligned off and n (ErrRange), and may need
+// kernel mappings (ErrBudget) when the fence is mprotect.
+func (r *Region) Protect(off, n int) error {
+	return r.fenceOp("protect", off, n, true)
+}
+
+// Unprotect moves the usable pages [off, off+n) from Reserved back to
+// Ready, reading as zero. Pages already Ready are left alone.
+func (r *Region) Unprotect(off, n int) error {
+	return r.fenceOp("unprotect", off, n, false)
+}
+
+func (r *Region) fenceOp(what string, off, n int, on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, l, err := r.check(what, off, n)
+	if err != nil {
+		return err
+	}
+	if !r.spans.only(o, l, PartUsable, PartProtected) {
+		return rangeError("%s [%d, %d) of region %q: pages must be committed and mapped", what, off, off+n, r.name)
+	}
+	p := add(r.base, o)
+	switch {
+	case on && r.fence == FenceMarkers:
+		return r.transition(o, l, PartProtected, protRW, what, func() error { return sysFenceInstall(p, l) })
+	case on:
+		return r.transition(o, l, PartProtected, protNone, what, func() error {
+			if err := sysProtect(p, l, unix.PROT_NONE); err != nil {
+				return err
+			}
+			return sysDiscard(p, l)
+		})
+	case r.fence == FenceMarkers:
+		return r.transition(o, l, PartUsable, protRW, what, func() error { return sysFenceRemove(p, l) })
+	default:
+		return r.transition(o, l, PartUsable, protRW, what, func() error {
+			return sysProtect(p, l, unix.PROT_READ|unix.PROT_WRITE)
+		})
+	}
+}
+
+// Release drops the contents of the usable pages [off, off+n) and gives
+// their RAM back to the kernel (MADV_DONTNEED). The pages stay in their
+// state; Ready ones read back as zero when next touched.
+func (r *Region) Release(off, n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, l, err := r.check("release", off, n)
+	if err != nil {
+		return err
+	}
+	if !r.spans.only(o, l, PartUsable, PartProtected) {
+		return rangeError("release [%d, %d) of region %q: pages must be committed and mapped", off, off+n, r.name)
+	}
+	if err := sysDiscard(add(r.base, o), l); err != nil {
+		return fmt.Errorf("guard: release in region %q: %w", r.name, err)
+	}
+	return nil
+}
+
+// Punch moves the usable pages [off, off+n) to Unmapped with munmap. In
+// the middle of the region this splits its kernel mapping in two (visible
+// in /proc/self/maps) and costs one more mapping of the budget; touching
+// the hole faults and Lookup names it "punched". A hole is never mapped
+// again by the region. It returns ErrRange for pages already punched.
+func (r *Region) Punch(off, n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, l, err := r.check("punch", off, n)
+	if err != nil {
+		return err
+	}
+	if !r.spans.only(o, l, PartUsable, PartProtected, PartReserved) {
+		return rangeError("punch [%d, %d) of region %q: pages already punched", off, off+n, r.name)
+	}
+	return r.transition(o, l, PartPunched, protHole, "punch", func() error { return sysUnmap(add(r.base, o), l) })
+}
+
+// Resident returns how many usable bytes of the region are in RAM now,
+// asked of the kernel with mincore. Guards and holes are not counted.
+func (r *Region) Resident() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, ErrClosed
+	}
+	ps := uintptr(align.PageSize())
+	var in uintptr
+	for _, sp := range r.spans {
+		if sp.prot == protHole || sp.part == PartLowGuard || sp.part == PartHighGuard {
+			continue
+		}
+		n, err := sysResident(add(r.base, sp.off), sp.n, ps)
+		if err != nil {
+			return 0, fmt.Errorf("guard: resident bytes of region %q: %w", r.name, err)
+		}
+		in += n
+	}
+	return int(in), nil
+}
+
+// Close unmaps the whole region, holes excepted (their addresses may
+// belong to someone else by now), and returns its mappings to the budget.
+// It is idempotent: a second Close returns nil. After Close every other
+// method returns ErrClosed, and Lookup names the old addresses "closed".
+func (r *Region) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	var first error
+	for i := 0; i < len(r.spans); {
+		if r.spans[i].prot == protHole {
+			i++
+			continue
+		}
+		j, end := i, r.spans[i].off+r.spans[i].n
+		for j+1 < len(r.spans) && r.spans[j+1].prot != protHole {
+			j++
+			end = r.spans[j].off + r.spans[j].n
+		}
+		if err := sysUnmap(add(r.base, r.spans[i].off), end-r.spans[i].off); err != nil && first == nil {
+			first = fmt.Errorf("guard: close region %q: %w", r.name, err)
+		}
+		i = j + 1
+	}
+	_ = charge(-r.vmas, "")
+	r.closed, r.base, r.vmas = true, nil, 0
+	retire(r.info())
+	return first
+}
+
+// String describes the region in one line, with human sizes.
+func (r *Region) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	state := ""
+	if r.closed {
+		state = ", closed"
+	}
+	return fmt.Sprintf("region %q at %#x: %s usable (%s committed), %s guards, fence %s, %d mapping(s)%s",
+		r.name, r.addr+r.guard, humanize.IBytes(uint64(r.size)), humanize.IBytes(uint64(r.committed)),
+		humanize.IBytes(uint64(r.guard)), r.fence, r.vmas, state)
+}
+
+// check validates a usable range [off, off+n) and returns it as offsets
+// from the start of the reservation. r.mu must be held.
+func (r *Region) check(what string, off, n int) (uintptr, uintptr, error) {
+	if r.closed {
+		return 0, 0, ErrClosed
+	}
+	ps := align.PageSize()
+	switch {
+	case n <= 0:
+		return 0, 0, rangeError("%s region %q: length %d must be positive", what, r.name, n)
+	case off < 0 || uintptr(off) > r.size || uintptr(n) > r.size-uintptr(off):
+		return 0, 0, rangeError("%s [%d, %d) is outside the %d usable bytes of region %q", what, off, off+n, r.size, r.name)
+	case off%ps != 0 || n%ps != 0:
+		return 0, 0, rangeError("%s [%d, %d) of region %q: offset and length must be multiples of the page size %d", what, off, off+n, r.name, ps)
+	}
+	return r.guard + uintptr(off), uintptr(n), nil
+}
+
+// transition moves [off, off+n) of the reservation to part and prot by
+// calling sys, charging the budget for any mappings the change adds
+// before making it and refunding any it frees after. r.mu must be held.
+func (r *Region) transition(off, n uintptr, part Part, p prot, what string, sys func() error) error {
+	next := r.spans.set(off, n, part, p)
+	delta := next.vmas() - r.vmas
+	if delta > 0 {
+		if err := charge(delta, fmt.Sprintf("%s in region %q", what, r.name)); err != nil {
+			return err
+		}
+	}
+	if err := sys(); err != nil {
+		if delta > 0 {
+			_ = charge(-delta, "")
+		}
+		return fmt.Errorf("guard: %s in region %q: %w", what, r.name, err)
+	}
+	if delta < 0 {
+		_ = charge(delta, "")
+	}
+	r.spans, r.vmas = next, r.vmas+delta
+	publish(r.info())
+	return nil
+}

@@ -1,0 +1,86 @@
+package guard
+
+import "sync"
+
+// info is a snapshot of a region for fault attribution. It is never
+// modified after it is published, so Lookup can read it without the
+// region's lock (and a fault inside a region method cannot deadlock).
+type info struct {
+	id        uint64
+	name      string
+	addr      uintptr // start of the reservation
+	total     uintptr
+	guard     uintptr
+	size      uintptr
+	committed uintptr
+	spans     spans // offsets from addr; shared, never modified
+}
+
+// info snapshots r. r.mu must be held.
+func (r *Region) info() *info {
+	return &info{r.id, r.name, r.addr, r.total, r.guard, r.size, r.committed, r.spans}
+}
+
+// locate builds the Location of addr, which lies in the reservation.
+func (in *info) locate(addr uintptr, part Part) Location {
+	return Location{
+		Addr:      addr,
+		Region:    in.name,
+		Part:      part,
+		Offset:    int64(addr) - int64(in.addr+in.guard),
+		Size:      int(in.size),
+		Committed: int(in.committed),
+	}
+}
+
+// closedKept is how many closed regions Lookup still recognises. Beyond
+// that, an old address is "outside every region".
+const closedKept = 64
+
+// registry holds the latest snapshot of every live region and the last
+// closedKept closed ones.
+var registry struct {
+	mu     sync.RWMutex
+	live   map[uint64]*info  // guarded by mu
+	closed [closedKept]*info // ring, guarded by mu
+	next   int               // next slot of closed; guarded by mu
+}
+
+// publish records the latest snapshot of a live region.
+func publish(in *info) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.live == nil {
+		registry.live = make(map[uint64]*info)
+	}
+	registry.live[in.id] = in
+}
+
+// retire moves a region from the live set to the closed ring.
+func retire(in *info) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	delete(registry.live, in.id)
+	registry.closed[registry.next] = in
+	registry.next = (registry.next + 1) % closedKept
+}
+
+// Lookup names addr: the region it belongs to, the part (guard, usable,
+// protected, punched, reserved, closed) and its offset from the usable
+// start. It returns PartUnknown for an address outside every live region
+// and the last 64 closed ones. Safe for concurrent use; O(regions).
+func Lookup(addr uintptr) Location {
+	registry.mu.RLock()
+	live := make([]*info, 0, len(registry.live))
+	for _, in := range registry.live {
+		live = append(live, in)
+	}
+	closed := make([]*info, 0, closedKept)
+	for i := 1; i <= closedKept; i++ {
+		if in := registry.closed[(registry.next-i+closedKept)%closedKept]; in != nil {
+			closed = append(closed, in)
+		}
+	}
+	registry.mu.RUnlock()
+	return attribute(addr, live, closed)
+}

@@ -1,0 +1,119 @@
+package guard
+
+// A span is a run of pages of one region in one state. A region's spans
+// are sorted, cover its whole reservation (guards included) without gaps,
+// and never have two equal neighbours. A spans value is never modified
+// after it is built: set returns a new one, so the registry can share it
+// with readers without a lock.
+type span struct {
+	off  uintptr // from the start of the reservation; page-aligned
+	n    uintptr // bytes; page-aligned, > 0
+	part Part    // what the pages are, for fault reports
+	prot prot    // what the kernel sees, for counting its mappings
+}
+
+// prot is the kernel's view of a span: two adjacent spans with the same
+// prot are one kernel mapping (a VMA); a hole is none.
+type prot uint8
+
+const (
+	protRW   prot = iota // PROT_READ|PROT_WRITE, guard markers included
+	protNone             // PROT_NONE
+	protHole             // unmapped
+)
+
+type spans []span
+
+// set returns a copy of s in which [off, off+n) has the given part and
+// prot, with equal neighbours merged. O(len(s)).
+func (s spans) set(off, n uintptr, part Part, p prot) spans {
+	end := off + n
+	out := make(spans, 0, len(s)+2)
+	push := func(sp span) {
+		if sp.n == 0 {
+			return
+		}
+		if k := len(out) - 1; k >= 0 && out[k].part == sp.part && out[k].prot == sp.prot && out[k].off+out[k].n == sp.off {
+			out[k].n += sp.n
+			return
+		}
+		out = append(out, sp)
+	}
+	inserted := false
+	for _, sp := range s {
+		spEnd := sp.off + sp.n
+		if spEnd <= off || sp.off >= end {
+			if sp.off >= end && !inserted {
+				push(span{off, n, part, p})
+				inserted = true
+			}
+			push(sp)
+			continue
+		}
+		if sp.off < off {
+			push(span{sp.off, off - sp.off, sp.part, sp.prot})
+		}
+		if !inserted {
+			push(span{off, n, part, p})
+			inserted = true
+		}
+		if spEnd > end {
+			push(span{end, spEnd - end, sp.part, sp.prot})
+		}
+	}
+	if !inserted {
+		push(span{off, n, part, p})
+	}
+	return out
+}
+
+// at returns the span holding offset off, and false when off is past the
+// end.
+func (s spans) at(off uintptr) (span, bool) {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s[m].off+s[m].n <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(s) && s[lo].off <= off {
+		return s[lo], true
+	}
+	return span{}, false
+}
+
+// only reports whether every page of [off, off+n) has one of the parts
+// allowed.
+func (s spans) only(off, n uintptr, allowed ...Part) bool {
+	for _, sp := range s {
+		if sp.off+sp.n <= off || sp.off >= off+n {
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || sp.part == a
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// vmas returns how many kernel mappings the spans cost: one per maximal
+// run of mapped spans with the same prot. The kernel may merge a run with
+// a neighbouring mapping outside the region, so this is an upper bound.
+func (s spans) vmas() int {
+	count := 0
+	last := protHole
+	for _, sp := range s {
+		if sp.prot != protHole && sp.prot != last {
+			count++
+		}
+		last = sp.prot
+	}
+	return count
+}
