@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 // A Region is one reservation of address space: [low guard][usable][high
@@ -45,6 +46,15 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
+// maxReserve bounds one reservation: 128 TiB on 64-bit systems, the user
+// half of a 48-bit address space (x86-64 and arm64 with 4-level page
+// tables), and 2 GiB on 32-bit ones. Larger requests cannot succeed and
+// are refused before asking the kernel.
+const (
+	ptrBits    = 32 << (^uintptr(0) >> 63) // 64 or 32
+	maxReserve = uintptr(1) << (ptrBits/2 + 15)
+)
+
 // markers records whether this kernel has guard markers:
 // 0 not yet known, 1 yes, 2 no. Set by the first Map that tries them.
 var markers atomic.Int32
@@ -70,14 +80,14 @@ func Map(size int, opts *Options) (*Region, error) {
 		return nil, sizeError("map %q: size %d must be positive", o.Name, size)
 	}
 	committed, ok := align.Up(uintptr(size), ps)
-	if !ok {
+	if !ok || committed > maxReserve {
 		return nil, tooLarge("map %q: size %d is larger than the address space", o.Name, size)
 	}
 	usable := committed
 	if o.Reserve < 0 {
 		return nil, sizeError("map %q: reserve %d is negative", o.Name, o.Reserve)
 	}
-	if r, ok := align.Up(uintptr(o.Reserve), ps); !ok {
+	if r, ok := align.Up(uintptr(o.Reserve), ps); !ok || r > maxReserve {
 		return nil, tooLarge("map %q: reserve %d is larger than the address space", o.Name, o.Reserve)
 	} else if r > usable {
 		usable = r
@@ -103,8 +113,7 @@ func Map(size int, opts *Options) (*Region, error) {
 	}
 	// total = 2*guard + usable, and the mapping asks for alignTo-ps more
 	// so that an aligned start exists inside it; none of it may wrap.
-	const maxU = ^uintptr(0)
-	if guard > (maxU-usable)/2 || alignTo-ps > maxU-2*guard-usable {
+	if guard > (maxReserve-usable)/2 || alignTo-ps > maxReserve-2*guard-usable {
 		return nil, tooLarge("map %q: %d bytes with guards and alignment is larger than the address space", o.Name, usable)
 	}
 	total := 2*guard + usable
@@ -144,6 +153,7 @@ func Map(size int, opts *Options) (*Region, error) {
 	}
 	r.spans, r.vmas = sp, vmas
 	sysName(r.base, r.total, "mmarena:"+o.Name)
+	maptrace.Record(r.addr, r.addr+r.total)
 	publish(r.info())
 	return r, nil
 }

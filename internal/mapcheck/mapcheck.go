@@ -1,0 +1,101 @@
+// Package mapcheck is the test helper every mmarena package uses to prove
+// that it gives back what it maps: Baseline records how many lines
+// /proc/self/maps has, and when the test ends it fails the test unless
+// the count is back where it started.
+//
+// The Go runtime maps memory of its own now and then (a heap arena, a
+// 256 KiB persistent chunk), which would make a bare count flaky. So when
+// the count differs, each line that is new is checked against the
+// reservations guard made during the test (internal/maptrace): a new line
+// inside one of them is a leak; a new line outside all of them is the
+// runtime's, and is forgiven. Tests that use Baseline must not run in
+// parallel with tests that map memory.
+package mapcheck
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/maptrace"
+	"github.com/mmarena/mmarena/internal/procmaps"
+)
+
+// Baseline records the mapping count now and registers a cleanup that
+// checks it is the same when t ends, along with guard's own count of the
+// mappings it holds. Where /proc is missing it checks guard's count only.
+func Baseline(t testing.TB) {
+	t.Helper()
+	_, held := guard.Budget()
+	mark := maptrace.Mark()
+	before, err := procmaps.Read(0)
+	if err != nil && runtime.GOOS == "linux" {
+		t.Fatalf("mapcheck: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, now := guard.Budget(); now != held {
+			t.Errorf("mapcheck: guard holds %d kernel mappings at the end, %d at the start", now, held)
+		}
+		if before == nil {
+			return
+		}
+		after, err := procmaps.Read(0)
+		if err != nil {
+			t.Errorf("mapcheck: %v", err)
+			return
+		}
+		if len(after) == len(before) {
+			return
+		}
+		ours, complete := maptrace.Since(mark)
+		added, removed := diff(before, after)
+		var leaked []procmaps.Mapping
+		for _, m := range added {
+			for _, r := range ours {
+				if m.Start < r.End && m.End > r.Start {
+					leaked = append(leaked, m)
+					break
+				}
+			}
+		}
+		if len(leaked) == 0 && complete && len(after) > len(before) {
+			return // only the runtime's own mappings are new
+		}
+		t.Errorf("mapcheck: /proc/self/maps has %d lines at the end, %d at the start; %d new line(s) inside mmarena's reservations\n%s",
+			len(after), len(before), len(leaked), format(added, removed))
+	})
+}
+
+// diff returns the lines only in after and only in before.
+func diff(before, after []procmaps.Mapping) (added, removed []procmaps.Mapping) {
+	seen := make(map[string]int)
+	for _, m := range before {
+		seen[m.Line]++
+	}
+	for _, m := range after {
+		if seen[m.Line] > 0 {
+			seen[m.Line]--
+			continue
+		}
+		added = append(added, m)
+	}
+	for _, m := range before {
+		if seen[m.Line] > 0 {
+			seen[m.Line]--
+			removed = append(removed, m)
+		}
+	}
+	return added, removed
+}
+
+func format(added, removed []procmaps.Mapping) string {
+	var b strings.Builder
+	for _, m := range added {
+		b.WriteString("+ " + m.Line + "\n")
+	}
+	for _, m := range removed {
+		b.WriteString("- " + m.Line + "\n")
+	}
+	return b.String()
+}
