@@ -45,27 +45,27 @@ func Budget() (limit, held int) {
 }
 
 // charge records that a caller is about to hold delta more mappings
-// (delta may be negative), or refuses with an error that wraps ErrBudget
+// (delta may be negative) for an operation on a named region, or refuses with an error that wraps ErrBudget
 // and unix.ENOMEM when that would pass the limit. A refused charge
 // changes nothing.
-func charge(delta int, why string) error {
+func charge(delta int, what, name string) error {
 	budget.mu.Lock()
 	defer budget.mu.Unlock()
 	if delta > 0 && budget.held+delta > budget.limit {
-		return &budgetError{why: why, limit: budget.limit, held: budget.held, need: delta}
+		return &budgetError{what: what, name: name, limit: budget.limit, held: budget.held, need: delta}
 	}
 	budget.held += delta
 	return nil
 }
 
 type budgetError struct {
-	why               string
+	what, name        string // the operation and the region's name
 	limit, held, need int
 }
 
 func (e *budgetError) Error() string {
-	return fmt.Sprintf("guard: %s needs %d more kernel mapping(s); guard holds %d of its budget of %d (vm.max_map_count is %d): close regions or raise it with SetBudget",
-		e.why, e.need, e.held, e.limit, sysMaxMapCount())
+	return fmt.Sprintf("guard: %s in region %q needs %d more kernel mapping(s); guard holds %d of its budget of %d (vm.max_map_count is %d): close regions or raise it with SetBudget",
+		e.what, e.name, e.need, e.held, e.limit, sysMaxMapCount())
 }
 
 // Is matches ErrBudget and unix.ENOMEM.

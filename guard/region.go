@@ -143,12 +143,12 @@ func Map(size int, opts *Options) (*Region, error) {
 		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
 	}
 	vmas := sp.vmas()
-	if err := charge(vmas, fmt.Sprintf("map %q", o.Name)); err != nil {
+	if err := charge(vmas, "map", o.Name); err != nil {
 		return nil, err
 	}
 	r, err := mapRegion(o.Name, mapLen, total, guard, usable, committed, alignTo, ps, allRW, fence)
 	if err != nil {
-		_ = charge(-vmas, "")
+		_ = charge(-vmas, "", "")
 		return nil, fmt.Errorf("guard: map %q: %w", o.Name, err)
 	}
 	r.spans, r.vmas = sp, vmas
@@ -472,7 +472,7 @@ func (r *Region) Close() error {
 		}
 		i = j + 1
 	}
-	_ = charge(-r.vmas, "")
+	_ = charge(-r.vmas, "", "")
 	r.closed, r.base, r.vmas = true, nil, 0
 	retire(r.info())
 	return first
@@ -516,18 +516,18 @@ func (r *Region) transition(off, n uintptr, part Part, p prot, what string, sys 
 	next := r.spans.set(off, n, part, p)
 	delta := next.vmas() - r.vmas
 	if delta > 0 {
-		if err := charge(delta, fmt.Sprintf("%s in region %q", what, r.name)); err != nil {
+		if err := charge(delta, what, r.name); err != nil {
 			return err
 		}
 	}
 	if err := sys(); err != nil {
 		if delta > 0 {
-			_ = charge(-delta, "")
+			_ = charge(-delta, "", "")
 		}
 		return fmt.Errorf("guard: %s in region %q: %w", what, r.name, err)
 	}
 	if delta < 0 {
-		_ = charge(delta, "")
+		_ = charge(delta, "", "")
 	}
 	r.spans, r.vmas = next, r.vmas+delta
 	publish(r.info())
