@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mmarena/mmarena/internal/mapcheck"
+)
+
+// TestMain lets the test binary stand in for arenastat: with
+// ARENASTAT_RUN_MAIN set it runs main, so each test below runs the tool
+// as a real subprocess, exit status and all.
+func TestMain(m *testing.M) {
+	if os.Getenv("ARENASTAT_RUN_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ARENASTAT_RUN_MAIN=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestTour(t *testing.T) {
+	for _, args := range [][]string{nil, {"tour"}} {
+		out, stderr, code := arenastat(t, args...)
+		require.Equal(t, 0, code, stderr)
+		assert.Empty(t, stderr)
+		for i := 1; i <= 7; i++ {
+			assert.Regexp(t, regexp.MustCompile(`(?m)^`+string(rune('0'+i))+`\. `), out, "step %d", i)
+		}
+		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
+		assert.Regexp(t, `reading the hole: guard: fault at offset \d+ of region "tour-punch" \(punched hole\)`, out)
+		if runtime.GOOS == "linux" {
+			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
+			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +rw-p +4\.0 KiB +usable page$`, out)
+			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +protected page$`, out)
+			assert.Contains(t, out, "/proc/self/auxv agrees: AT_PAGESZ = ")
+			assert.Regexp(t, `after Release of 32 pages +128 KiB`, out)
+			assert.Contains(t, out, "3 kernel mappings become 5")
+		}
+	}
+}
+
+// TestTourInProcess runs the tour inside the test process, to prove it
+// gives back every mapping it makes.
+func TestTourInProcess(t *testing.T) {
+	mapcheck.Baseline(t)
+	var out bytes.Buffer
+	require.NoError(t, tour(&out))
+	assert.Contains(t, out.String(), "7. ")
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"-bogus"}, 2, "arenastat: flag provided but not defined: -bogus (see arenastat -help)\n"},
+		{[]string{"frobnicate"}, 2, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
+		{[]string{"tour", "extra"}, 2, "arenastat: tour takes no arguments, got [\"extra\"]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, stderr, code := arenastat(t, tt.args...)
+			assert.Equal(t, tt.code, code)
+			assert.Equal(t, tt.stderr, stderr)
+			assert.Empty(t, out)
+		})
+	}
+	out, stderr, code := arenastat(t, "-help")
+	assert.Equal(t, 0, code)
+	assert.Empty(t, stderr)
+	assert.True(t, strings.HasPrefix(out, "usage: arenastat [flags] [command]\n"), out)
+}

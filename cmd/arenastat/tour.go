@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"unsafe"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/procmaps"
+)
+
+// tour walks through the lecture, printing real addresses and the
+// kernel's own view of each mapping it makes. Every region it maps is
+// closed before it returns.
+func tour(w io.Writer) error {
+	fmt.Fprintln(w, "mmarena tour: memory mapping, on this machine's real memory")
+	steps := []struct {
+		title string
+		fn    func(io.Writer) error
+	}{
+		{"The page size, read at run time", stepPageSize},
+		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
+		{"The same fences as guard markers: one kernel mapping", stepMarkers},
+		{"A one-byte overflow hits the guard and is named", stepOverflow},
+		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
+		{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
+		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
+	}
+	for i, s := range steps {
+		fmt.Fprintf(w, "\n%d. %s\n", i+1, s.title)
+		if err := s.fn(w); err != nil {
+			return fmt.Errorf("step %d (%s): %w", i+1, s.title, err)
+		}
+	}
+	return nil
+}
+
+func stepPageSize(w io.Writer) error {
+	ps := align.PageSize()
+	fmt.Fprintf(w, "   %d bytes (%s), from the %s\n", ps, humanize.IBytes(uint64(ps)), align.PageSource())
+	if v, err := auxvPageSize(); err == nil {
+		fmt.Fprintf(w, "   /proc/self/auxv agrees: AT_PAGESZ = %d\n", v)
+	}
+	fmt.Fprintf(w, "   mappings are made of whole pages: 1 byte rounds up to %d, %d to %d\n",
+		must(align.PageUp(1)), ps+1, must(align.PageUp(uintptr(ps+1))))
+	return nil
+}
+
+func stepGuards(w io.Writer) error {
+	r, err := guard.Map(100, &guard.Options{Name: "tour", Fence: guard.FenceMprotect})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintf(w, "   guard.Map(100): %d usable bytes at %#x for 100 asked (%.1f%% unused);\n",
+		r.Size(), r.Addr(), 100*float64(r.Size()-100)/float64(r.Size()))
+	fmt.Fprintln(w, "   small objects must share pages: that is what arenas are for.")
+	fmt.Fprintln(w, "   /proc/self/maps, private anonymous (p, no file), guards ---p:")
+	return printMaps(w, r)
+}
+
+func stepMarkers(w io.Writer) error {
+	r, err := guard.Map(100, &guard.Options{Name: "tour-markers", Fence: guard.FenceMarkers})
+	if errors.Is(err, errors.ErrUnsupported) {
+		fmt.Fprintf(w, "   not on this kernel (%v); guard falls back to mprotect\n", err)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintln(w, "   madvise(MADV_GUARD_INSTALL) fences the guard pages without splitting the")
+	fmt.Fprintln(w, "   mapping: maps shows one rw-p line, yet the guards still fault.")
+	return printMaps(w, r)
+}
+
+// overflowTarget is where stepOverflow writes; a package variable, so the
+// compiler cannot see through the store and drop it.
+var overflowTarget unsafe.Pointer
+
+func stepOverflow(w io.Writer) error {
+	r, err := guard.Map(100, &guard.Options{Name: "tour"})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	overflowTarget = unsafe.Add(r.Pointer(), r.Size())
+	fmt.Fprintf(w, "   region \"tour\" ends at %#x; writing one byte there (fence: %s)\n", r.Addr()+uintptr(r.Size()), r.Fence())
+	err = guard.Catch(func() { *(*byte)(overflowTarget) = 1 })
+	if err == nil {
+		return errors.New("the write past the end did not fault")
+	}
+	fmt.Fprintf(w, "   caught: %v\n", err)
+	return nil
+}
+
+func stepPunch(w io.Writer) error {
+	ps := align.PageSize()
+	r, err := guard.Map(8*ps, &guard.Options{Name: "tour-punch"})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Fprintf(w, "   before: an 8-page region, %d kernel mapping(s)\n", r.Mappings())
+	if err := printMaps(w, r); err != nil {
+		return err
+	}
+	if err := r.Punch(3*ps, 2*ps); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   after munmap of pages 3-4 (%#x-%#x): %d kernel mappings\n",
+		r.Addr()+uintptr(3*ps), r.Addr()+uintptr(5*ps), r.Mappings())
+	if err := printMaps(w, r); err != nil {
+		return err
+	}
+	hole := unsafe.Add(r.Pointer(), 3*ps+8)
+	err = guard.Catch(func() { overflowTarget = hole; _ = *(*byte)(overflowTarget) })
+	if err == nil {
+		return errors.New("reading the hole did not fault")
+	}
+	fmt.Fprintf(w, "   reading the hole: %v\n", err)
+	return nil
+}
+
+func stepRelease(w io.Writer) error {
+	ps := align.PageSize()
+	r, err := guard.Map(64*ps, &guard.Options{Name: "tour-rss"})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	res0, err := r.Resident()
+	if errors.Is(err, errors.ErrUnsupported) {
+		fmt.Fprintln(w, "   (mincore is wired up on Linux only)")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	b := r.Bytes()
+	for i := range b {
+		b[i] = 0xAB
+	}
+	res1, err := r.Resident()
+	if err != nil {
+		return err
+	}
+	if err := r.Release(16*ps, 32*ps); err != nil {
+		return err
+	}
+	res2, err := r.Resident()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %-28s %9s\n", "64-page region", "resident")
+	fmt.Fprintf(w, "   %-28s %9s\n", "freshly mapped", humanize.IBytes(uint64(res0)))
+	fmt.Fprintf(w, "   %-28s %9s\n", "after writing every byte", humanize.IBytes(uint64(res1)))
+	fmt.Fprintf(w, "   %-28s %9s\n", "after Release of 32 pages", humanize.IBytes(uint64(res2)))
+	fmt.Fprintf(w, "   a released byte reads %#x; its neighbour outside the range still %#x\n", b[16*ps], b[16*ps-1])
+	return nil
+}
+
+func stepBudget(w io.Writer) error {
+	ps := align.PageSize()
+	r, err := guard.Map(8*ps, &guard.Options{Name: "tour-fence", Fence: guard.FenceMprotect})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	before := r.Mappings()
+	if err := r.Protect(4*ps, ps); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   mprotect(PROT_NONE) of one page mid-region: %d kernel mappings become %d\n", before, r.Mappings())
+	if err := printMaps(w, r); err != nil {
+		return err
+	}
+	limit, held := guard.Budget()
+	fmt.Fprintf(w, "   guard holds %d kernel mapping(s) of its budget of %d (a quarter of vm.max_map_count);\n", held, limit)
+	fmt.Fprintln(w, "   past it, Map and Protect return an error wrapping ENOMEM instead of letting")
+	fmt.Fprintln(w, "   the process reach the kernel's limit, where the Go runtime itself would abort.")
+	return nil
+}
+
+// printMaps prints the /proc/self/maps lines that cover r, each labelled
+// with the parts of the region guard.Lookup finds in it, page by page.
+func printMaps(w io.Writer, r *guard.Region) error {
+	ms, err := procmaps.Read(0)
+	if err != nil {
+		fmt.Fprintf(w, "   (no /proc/self/maps here: %v)\n", err)
+		return nil
+	}
+	g := uintptr(r.GuardSize())
+	lo, hi := r.Addr()-g, r.Addr()+uintptr(r.Size())+g
+	ps := uintptr(align.PageSize())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, m := range procmaps.Overlapping(ms, lo, hi) {
+		var labels []string
+		for a := max(m.Start, lo); a < min(m.End, hi); a += ps {
+			part := guard.Lookup(a).Part.String()
+			if len(labels) == 0 || labels[len(labels)-1] != part {
+				labels = append(labels, part)
+			}
+		}
+		fmt.Fprintf(tw, "     %x-%x\t%s\t%s\t%s\n", m.Start, m.End, m.Perms,
+			humanize.IBytes(uint64(m.Size())), strings.Join(labels, " + "))
+	}
+	return tw.Flush()
+}
+
+// auxvPageSize reads AT_PAGESZ from /proc/self/auxv, the kernel's own
+// record of what it told the process at exec.
+func auxvPageSize() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return 0, err
+	}
+	const atPageSz = 6
+	word := int(unsafe.Sizeof(uintptr(0)))
+	for i := 0; i+2*word <= len(b); i += 2 * word {
+		key, val := readWord(b[i:], word), readWord(b[i+word:], word)
+		if key == atPageSz {
+			return val, nil
+		}
+	}
+	return 0, errors.New("no AT_PAGESZ in /proc/self/auxv")
+}
+
+func readWord(b []byte, word int) uint64 {
+	if word == 4 {
+		return uint64(binary.NativeEndian.Uint32(b))
+	}
+	return binary.NativeEndian.Uint64(b)
+}
+
+func must(v uintptr, ok bool) uintptr {
+	if !ok {
+		panic("rounding overflowed")
+	}
+	return v
+}

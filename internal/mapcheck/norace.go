@@ -1,0 +1,5 @@
+//go:build !race
+
+package mapcheck
+
+const raceEnabled = false
