@@ -44,9 +44,10 @@ type Location struct {
 	Addr      uintptr // the address looked up
 	Region    string  // the region's name; "" for PartUnknown
 	Part      Part
-	Offset    int64 // Addr minus the region's usable start; negative in the low guard
-	Size      int   // the region's usable bytes
-	Committed int   // the region's committed bytes
+	Offset    int64  // Addr minus the region's usable start; negative in the low guard
+	Size      int    // the region's usable bytes
+	Committed int    // the region's committed bytes
+	Reason    string // for PartProtected: the reason given to ProtectFor, or ""
 }
 
 // String describes the location the way a fault report reads:
@@ -63,6 +64,9 @@ func (l Location) String() string {
 		return fmt.Sprintf("%s past the committed end of region %q (%s)", bytesWord(l.Offset-int64(l.Committed)+1), l.Region, l.Part)
 	case PartClosed:
 		return fmt.Sprintf("at offset %d of region %q (%s: use after Close)", l.Offset, l.Region, l.Part)
+	}
+	if l.Reason != "" {
+		return fmt.Sprintf("at offset %d of region %q (%s: %s)", l.Offset, l.Region, l.Part, l.Reason)
 	}
 	return fmt.Sprintf("at offset %d of region %q (%s)", l.Offset, l.Region, l.Part)
 }
@@ -125,7 +129,9 @@ func attribute(addr uintptr, live, closed []*info) Location {
 			hole = in
 			continue
 		}
-		return in.locate(addr, sp.part)
+		loc := in.locate(addr, sp.part)
+		loc.Reason = sp.why
+		return loc
 	}
 	if hole != nil {
 		return hole.locate(addr, PartPunched)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -456,4 +457,40 @@ func TestRegionString(t *testing.T) {
 	s := r.String()
 	assert.Contains(t, s, `region "s"`)
 	assert.Contains(t, s, "4.0 KiB usable")
+}
+
+func TestProtectFor(t *testing.T) {
+	mapcheck.Baseline(t)
+	r := mustMap(t, 2*ps, &guard.Options{Name: "q"})
+	require.NoError(t, r.ProtectFor(ps, ps, "use after reset"))
+	err := guard.Catch(func() { load(at(r, ps+1)) })
+	assert.EqualError(t, err, fmt.Sprintf(`guard: fault at offset %d of region "q" (protected page: use after reset)`, ps+1))
+	var fe *guard.FaultError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "use after reset", fe.Reason)
+	require.NoError(t, r.Unprotect(ps, ps))
+	assert.Equal(t, "", guard.Lookup(r.Addr()+uintptr(ps)).Reason)
+}
+
+func TestPopulateAndHugePages(t *testing.T) {
+	mapcheck.Baseline(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("Populate is measured with mincore and HugePages is madvise, both Linux-only")
+	}
+	r := mustMap(t, 16*ps, &guard.Options{Populate: true, Reserve: 32 * ps})
+	res, err := r.Resident()
+	require.NoError(t, err)
+	assert.Equal(t, 16*ps, res, "populated pages are resident before any touch")
+	require.NoError(t, r.Commit(24*ps))
+	res, err = r.Resident()
+	require.NoError(t, err)
+	assert.Equal(t, 24*ps, res, "Commit populates too")
+
+	h := mustMap(t, 4<<20, &guard.Options{HugePages: true, Align: 2 << 20})
+	assert.True(t, align.IsAligned(h.Addr(), 2<<20))
+	thp, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if len(thp) > 0 && !strings.Contains(string(thp), "[never]") {
+		assert.True(t, h.HugePages(), "THP is %q, yet the advice was refused", strings.TrimSpace(string(thp)))
+	}
+	assert.Equal(t, len(linesOf(t, h)), h.Mappings(), "the advice covers the whole reservation and splits nothing")
 }

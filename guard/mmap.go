@@ -17,6 +17,8 @@ import (
 //	sysName                 label a mapping; silent where unsupported
 //	sysMaxMapCount          the kernel's limit on mappings per process
 //	sysResident             bytes of a range in RAM (mincore)
+//	sysHuge                 advise transparent huge pages; reports success
+//	sysPopulate             fault a range in; reports success
 
 // sysMap maps n bytes of private anonymous memory at an address of the
 // kernel's choosing, with protection prot.

@@ -75,3 +75,15 @@ func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error)
 	}
 	return in * pageSize, nil
 }
+
+// sysHuge advises transparent huge pages for [p, p+n) and reports
+// whether the kernel took the advice (EINVAL without THP support).
+func sysHuge(p unsafe.Pointer, n uintptr) bool {
+	return unix.Madvise(bytesAt(p, n), unix.MADV_HUGEPAGE) == nil
+}
+
+// sysPopulate faults [p, p+n) in for writing (MADV_POPULATE_WRITE, Linux
+// 5.14), reporting false where the kernel does not know the advice.
+func sysPopulate(p unsafe.Pointer, n uintptr) bool {
+	return unix.Madvise(bytesAt(p, n), unix.MADV_POPULATE_WRITE) == nil
+}

@@ -32,3 +32,7 @@ func sysMaxMapCount() int { return 65530 }
 func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error) {
 	return 0, fmt.Errorf("mincore: %w", errors.ErrUnsupported)
 }
+
+func sysHuge(p unsafe.Pointer, n uintptr) bool { return false }
+
+func sysPopulate(p unsafe.Pointer, n uintptr) bool { return false }

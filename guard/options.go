@@ -32,6 +32,19 @@ type Options struct {
 	// Fence selects how guard pages and Protect fence memory.
 	// Default: FenceAuto.
 	Fence Fence
+
+	// HugePages asks the kernel to back the region with transparent huge
+	// pages (MADV_HUGEPAGE), which makes first touch of large regions
+	// several times cheaper. It only helps where the usable part has
+	// 2 MiB-aligned runs, so pair it with Align: 2 << 20. A kernel that
+	// refuses the advice is not an error; Region.HugePages reports it.
+	// Linux only. Default: false.
+	HugePages bool
+
+	// Populate faults the committed pages in at Map and Commit (as
+	// MAP_POPULATE would), trading a slower Map for no page faults later.
+	// Default: false.
+	Populate bool
 }
 
 // Fence is a way of making pages inaccessible.

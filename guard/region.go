@@ -24,13 +24,15 @@ import (
 type Region struct {
 	_ noCopy
 
-	id    uint64
-	name  string
-	addr  uintptr // start of the reservation (low guard); kept after Close for reports
-	total uintptr // bytes reserved: guard + size + guard; page multiple
-	guard uintptr // bytes in each guard; page multiple, may be 0
-	size  uintptr // usable bytes reserved; page multiple, > 0
-	fence Fence   // FenceMprotect or FenceMarkers, never FenceAuto
+	id       uint64
+	name     string
+	addr     uintptr // start of the reservation (low guard); kept after Close for reports
+	total    uintptr // bytes reserved: guard + size + guard; page multiple
+	guard    uintptr // bytes in each guard; page multiple, may be 0
+	size     uintptr // usable bytes reserved; page multiple, > 0
+	fence    Fence   // FenceMprotect or FenceMarkers, never FenceAuto
+	huge     bool    // MADV_HUGEPAGE was accepted for the reservation
+	populate bool    // Options.Populate: committed pages are faulted in ahead
 
 	mu        sync.Mutex
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
@@ -153,6 +155,14 @@ func Map(size int, opts *Options) (*Region, error) {
 	}
 	r.spans, r.vmas = sp, vmas
 	sysName(r.base, r.total, "mmarena:"+o.Name)
+	if o.HugePages {
+		// The whole reservation, guards included, so the advice sets a
+		// flag on the kernel mapping rather than splitting it.
+		r.huge = sysHuge(r.base, r.total)
+	}
+	if r.populate = o.Populate; r.populate {
+		populate(add(r.base, r.guard), r.committed)
+	}
 	maptrace.Record(r.addr, r.addr+r.total)
 	publish(r.info())
 	return r, nil
@@ -280,6 +290,11 @@ func (r *Region) Committed() int {
 	return int(r.committed)
 }
 
+// HugePages reports whether the kernel accepted MADV_HUGEPAGE for the
+// region (Options.HugePages): with transparent huge pages in "madvise"
+// mode, 2 MiB-aligned runs of it may then be backed by huge pages.
+func (r *Region) HugePages() bool { return r.huge }
+
 // Mappings returns how many kernel mappings the region costs now, as
 // charged to the budget (an upper bound: the kernel may merge one with a
 // neighbour). 0 after Close.
@@ -332,9 +347,12 @@ func (r *Region) Commit(n int) error {
 	if !r.spans.only(off, grow, PartReserved) {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
-	err := r.transition(off, grow, PartUsable, protRW, "commit", func() error {
+	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
 		return sysProtect(add(r.base, off), grow, unix.PROT_READ|unix.PROT_WRITE)
 	})
+	if err == nil && r.populate {
+		populate(add(r.base, off), grow)
+	}
 	if err == nil {
 		r.committed = want
 	}
@@ -347,16 +365,23 @@ func (r *Region) Commit(n int) error {
 // unpunched pages and page-aligned off and n (ErrRange), and may need
 // kernel mappings (ErrBudget) when the fence is mprotect.
 func (r *Region) Protect(off, n int) error {
-	return r.fenceOp("protect", off, n, true)
+	return r.fenceOp("protect", off, n, true, "")
+}
+
+// ProtectFor is Protect with a reason that fault reports give for these
+// pages: ProtectFor(off, n, "use after reset") makes a stray access read
+// `... (protected page: use after reset)`.
+func (r *Region) ProtectFor(off, n int, reason string) error {
+	return r.fenceOp("protect", off, n, true, reason)
 }
 
 // Unprotect moves the usable pages [off, off+n) from Reserved back to
 // Ready, reading as zero. Pages already Ready are left alone.
 func (r *Region) Unprotect(off, n int) error {
-	return r.fenceOp("unprotect", off, n, false)
+	return r.fenceOp("unprotect", off, n, false, "")
 }
 
-func (r *Region) fenceOp(what string, off, n int, on bool) error {
+func (r *Region) fenceOp(what string, off, n int, on bool, why string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, l, err := r.check(what, off, n)
@@ -369,18 +394,18 @@ func (r *Region) fenceOp(what string, off, n int, on bool) error {
 	p := add(r.base, o)
 	switch {
 	case on && r.fence == FenceMarkers:
-		return r.transition(o, l, PartProtected, protRW, what, func() error { return sysFenceInstall(p, l) })
+		return r.transition(o, l, PartProtected, protRW, why, what, func() error { return sysFenceInstall(p, l) })
 	case on:
-		return r.transition(o, l, PartProtected, protNone, what, func() error {
+		return r.transition(o, l, PartProtected, protNone, why, what, func() error {
 			if err := sysProtect(p, l, unix.PROT_NONE); err != nil {
 				return err
 			}
 			return sysDiscard(p, l)
 		})
 	case r.fence == FenceMarkers:
-		return r.transition(o, l, PartUsable, protRW, what, func() error { return sysFenceRemove(p, l) })
+		return r.transition(o, l, PartUsable, protRW, "", what, func() error { return sysFenceRemove(p, l) })
 	default:
-		return r.transition(o, l, PartUsable, protRW, what, func() error {
+		return r.transition(o, l, PartUsable, protRW, "", what, func() error {
 			return sysProtect(p, l, unix.PROT_READ|unix.PROT_WRITE)
 		})
 	}
@@ -420,7 +445,7 @@ func (r *Region) Punch(off, n int) error {
 	if !r.spans.only(o, l, PartUsable, PartProtected, PartReserved) {
 		return rangeError("punch [%d, %d) of region %q: pages already punched", off, off+n, r.name)
 	}
-	return r.transition(o, l, PartPunched, protHole, "punch", func() error { return sysUnmap(add(r.base, o), l) })
+	return r.transition(o, l, PartPunched, protHole, "", "punch", func() error { return sysUnmap(add(r.base, o), l) })
 }
 
 // Resident returns how many usable bytes of the region are in RAM now,
@@ -512,8 +537,8 @@ func (r *Region) check(what string, off, n int) (uintptr, uintptr, error) {
 // transition moves [off, off+n) of the reservation to part and prot by
 // calling sys, charging the budget for any mappings the change adds
 // before making it and refunding any it frees after. r.mu must be held.
-func (r *Region) transition(off, n uintptr, part Part, p prot, what string, sys func() error) error {
-	next := r.spans.set(off, n, part, p)
+func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string, sys func() error) error {
+	next := r.spans.setWhy(off, n, part, p, why)
 	delta := next.vmas() - r.vmas
 	if delta > 0 {
 		if err := charge(delta, what, r.name); err != nil {
@@ -533,3 +558,4 @@ func (r *Region) transition(off, n uintptr, part Part, p prot, what string, sys 
 	publish(r.info())
 	return nil
 }
+func pageSize() int { return align.PageSize() }

@@ -10,6 +10,7 @@ type span struct {
 	n    uintptr // bytes; page-aligned, > 0
 	part Part    // what the pages are, for fault reports
 	prot prot    // what the kernel sees, for counting its mappings
+	why  string  // for PartProtected: the caller's reason, e.g. "use after reset"
 }
 
 // prot is the kernel's view of a span: two adjacent spans with the same
@@ -27,13 +28,18 @@ type spans []span
 // set returns a copy of s in which [off, off+n) has the given part and
 // prot, with equal neighbours merged. O(len(s)).
 func (s spans) set(off, n uintptr, part Part, p prot) spans {
+	return s.setWhy(off, n, part, p, "")
+}
+
+// setWhy is set with a reason attached to the new span.
+func (s spans) setWhy(off, n uintptr, part Part, p prot, why string) spans {
 	end := off + n
 	out := make(spans, 0, len(s)+2)
 	push := func(sp span) {
 		if sp.n == 0 {
 			return
 		}
-		if k := len(out) - 1; k >= 0 && out[k].part == sp.part && out[k].prot == sp.prot && out[k].off+out[k].n == sp.off {
+		if k := len(out) - 1; k >= 0 && out[k].part == sp.part && out[k].prot == sp.prot && out[k].why == sp.why && out[k].off+out[k].n == sp.off {
 			out[k].n += sp.n
 			return
 		}
@@ -44,25 +50,25 @@ func (s spans) set(off, n uintptr, part Part, p prot) spans {
 		spEnd := sp.off + sp.n
 		if spEnd <= off || sp.off >= end {
 			if sp.off >= end && !inserted {
-				push(span{off, n, part, p})
+				push(span{off, n, part, p, why})
 				inserted = true
 			}
 			push(sp)
 			continue
 		}
 		if sp.off < off {
-			push(span{sp.off, off - sp.off, sp.part, sp.prot})
+			push(span{sp.off, off - sp.off, sp.part, sp.prot, sp.why})
 		}
 		if !inserted {
-			push(span{off, n, part, p})
+			push(span{off, n, part, p, why})
 			inserted = true
 		}
 		if spEnd > end {
-			push(span{end, spEnd - end, sp.part, sp.prot})
+			push(span{end, spEnd - end, sp.part, sp.prot, sp.why})
 		}
 	}
 	if !inserted {
-		push(span{off, n, part, p})
+		push(span{off, n, part, p, why})
 	}
 	return out
 }
