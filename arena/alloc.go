@@ -1,0 +1,105 @@
+package arena
+
+import (
+	"math"
+	"reflect"
+	"unsafe"
+)
+
+// An Allocator hands out zeroed memory that the GC does not scan. Bump
+// and Shared implement it; New, MakeSlice, String and Bytes work on any
+// Allocator, and take a direct, inlined path for a *Bump.
+type Allocator interface {
+	// Alloc returns size bytes of zeroed memory aligned to align (a power
+	// of two no larger than the page size), or an error and no memory.
+	Alloc(size, align uintptr) (unsafe.Pointer, error)
+}
+
+// alloc calls a.Alloc, without an interface call when a is a *Bump.
+// align comes from unsafe.Alignof or is 1, so it is always valid. New and
+// MakeSlice spell the same thing out, so that the fast path is inlined
+// into them rather than one call further down.
+func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
+	if b, ok := a.(*Bump); ok {
+		if p, ok := b.fast(size, align); ok {
+			return p, nil
+		}
+		return b.allocSlow(size, align)
+	}
+	return a.Alloc(size, align)
+}
+
+// New returns a pointer to a new zeroed T in the arena, like Go's new. It
+// returns a *PointerError (ErrPointers) if T holds Go pointers, and the
+// arena's error (ErrClosed, ErrLimit, ...) if it cannot allocate. A
+// zero-size T gets a valid pointer that uses no memory.
+func New[T any](a Allocator) (*T, error) {
+	if tw := typeWord[T](); !knownPointerFree(tw) {
+		if err := checkTypeSlow(reflect.TypeFor[T](), tw); err != nil {
+			return nil, err
+		}
+	}
+	var zero T
+	size, align := unsafe.Sizeof(zero), unsafe.Alignof(zero)
+	if b, ok := a.(*Bump); ok {
+		if p, ok := b.fast(size, align); ok {
+			return (*T)(p), nil
+		}
+		p, err := b.allocSlow(size, align)
+		return (*T)(p), err
+	}
+	p, err := a.Alloc(size, align)
+	return (*T)(p), err
+}
+
+// MakeSlice returns a []T of length len and capacity cap whose backing
+// array is zeroed arena memory, like Go's make. It returns ErrSize for a
+// negative len, cap < len, or len*sizeof(T) overflowing, ErrPointers if T
+// holds Go pointers, and the arena's error if it cannot allocate. The
+// slice must not be grown with append past cap: append would move it to
+// the Go heap, which is safe but defeats the arena.
+func MakeSlice[T any](a Allocator, len, cap int) ([]T, error) {
+	if err := checkType[T](); err != nil {
+		return nil, err
+	}
+	if len < 0 || cap < len {
+		return nil, errSize("MakeSlice: len %d, cap %d", len, cap)
+	}
+	var zero T
+	size := unsafe.Sizeof(zero)
+	if size > 0 && uintptr(cap) > uintptr(math.MaxInt)/size {
+		return nil, errTooLarge("MakeSlice: %d elements of %d bytes overflow", cap, size)
+	}
+	p, err := alloc(a, uintptr(cap)*size, unsafe.Alignof(zero))
+	if err != nil {
+		return nil, err
+	}
+	return sliceOf[T](p, len, cap), nil
+}
+
+// String returns a copy of s in the arena: the string header may live
+// anywhere, its bytes live in the arena. "" is returned as is.
+func String(a Allocator, s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	p, err := alloc(a, uintptr(len(s)), 1)
+	if err != nil {
+		return "", err
+	}
+	copy(bytesOf(p, len(s)), s)
+	return stringOf(p, len(s)), nil
+}
+
+// Bytes returns a copy of b in the arena, with len and cap equal to
+// len(b). A nil or empty b gives an empty, non-nil slice that uses no
+// memory.
+func Bytes(a Allocator, b []byte) ([]byte, error) {
+	p, err := alloc(a, uintptr(len(b)), 1)
+	if err != nil {
+		return nil, err
+	}
+	out := bytesOf(p, len(b))
+	copy(out, b)
+	return out, nil
+}

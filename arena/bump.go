@@ -1,0 +1,456 @@
+package arena
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+
+	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/guard"
+)
+
+// A Bump is a monotonic arena: each allocation takes the next bytes of the
+// current chunk, nothing is freed one by one, and Reset frees everything
+// at once. The fast path is an add and a compare: no system call, no
+// lock, no Go heap allocation.
+//
+// A Bump must not be used by two goroutines at once (builds with the
+// arenadebug tag detect it); use a Shared for that. A Bump must not be
+// copied after first use.
+type Bump struct {
+	_ noCopy
+
+	// The fast path reads and writes only these three, which describe
+	// the current chunk.
+	base   unsafe.Pointer // first usable byte of the current chunk; nil before the first chunk and after Close
+	off    uintptr        // next free byte, from base; off <= zeroTo
+	zeroTo uintptr        // [off, zeroTo) is known to read as zero; zeroTo <= the chunk's size
+
+	allocs    uint64 // allocations with size > 0, ever
+	requested uint64 // bytes asked for, ever
+
+	st      *bumpState // the rest; also what the leak cleanup holds
+	cleanup runtime.Cleanup
+}
+
+// bumpState is the part of a Bump that the fast path never touches. It
+// is separate so that runtime.AddCleanup can release the chunks of a Bump
+// that became unreachable without Close: the cleanup holds the state, not
+// the Bump.
+type bumpState struct {
+	name   string
+	opts   Options
+	chunks []*chunk // chunks[cur] is current; those after it are kept for reuse
+	cur    int      // -1 before the first chunk
+	done   uintptr  // bytes handed out in chunks[:cur] since the last Reset
+	mapped uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
+	peak   uintptr  // highest bytes in use at any Reset or Stats
+	resets uint64
+	closed bool
+	quar   []quarantined // fenced chunks waiting out their quarantine
+	site   uintptr       // program counter of the NewBump call, for leak reports
+	inside int32         // arenadebug: goroutines inside a method; > 1 is a bug
+}
+
+// A chunk is one guarded mapping.
+type chunk struct {
+	r     *guard.Region
+	base  unsafe.Pointer // first usable byte
+	size  uintptr        // usable bytes; page multiple
+	dirty uintptr        // [0, dirty) may hold old bytes; the rest reads zero. <= size
+}
+
+type quarantined struct {
+	c     *chunk
+	until uint64 // released at the Reset that makes resets reach this
+}
+
+// Defaults.
+const (
+	defaultInitial  = 64 << 10
+	defaultMaxChunk = 64 << 20
+	// clearStep is how far ahead memory is zeroed at once after a Reset:
+	// 64 KiB keeps memclr at full speed while staying in L2.
+	clearStep = 64 << 10
+)
+
+// NewBump returns an empty bump arena; nothing is mapped until the first
+// allocation. It returns an error for options out of range.
+func NewBump(opts *Options) (*Bump, error) {
+	st := &bumpState{cur: -1}
+	if opts != nil {
+		st.opts = *opts
+	}
+	o := &st.opts
+	if o.Name == "" {
+		o.Name = "bump"
+	}
+	switch {
+	case o.InitialSize < 0:
+		return nil, errSize("NewBump %q: InitialSize %d is negative", o.Name, o.InitialSize)
+	case o.MaxChunk < 0:
+		return nil, errSize("NewBump %q: MaxChunk %d is negative", o.Name, o.MaxChunk)
+	case o.Limit < 0:
+		return nil, errSize("NewBump %q: Limit %d is negative", o.Name, o.Limit)
+	case o.Quarantine < 0:
+		return nil, errSize("NewBump %q: Quarantine %d is negative", o.Name, o.Quarantine)
+	}
+	if o.InitialSize == 0 {
+		o.InitialSize = defaultInitial
+	}
+	if o.MaxChunk == 0 {
+		o.MaxChunk = defaultMaxChunk
+	}
+	o.MaxChunk = max(o.MaxChunk, o.InitialSize)
+	st.name = o.Name
+	var pc [1]uintptr
+	if runtime.Callers(2, pc[:]) == 1 {
+		st.site = pc[0]
+	}
+	b := &Bump{st: st}
+	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
+	return b, nil
+}
+
+// Alloc returns size bytes of zeroed memory aligned to align, which must
+// be a power of two no larger than the page size. A size of 0 succeeds,
+// uses no memory and returns a pointer that must not be dereferenced. It
+// returns ErrAlign, ErrSize, ErrLimit, ErrClosed or a mapping error, and
+// then changes nothing. O(1); a system call only when a new chunk is
+// needed.
+func (b *Bump) Alloc(size, align uintptr) (unsafe.Pointer, error) {
+	if align&(align-1) != 0 || align-1 >= maxAlign {
+		return nil, errAlign(align) // align-1 wraps for 0, so 0 lands here too
+	}
+	if p, ok := b.fast(size, align); ok {
+		return p, nil
+	}
+	return b.allocSlow(size, align)
+}
+
+// fast is the fast path, small enough to be inlined into its callers:
+// bump off if the aligned allocation ends inside memory known to be zero.
+// start cannot overflow, since off <= zeroTo <= the chunk's size; size-1
+// wraps for 0, which sends size 0 to the slow path, as it does every call
+// after Close (zeroTo is then 0).
+func (b *Bump) fast(size, align uintptr) (unsafe.Pointer, bool) {
+	start := (b.off + align - 1) &^ (align - 1)
+	if start <= b.zeroTo && size-1 < b.zeroTo-start {
+		b.off = start + size
+		b.allocs++
+		b.requested += uint64(size)
+		return add(b.base, start), true
+	}
+	return nil, false
+}
+
+// maxAlign is the page size: the most a chunk's start guarantees. A
+// variable, since the page size is only known at run time.
+var maxAlign = uintptr(align.PageSize())
+
+// allocSlow handles everything the fast path does not: bad arguments,
+// size 0, zeroing ahead after a Reset, and moving to a new chunk.
+func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+	if invariantsEnabled {
+		b.st.enter()
+		defer b.st.exit()
+	}
+	st := b.st
+	switch {
+	case st.closed:
+		return nil, ErrClosed
+	case size == 0:
+		return zeroSized(), nil
+	}
+	for {
+		if st.cur >= 0 {
+			start := (b.off + al - 1) &^ (al - 1)
+			if start <= b.zeroTo && size <= b.zeroTo-start {
+				b.off = start + size
+				b.allocs++
+				b.requested += uint64(size)
+				return add(b.base, start), nil
+			}
+			c := st.chunks[st.cur]
+			if start <= c.size && size <= c.size-start && b.zeroTo < c.size {
+				// It fits, but not in memory known to be zero: clear
+				// ahead, at least to the end of this allocation.
+				b.clearTo(c, start+size)
+				continue
+			}
+		}
+		if err := b.nextChunk(size); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// clearTo zeroes the current chunk from zeroTo up to at least end, in
+// clearStep strides, and marks the whole rest of the chunk zero once the
+// dirty part is behind it.
+func (b *Bump) clearTo(c *chunk, end uintptr) {
+	to := min(max(end, b.zeroTo+clearStep), c.dirty)
+	if to > b.zeroTo {
+		clearBytes(add(c.base, b.zeroTo), to-b.zeroTo)
+		b.zeroTo = to
+	}
+	if b.zeroTo >= c.dirty {
+		b.zeroTo = c.size
+	}
+}
+
+// nextChunk leaves the current chunk and makes current one with room for
+// size bytes: a kept one if any fits, else a newly mapped one.
+func (b *Bump) nextChunk(size uintptr) error {
+	st := b.st
+	if st.cur >= 0 {
+		// Look for a kept chunk with room before leaving this one, so a
+		// failure leaves the arena exactly as it was.
+		for i := st.cur + 1; i < len(st.chunks); i++ {
+			if st.chunks[i].size >= size {
+				b.leave()
+				st.chunks[st.cur], st.chunks[i] = st.chunks[i], st.chunks[st.cur]
+				b.enterChunk(st.chunks[st.cur])
+				return nil
+			}
+		}
+	}
+	c, err := st.mapChunk(size)
+	if err != nil {
+		return err
+	}
+	if st.cur >= 0 {
+		b.leave()
+	} else {
+		st.cur = 0
+	}
+	// Insert at cur so the chunks after it stay available.
+	st.chunks = append(st.chunks, nil)
+	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
+	st.chunks[st.cur] = c
+	b.enterChunk(c)
+	return nil
+}
+
+// leave records the current chunk's use and advances cur.
+func (b *Bump) leave() {
+	st := b.st
+	c := st.chunks[st.cur]
+	c.dirty = max(c.dirty, b.off)
+	st.done += b.off
+	st.cur++
+}
+
+// enterChunk points the fast path at c.
+func (b *Bump) enterChunk(c *chunk) {
+	b.base, b.off = c.base, 0
+	b.zeroTo = c.size
+	if c.dirty > 0 {
+		b.zeroTo = 0
+	}
+}
+
+// maxChunkBytes bounds one chunk well inside an int, so sizes convert to
+// guard's int arguments without wrapping; guard refuses past 128 TiB.
+const maxChunkBytes = uintptr(math.MaxInt) / 2
+
+// mapChunk maps a chunk with room for size bytes: the next size in the
+// doubling sequence, or size itself if larger, shrunk to what the limit
+// allows if that still fits size.
+func (st *bumpState) mapChunk(size uintptr) (*chunk, error) {
+	ps := uintptr(align.PageSize())
+	need, ok := align.Up(size, ps)
+	if !ok || need > maxChunkBytes {
+		return nil, errTooLarge("allocation of %d bytes in %q is larger than the address space", size, st.name)
+	}
+	want := uintptr(st.opts.InitialSize)
+	if n := len(st.chunks) + len(st.quar); n > 0 {
+		want = uintptr(st.opts.MaxChunk)
+		if n < 32 {
+			want = min(want, uintptr(st.opts.InitialSize)<<n)
+		}
+	}
+	want, _ = align.Up(max(want, need), ps) // ok: both are below the address-space bound
+	if lim := uintptr(st.opts.Limit); lim > 0 {
+		if st.mapped > lim || need > lim-st.mapped {
+			return nil, errLimit(st.name, need, st.mapped, lim)
+		}
+		want = min(want, align.Down(lim-st.mapped, ps))
+	}
+	r, err := guard.Map(int(want), st.opts.regionOptions(st.name, want))
+	if err != nil {
+		return nil, fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
+	}
+	st.mapped += want
+	return &chunk{r: r, base: r.Pointer(), size: want}, nil
+}
+
+// Reset frees every allocation at once: the memory is reused by later
+// allocations, zeroed as it is handed out again. Pointers obtained before
+// Reset must not be used after it. O(1) by default; with ResetRelease or
+// Quarantine, one or two system calls per chunk. Reset after Close does
+// nothing.
+func (b *Bump) Reset() {
+	st := b.st
+	if st.closed {
+		return
+	}
+	if invariantsEnabled {
+		st.enter()
+		defer st.exit()
+	}
+	st.peak = max(st.peak, st.done+b.off)
+	st.resets++
+	if st.cur >= 0 {
+		c := st.chunks[st.cur]
+		c.dirty = max(c.dirty, b.off)
+		switch {
+		case st.opts.Quarantine > 0:
+			st.quarantine(st.cur + 1)
+		case st.opts.ResetRelease:
+			for _, c := range st.chunks[:st.cur+1] {
+				st.release(c)
+			}
+		}
+	}
+	if st.opts.Quarantine > 0 {
+		st.unquarantine()
+	}
+	st.done = 0
+	if len(st.chunks) == 0 {
+		st.cur, b.base, b.off, b.zeroTo = -1, nil, 0, 0
+		return
+	}
+	st.cur = 0
+	b.enterChunk(st.chunks[0])
+	if invariantsEnabled {
+		b.validate()
+	}
+}
+
+// quarantine fences the first n chunks, which hold the memory the Reset
+// frees, and sets them aside. A chunk that cannot be fenced (the mapping
+// budget is exhausted) is released and kept instead: the arena stays
+// correct, only less strict.
+func (st *bumpState) quarantine(n int) {
+	kept := st.chunks[:0]
+	for i, c := range st.chunks {
+		if i >= n {
+			kept = append(kept, c)
+			continue
+		}
+		if err := c.r.ProtectFor(0, int(c.size), "use after reset"); err != nil {
+			st.release(c)
+			kept = append(kept, c)
+			continue
+		}
+		c.dirty = 0 // fencing discards the contents
+		st.quar = append(st.quar, quarantined{c, st.resets + uint64(st.opts.Quarantine)})
+	}
+	clear(st.chunks[len(kept):])
+	st.chunks = kept
+}
+
+// unquarantine returns chunks whose quarantine has ended to use.
+func (st *bumpState) unquarantine() {
+	waiting := st.quar[:0]
+	for _, q := range st.quar {
+		if q.until > st.resets || q.c.r.Unprotect(0, int(q.c.size)) != nil {
+			waiting = append(waiting, q)
+			continue
+		}
+		st.chunks = append(st.chunks, q.c)
+	}
+	clear(st.quar[len(waiting):])
+	st.quar = waiting
+}
+
+// release gives a chunk's used pages back to the OS.
+func (st *bumpState) release(c *chunk) {
+	if c.dirty == 0 {
+		return
+	}
+	n, _ := align.Up(c.dirty, uintptr(align.PageSize())) // ok: dirty <= size, a page multiple
+	if c.r.Release(0, int(n)) == nil {
+		c.dirty = 0
+	}
+}
+
+// Trim gives memory the arena is not using back to the OS: chunks kept
+// for reuse are unmapped, and the unused pages of the current chunk are
+// released (RSS falls). Allocations are untouched. It returns ErrClosed
+// after Close, or the first system-call error.
+func (b *Bump) Trim() error {
+	st := b.st
+	if st.closed {
+		return ErrClosed
+	}
+	if invariantsEnabled {
+		st.enter()
+		defer st.exit()
+	}
+	var first error
+	keep := st.cur + 1
+	for _, c := range st.chunks[keep:] {
+		if err := c.r.Close(); err != nil && first == nil {
+			first = err
+		}
+		st.mapped -= c.size
+	}
+	clear(st.chunks[keep:])
+	st.chunks = st.chunks[:keep]
+	if st.cur >= 0 {
+		c := st.chunks[st.cur]
+		ps := uintptr(align.PageSize())
+		from, _ := align.Up(b.off, ps) // ok: off <= size, a page multiple
+		to, _ := align.Up(c.dirty, ps) // ok: likewise
+		if to > from {
+			if err := c.r.Release(int(from), int(to-from)); err != nil && first == nil {
+				first = err
+			} else if err == nil {
+				c.dirty = from
+			}
+		}
+		if b.zeroTo < c.size && b.zeroTo >= c.dirty {
+			b.zeroTo = c.size
+		}
+	}
+	return first
+}
+
+// Close unmaps every chunk. Every allocation becomes invalid; afterwards
+// Alloc and the helpers return ErrClosed, Reset does nothing, and Close
+// returns nil again. It returns the first unmapping error, if any.
+func (b *Bump) Close() error {
+	st := b.st
+	if st.closed {
+		return nil
+	}
+	b.cleanup.Stop()
+	b.base, b.off, b.zeroTo = nil, 0, 0
+	return st.close()
+}
+
+// close unmaps everything the state holds.
+func (st *bumpState) close() error {
+	st.closed = true
+	var first error
+	for _, c := range st.chunks {
+		if err := c.r.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, q := range st.quar {
+		if err := q.c.r.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	st.chunks, st.quar, st.cur, st.mapped = nil, nil, -1, 0
+	return first
+}
+
+// Name returns the arena's name.
+func (b *Bump) Name() string { return b.st.name }
+
+func (b *Bump) String() string { return b.Stats().String() }

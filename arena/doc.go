@@ -1,0 +1,37 @@
+// Package arena hands out memory the Go garbage collector never scans:
+// objects carved from private anonymous mappings made by package guard.
+//
+// **No Go pointer may be stored in arena memory**; the GC does not scan
+// it, so a heap object referenced only from an arena would be freed under
+// your feet. New and MakeSlice refuse types that hold Go pointers
+// (pointers, strings, slices, maps, interfaces, channels, functions,
+// unsafe.Pointer) with ErrPointers, naming the field. Pointers *into*
+// arena memory are safe anywhere: the GC ignores them.
+//
+// A Bump arena is the fastest allocator a Go program can use for objects
+// that die together (a request's scratch space, a parser's nodes, an index
+// rebuilt wholesale): an allocation is an add and a compare, with no
+// system call, no lock and no Go heap allocation, and Reset frees
+// everything at once in O(1). When to use it: millions of small objects
+// that would otherwise each cost the GC on every cycle. When not to: a few
+// objects, or objects with pointers to the heap.
+//
+// Safety promised: memory is zeroed when handed out, as Go's new is; bad
+// sizes, alignments and lengths are errors that change nothing; every
+// chunk is fenced by guard pages, so running off its end faults and is
+// named (guard.Catch); use after Close returns ErrClosed; an arena dropped
+// without Close is reported and released. Where it stops: a pointer kept
+// past Reset or Close points at reused or unmapped memory, as in C. The
+// Quarantine option fences reset memory so such a pointer faults and is
+// named "use after reset" while debugging.
+//
+// Growth uses chained chunks, each a guarded mapping, doubling from
+// Options.InitialSize up to Options.MaxChunk. Chunks rather than one
+// reservation committed in place: many arenas live at once (one per
+// request), and a fixed multi-GiB reservation each would exhaust the
+// address space; chunks also let Trim return whole mappings. With guard
+// markers a chunk costs one kernel mapping.
+//
+// Lifecycle: (1) NewBump; (2) Alloc, New, MakeSlice, String, Bytes;
+// (3) Reset to reuse the memory, as often as needed; (4) Close.
+package arena

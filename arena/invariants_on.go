@@ -1,0 +1,5 @@
+//go:build arenadebug
+
+package arena
+
+const invariantsEnabled = true

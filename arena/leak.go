@@ -1,0 +1,71 @@
+package arena
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/dustin/go-humanize"
+)
+
+// A LeakReport describes an arena that became unreachable without Close.
+// Its mappings have been released by the time the report is made.
+type LeakReport struct {
+	Name   string // the arena's name
+	Kind   string // "bump"
+	Site   string // where it was created, "file:line"
+	Chunks int    // mappings released
+	Bytes  uint64 // usable bytes released
+}
+
+func (r LeakReport) String() string {
+	return fmt.Sprintf("arena: %s arena %q created at %s was never closed; released %d chunk(s), %s",
+		r.Kind, r.Name, r.Site, r.Chunks, humanize.IBytes(r.Bytes))
+}
+
+var leakHandler atomic.Pointer[func(LeakReport)]
+
+// SetLeakHandler sets the function told about each arena that becomes
+// unreachable without Close, and returns the previous one; nil restores
+// the default, which prints the report on standard error. The handler runs
+// on a runtime goroutine, once per leaked arena. Safe for concurrent use.
+func SetLeakHandler(h func(LeakReport)) func(LeakReport) {
+	var old *func(LeakReport)
+	if h == nil {
+		old = leakHandler.Swap(nil)
+	} else {
+		old = leakHandler.Swap(&h)
+	}
+	if old == nil {
+		return nil
+	}
+	return *old
+}
+
+func reportLeak(r LeakReport) {
+	if h := leakHandler.Load(); h != nil {
+		(*h)(r)
+		return
+	}
+	fmt.Fprintln(os.Stderr, r)
+}
+
+// site formats a program counter as file:line.
+func site(pc uintptr) string {
+	if pc == 0 {
+		return "unknown"
+	}
+	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	return fmt.Sprintf("%s:%d", f.File, f.Line)
+}
+
+// leaked runs when the Bump owning st became unreachable without Close.
+func (st *bumpState) leaked() {
+	if st.closed {
+		return
+	}
+	r := LeakReport{Name: st.name, Kind: "bump", Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)}
+	_ = st.close()
+	reportLeak(r)
+}
