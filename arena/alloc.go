@@ -34,21 +34,30 @@ func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
 // arena's error (ErrClosed, ErrLimit, ...) if it cannot allocate. A
 // zero-size T gets a valid pointer that uses no memory.
 func New[T any](a Allocator) (*T, error) {
-	if tw := typeWord[T](); !knownPointerFree(tw) {
+	var zero T
+	size, align := unsafe.Sizeof(zero), unsafe.Alignof(zero)
+	tw := typeWord[T]()
+	if b, ok := a.(*Bump); ok && b.okType == tw {
+		if p, ok := b.fast(size, align); ok {
+			return (*T)(p), nil
+		}
+	}
+	return newSlow[T](a, tw)
+}
+
+// newSlow is New for a type the arena has not vetted yet, an Allocator
+// other than *Bump, or a full chunk.
+func newSlow[T any](a Allocator, tw unsafe.Pointer) (*T, error) {
+	if !knownPointerFree(tw) {
 		if err := checkTypeSlow(reflect.TypeFor[T](), tw); err != nil {
 			return nil, err
 		}
 	}
 	var zero T
-	size, align := unsafe.Sizeof(zero), unsafe.Alignof(zero)
-	if b, ok := a.(*Bump); ok {
-		if p, ok := b.fast(size, align); ok {
-			return (*T)(p), nil
-		}
-		p, err := b.allocSlow(size, align)
-		return (*T)(p), err
+	p, err := alloc(a, unsafe.Sizeof(zero), unsafe.Alignof(zero))
+	if b, ok := a.(*Bump); ok && err == nil {
+		b.okType = tw
 	}
-	p, err := a.Alloc(size, align)
 	return (*T)(p), err
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
@@ -27,8 +28,9 @@ type Bump struct {
 	off    uintptr        // next free byte, from base; off <= zeroTo
 	zeroTo uintptr        // [off, zeroTo) is known to read as zero; zeroTo <= the chunk's size
 
-	allocs    uint64 // allocations with size > 0, ever
-	requested uint64 // bytes asked for, ever
+	allocs    uint64         // allocations with size > 0, ever
+	requested uint64         // bytes asked for, ever
+	okType    unsafe.Pointer // the *T descriptor of the last type New vetted (typeWord); nil at first
 
 	st      *bumpState // the rest; also what the leak cleanup holds
 	cleanup runtime.Cleanup
@@ -40,6 +42,7 @@ type Bump struct {
 // the Bump.
 type bumpState struct {
 	name   string
+	kind   string // "bump" or "shared"
 	opts   Options
 	chunks []*chunk // chunks[cur] is current; those after it are kept for reuse
 	cur    int      // -1 before the first chunk
@@ -59,6 +62,7 @@ type chunk struct {
 	base  unsafe.Pointer // first usable byte
 	size  uintptr        // usable bytes; page multiple
 	dirty uintptr        // [0, dirty) may hold old bytes; the rest reads zero. <= size
+	next  atomic.Uintptr // Shared only: next free byte; next <= size
 }
 
 type quarantined struct {
@@ -78,7 +82,7 @@ const (
 // NewBump returns an empty bump arena; nothing is mapped until the first
 // allocation. It returns an error for options out of range.
 func NewBump(opts *Options) (*Bump, error) {
-	st := &bumpState{cur: -1}
+	st := &bumpState{cur: -1, kind: "bump"}
 	if opts != nil {
 		st.opts = *opts
 	}

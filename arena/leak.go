@@ -13,7 +13,7 @@ import (
 // Its mappings have been released by the time the report is made.
 type LeakReport struct {
 	Name   string // the arena's name
-	Kind   string // "bump"
+	Kind   string // "bump" or "shared"
 	Site   string // where it was created, "file:line"
 	Chunks int    // mappings released
 	Bytes  uint64 // usable bytes released
@@ -65,7 +65,7 @@ func (st *bumpState) leaked() {
 	if st.closed {
 		return
 	}
-	r := LeakReport{Name: st.name, Kind: "bump", Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)}
+	r := LeakReport{Name: st.name, Kind: st.kind, Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)}
 	_ = st.close()
 	reportLeak(r)
 }

@@ -31,11 +31,17 @@ func (b *Bump) Stats() Stats {
 	st := b.st
 	inUse := uint64(st.done + b.off)
 	s := Stats{
-		Name: st.name, Kind: "bump",
+		Name: st.name, Kind: st.kind,
 		Requested: b.requested, InUse: inUse, Peak: max(uint64(st.peak), inUse),
 		Committed: uint64(st.mapped),
 		Allocs:    b.allocs, Resets: st.resets, Closed: st.closed,
 	}
+	st.addChunkStats(&s)
+	return s
+}
+
+// addChunkStats adds what the chunks themselves tell to s.
+func (st *bumpState) addChunkStats(s *Stats) {
 	each := func(c *chunk) {
 		s.Chunks++
 		s.Reserved += uint64(c.size) + 2*uint64(c.r.GuardSize())
@@ -50,7 +56,6 @@ func (b *Bump) Stats() Stats {
 	for _, q := range st.quar {
 		each(q.c)
 	}
-	return s
 }
 
 // String formats the statistics as a small table with human sizes.

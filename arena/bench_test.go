@@ -1,0 +1,357 @@
+package arena_test
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/internal/mapcheck"
+)
+
+// obj32 is W1's object: 32 bytes, no pointers.
+type obj32 struct{ A, B, C, D int64 }
+
+// w1Objects is W1's size: ten million objects, 320 MB.
+const w1Objects = 10_000_000
+
+// w1Case is one allocator in W1. run allocates n objects, writes a field
+// of each and keeps them all reachable until it returns; setup and
+// teardown run outside the timer.
+type w1Case struct {
+	name     string
+	setup    func(b *testing.B)
+	run      func(b *testing.B, n int)
+	teardown func(b *testing.B)
+}
+
+// w1Extra holds cases defined in files with build tags (Go's own arena).
+var w1Extra []w1Case
+
+// cpuTime returns the CPU time the process has used, all threads: the
+// GC's work on the other core counts.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure runs fn once per b.Loop iteration, each allocating perOp
+// objects, and reports time and CPU per object and GC cycles per op.
+func measure(b *testing.B, perOp int, c w1Case) {
+	mapcheck.Baseline(b)
+	b.ReportAllocs()
+	if c.setup != nil {
+		c.setup(b)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	gc0, cpu0, ops := ms.NumGC, cpuTime(), 0
+	var wall time.Duration
+	for b.Loop() {
+		start := time.Now()
+		c.run(b, perOp)
+		wall += time.Since(start)
+		ops++
+		if c.teardown != nil {
+			b.StopTimer()
+			c.teardown(b)
+			b.StartTimer()
+		}
+	}
+	cpu := cpuTime() - cpu0
+	runtime.ReadMemStats(&ms)
+	objs := float64(ops) * float64(perOp)
+	b.ReportMetric(float64(wall.Nanoseconds())/objs, "ns/object")
+	b.ReportMetric(float64(cpu.Nanoseconds())/objs, "cpu-ns/object")
+	b.ReportMetric(float64(ms.NumGC-gc0)/float64(ops), "gcs/op")
+}
+
+var (
+	heapObjs []*obj32 // goheap keeps its objects reachable here
+	floorBuf []byte
+	sumSink  int64
+)
+
+func w1Cases() []w1Case {
+	var bump *arena.Bump
+	cases := []w1Case{
+		{
+			// The lower bound: a bump pointer over one Go byte slice,
+			// no checks, no chunks.
+			name: "arena=floor/state=cold",
+			run: func(b *testing.B, n int) {
+				floorBuf = make([]byte, n*32)
+				base := unsafe.Pointer(unsafe.SliceData(floorBuf))
+				for i := range n {
+					o := (*obj32)(unsafe.Add(base, i*32))
+					o.A = int64(i)
+				}
+			},
+			teardown: func(*testing.B) { floorBuf = nil },
+		},
+		{
+			// The lower bound of a reused arena: the same slice cleared
+			// (as Go's make and the arena must) and written again.
+			name:  "arena=floor/state=warm",
+			setup: func(*testing.B) { floorBuf = make([]byte, w1Objects*32) },
+			run: func(b *testing.B, n int) {
+				clear(floorBuf[:n*32])
+				base := unsafe.Pointer(unsafe.SliceData(floorBuf))
+				for i := range n {
+					o := (*obj32)(unsafe.Add(base, i*32))
+					o.A = int64(i)
+				}
+			},
+		},
+		{
+			name:  "arena=goheap/state=cold",
+			setup: func(*testing.B) { heapObjs = make([]*obj32, w1Objects) },
+			run: func(b *testing.B, n int) {
+				for i := range n {
+					o := new(obj32)
+					o.A = int64(i)
+					heapObjs[i] = o
+				}
+			},
+			teardown: func(*testing.B) { clear(heapObjs) },
+		},
+		{
+			name: "arena=bump/state=cold",
+			run: func(b *testing.B, n int) {
+				a, err := arena.NewBump(&arena.Options{Name: "w1"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bump = a
+				fillW1(b, a, n)
+			},
+			teardown: func(b *testing.B) {
+				if err := bump.Close(); err != nil {
+					b.Fatal(err)
+				}
+			},
+		},
+		{
+			// A per-request arena reused across requests: Reset keeps the
+			// pages, so the run takes no page faults.
+			name: "arena=bump/state=warm",
+			setup: func(b *testing.B) {
+				a, err := arena.NewBump(&arena.Options{Name: "w1-warm"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bump = a
+				fillW1(b, a, w1Objects)
+				b.Cleanup(func() { bump.Close() })
+			},
+			run: func(b *testing.B, n int) {
+				bump.Reset()
+				fillW1(b, bump, n)
+			},
+		},
+	}
+	return append(cases, w1Extra...)
+}
+
+func fillW1(b *testing.B, a *arena.Bump, n int) {
+	for i := range n {
+		o, err := arena.New[obj32](a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.A = int64(i)
+	}
+}
+
+// BenchmarkW1 is workload W1: ten million 32-byte objects allocated one
+// at a time, a field of each written, all kept to the end. Run it with
+// -benchtime=Nx (each op is the whole workload) and compare with
+// benchstat -col /arena.
+func BenchmarkW1(b *testing.B) {
+	for _, c := range w1Cases() {
+		b.Run(c.name, func(b *testing.B) { measure(b, w1Objects, c) })
+	}
+}
+
+// BenchmarkAlloc measures one small allocation, the fast path, against
+// the Go heap.
+func BenchmarkAlloc(b *testing.B) {
+	for _, size := range []int{16, 64, 256} {
+		b.Run(fmt.Sprintf("arena=goheap/size=%d", size), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				floorBuf = make([]byte, size)
+			}
+		})
+		b.Run(fmt.Sprintf("arena=bump/size=%d", size), func(b *testing.B) {
+			mapcheck.Baseline(b)
+			a, err := arena.NewBump(&arena.Options{Name: "alloc"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			n := 0
+			for b.Loop() {
+				if _, err := a.Alloc(uintptr(size), 8); err != nil {
+					b.Fatal(err)
+				}
+				if n++; n == (64<<20)/size {
+					a.Reset() // stay within 64 MiB: measure allocation, not page faults
+					n = 0
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkResetRefill compares the two ways Reset can give back zeroed
+// memory: keeping the pages and clearing them as they are handed out
+// again, or MADV_DONTNEED and refaulting them.
+func BenchmarkResetRefill(b *testing.B) {
+	const total, size = 64 << 20, 64
+	for _, release := range []bool{false, true} {
+		name := "reset=clear"
+		if release {
+			name = "reset=dontneed"
+		}
+		b.Run(name, func(b *testing.B) {
+			mapcheck.Baseline(b)
+			a, err := arena.NewBump(&arena.Options{Name: "refill", ResetRelease: release, InitialSize: total})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			fill := func() {
+				for range total / size {
+					if _, err := a.Alloc(size, 8); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			fill()
+			b.SetBytes(total)
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Reset()
+				fill()
+			}
+		})
+	}
+}
+
+// BenchmarkFirstTouch measures writing 1 GiB of fresh arena memory, one
+// byte per 4 KiB, with and without huge pages and pre-faulting.
+func BenchmarkFirstTouch(b *testing.B) {
+	const total, step = 1 << 30, 1 << 20
+	for _, huge := range []bool{false, true} {
+		for _, prefault := range []bool{false, true} {
+			b.Run(fmt.Sprintf("huge=%v/prefault=%v", huge, prefault), func(b *testing.B) {
+				mapcheck.Baseline(b)
+				b.SetBytes(total)
+				b.ReportAllocs()
+				for b.Loop() {
+					a, err := arena.NewBump(&arena.Options{Name: "touch", HugePages: huge, Prefault: prefault,
+						InitialSize: 64 << 20, MaxChunk: 64 << 20})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for range total / step {
+						p, err := a.Alloc(step, 4096)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for off := 0; off < step; off += 4096 {
+							*(*byte)(unsafe.Add(p, off)) = 1
+						}
+					}
+					b.StopTimer()
+					a.Close()
+					b.StartTimer()
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkConcurrent has two goroutines allocate 100,000 32-byte
+// objects each per op, then frees them all: a Shared arena (Reset) against
+// the Go heap (the GC), with one goroutine on a Bump for reference.
+func BenchmarkConcurrent(b *testing.B) {
+	const per, workers = 100_000, 2
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(per*workers), "ns/object")
+	}
+	b.Run("arena=goheap/goroutines=2", func(b *testing.B) {
+		b.ReportAllocs()
+		keep := make([][]*obj32, workers)
+		for w := range keep {
+			keep[w] = make([]*obj32, per)
+		}
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range per {
+						o := new(obj32)
+						o.A = int64(i)
+						keep[w][i] = o
+					}
+				})
+			}
+			wg.Wait()
+		}
+		report(b)
+	})
+	b.Run("arena=shared/goroutines=2", func(b *testing.B) {
+		mapcheck.Baseline(b)
+		b.ReportAllocs()
+		s, err := arena.NewShared(&arena.Options{Name: "conc"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for i := range per {
+						o, err := arena.New[obj32](s)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						o.A = int64(i)
+					}
+				})
+			}
+			wg.Wait()
+			s.Reset()
+		}
+		report(b)
+	})
+	b.Run("arena=bump/goroutines=1", func(b *testing.B) {
+		mapcheck.Baseline(b)
+		b.ReportAllocs()
+		a, err := arena.NewBump(&arena.Options{Name: "conc1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		for b.Loop() {
+			fillW1(b, a, per*workers)
+			a.Reset()
+		}
+		report(b)
+	})
+}
