@@ -45,10 +45,11 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 7; i++ {
+		for i := 1; i <= 8; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+string(rune('0'+i))+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
+		assert.Contains(t, out, "holds Go pointers, which arena memory must not: struct { Name string }.Name: string")
 		assert.Regexp(t, `reading the hole: guard: fault at offset \d+ of region "tour-punch" \(punched hole\)`, out)
 		if runtime.GOOS == "linux" {
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
@@ -57,6 +58,9 @@ func TestTour(t *testing.T) {
 			assert.Contains(t, out, "/proc/self/auxv agrees: AT_PAGESZ = ")
 			assert.Regexp(t, `after Release of 32 pages +128 KiB`, out)
 			assert.Contains(t, out, "3 kernel mappings become 5")
+			assert.Regexp(t, `(?m)^   bump arena "tour-bump"$`, out)
+			assert.Regexp(t, `(?m)^     allocs +100,000$`, out)
+			assert.Regexp(t, `(?m)^     requested +3\.1 MiB$`, out)
 		}
 	}
 }
@@ -67,7 +71,7 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "7. ")
+	assert.Contains(t, out.String(), "8. ")
 }
 
 func TestUsage(t *testing.T) {

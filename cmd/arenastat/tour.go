@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
@@ -28,6 +29,7 @@ func tour(w io.Writer) error {
 	}{
 		{"The page size, read at run time", stepPageSize},
 		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
+		{"Small objects share pages: a bump arena", stepBump},
 		{"The same fences as guard markers: one kernel mapping", stepMarkers},
 		{"A one-byte overflow hits the guard and is named", stepOverflow},
 		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
@@ -65,6 +67,39 @@ func stepGuards(w io.Writer) error {
 	fmt.Fprintln(w, "   small objects must share pages: that is what arenas are for.")
 	fmt.Fprintln(w, "   /proc/self/maps, private anonymous (p, no file), guards ---p:")
 	return printMaps(w, r)
+}
+
+// tourObject is the bump step's object: 32 bytes, no Go pointers.
+type tourObject struct{ ID, Parent, Weight, Flags int64 }
+
+func stepBump(w io.Writer) error {
+	const n = 100_000
+	b, err := arena.NewBump(&arena.Options{Name: "tour-bump"})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	first, err := arena.New[tourObject](b)
+	if err != nil {
+		return err
+	}
+	last := first
+	for i := 1; i < n; i++ {
+		if last, err = arena.New[tourObject](b); err != nil {
+			return err
+		}
+		last.ID = int64(i)
+	}
+	fmt.Fprintf(w, "   %s objects of %d bytes with arena.New: the first at %#x, the last at %#x,\n",
+		humanize.Comma(n), unsafe.Sizeof(tourObject{}), uintptr(unsafe.Pointer(first)), uintptr(unsafe.Pointer(last)))
+	fmt.Fprintf(w, "   in %d guarded chunk(s) instead of %s one-page mappings. The GC never scans them.\n",
+		b.Stats().Chunks, humanize.Comma(n))
+	_, err = arena.New[struct{ Name string }](b)
+	fmt.Fprintf(w, "   a type holding a Go pointer is refused:\n     %v\n", err)
+	for _, line := range strings.Split(strings.TrimRight(b.Stats().String(), "\n"), "\n") {
+		fmt.Fprintf(w, "   %s\n", line)
+	}
+	return nil
 }
 
 func stepMarkers(w io.Writer) error {

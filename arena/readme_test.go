@@ -1,0 +1,13 @@
+package arena_test
+
+import (
+	"testing"
+
+	"github.com/mmarena/mmarena/internal/readmecheck"
+)
+
+// TestReadmeExample fails when the README's arena snippet drifts from
+// Example, which go test runs and checks.
+func TestReadmeExample(t *testing.T) {
+	readmecheck.Example(t, "example_test.go", "../README.md")
+}
