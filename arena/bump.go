@@ -309,6 +309,9 @@ func (b *Bump) Reset() {
 	if st.cur >= 0 {
 		c := st.chunks[st.cur]
 		c.dirty = max(c.dirty, b.off)
+		if invariantsEnabled {
+			st.poison()
+		}
 		switch {
 		case st.opts.Quarantine > 0:
 			st.quarantine(st.cur + 1)

@@ -12,6 +12,7 @@ import (
 // proof.
 func (st *bumpState) enter() {
 	if atomic.AddInt32(&st.inside, 1) != 1 {
+		atomic.AddInt32(&st.inside, -1)
 		panic(fmt.Sprintf("arena: bump arena %q used by two goroutines at once; use a Shared", st.name))
 	}
 }
@@ -53,5 +54,21 @@ func (b *Bump) validate() {
 	}
 	if b.zeroTo < c.size && b.zeroTo >= c.dirty {
 		fail("zeroTo %d stops short of the chunk yet past its dirty mark %d", b.zeroTo, c.dirty)
+	}
+}
+
+// poisonByte fills memory freed by Reset in arenadebug builds, so that a
+// stale pointer reads 0xCC bytes rather than plausible old values.
+const poisonByte = 0xCC
+
+// poison fills the used part of every chunk up to the current one.
+func (st *bumpState) poison() {
+	for _, c := range st.chunks[:st.cur+1] {
+		if c.dirty > 0 {
+			mem := bytesOf(c.base, int(c.dirty))
+			for i := range mem {
+				mem[i] = poisonByte
+			}
+		}
 	}
 }

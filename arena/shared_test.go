@@ -75,8 +75,9 @@ func TestSharedConcurrent(t *testing.T) {
 
 func TestSharedHelpers(t *testing.T) {
 	mapcheck.Baseline(t)
-	s, err := arena.NewShared(&arena.Options{Name: "sh", Limit: 64 << 10, InitialSize: 64 << 10})
+	s, err := arena.NewShared(&arena.Options{Name: "sh", Limit: 1 << 20, InitialSize: 64 << 10})
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	n, err := arena.New[node](s)
 	require.NoError(t, err)
 	n.Val = 3
@@ -84,7 +85,7 @@ func TestSharedHelpers(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrPointers)
 	_, err = s.Alloc(8, 3)
 	assert.ErrorIs(t, err, arena.ErrAlign)
-	_, err = s.Alloc(128<<10, 8)
+	_, err = s.Alloc(2<<20, 8)
 	assert.ErrorIs(t, err, arena.ErrLimit)
 	p, err := s.Alloc(0, 8)
 	require.NoError(t, err)
