@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 // The system-call contract. Every function here takes an address and a
@@ -27,6 +29,7 @@ func sysMap(n uintptr, prot int) (unsafe.Pointer, error) {
 	if err != nil {
 		return nil, sysError("mmap", 0, n, err)
 	}
+	maptrace.Record(true, uintptr(p), uintptr(p)+n)
 	return p, nil
 }
 
@@ -35,6 +38,7 @@ func sysUnmap(p unsafe.Pointer, n uintptr) error {
 	if err := unix.MunmapPtr(p, n); err != nil {
 		return sysError("munmap", uintptr(p), n, err)
 	}
+	maptrace.Record(false, uintptr(p), uintptr(p)+n)
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/align"
-	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 // A Region is one reservation of address space: [low guard][usable][high
@@ -163,7 +162,6 @@ func Map(size int, opts *Options) (*Region, error) {
 	if r.populate = o.Populate; r.populate {
 		populate(add(r.base, r.guard), r.committed)
 	}
-	maptrace.Record(r.addr, r.addr+r.total)
 	publish(r.info())
 	return r, nil
 }

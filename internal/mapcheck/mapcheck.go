@@ -1,18 +1,20 @@
 // Package mapcheck is the test helper every mmarena package uses to prove
-// that it gives back what it maps: Baseline records how many lines
-// /proc/self/maps has, and when the test ends it fails the test unless
-// the count is back where it started.
+// that it gives back what it maps. Baseline records the state at the
+// start of a test, and when the test ends it fails the test unless
 //
-// The Go runtime maps memory of its own now and then (a heap arena, a
-// 256 KiB persistent chunk), and so does the C library when cgo starts a
-// thread (an 8 MiB stack, a 64 MiB malloc arena), often in address ranges
-// guard has just given back. That would make a bare count flaky. So when
-// the count is up, each new line is checked against the reservations
-// guard made during the test (internal/maptrace): a line lying wholly
-// inside one of them is a leak; any other new line is someone else's and
-// is forgiven. Under the race detector, whose runtime maps
-// and unmaps memory constantly, only guard's own count is checked. Tests
-// that use Baseline must not run in parallel with tests that map memory.
+//  1. guard's ledger (internal/maptrace) shows every range guard mapped
+//     during the test unmapped again, and guard's count of the kernel
+//     mappings it holds is back where it started; and
+//  2. /proc/self/maps has no more lines than at the start, except lines
+//     that lie outside whatever guard left mapped.
+//
+// The exception exists because the Go runtime maps memory of its own now
+// and then (a heap arena, a 256 KiB persistent chunk), and so does the C
+// library when cgo starts a thread (an 8 MiB stack, a 64 MiB malloc
+// arena), often in address ranges guard has just given back: a bare
+// count would be flaky. Under the race detector, whose runtime maps and
+// unmaps memory constantly, only (1) is checked. Tests that use Baseline
+// must not run in parallel with tests that map memory.
 package mapcheck
 
 import (
@@ -25,9 +27,9 @@ import (
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
 
-// Baseline records the mapping count now and registers a cleanup that
-// checks it is the same when t ends, along with guard's own count of the
-// mappings it holds. Where /proc is missing it checks guard's count only.
+// Baseline records the state now and registers a cleanup that checks, when
+// t ends, that guard gave back everything it mapped (see the package doc).
+// Where /proc is missing it checks guard's own accounts only.
 func Baseline(t testing.TB) {
 	t.Helper()
 	_, held := guard.Budget()
@@ -40,8 +42,13 @@ func Baseline(t testing.TB) {
 		if _, now := guard.Budget(); now != held {
 			t.Errorf("mapcheck: guard holds %d kernel mappings at the end, %d at the start", now, held)
 		}
+		events, complete := maptrace.Since(mark)
+		left := maptrace.Left(events)
+		if complete && len(left) > 0 {
+			t.Errorf("mapcheck: guard mapped and did not unmap %d range(s): %x", len(left), left)
+		}
 		if before == nil || raceEnabled {
-			return // guard's own count above is all that can be checked
+			return // guard's own accounts above are all that can be checked
 		}
 		after, err := procmaps.Read(0)
 		if err != nil {
@@ -51,21 +58,20 @@ func Baseline(t testing.TB) {
 		if len(after) <= len(before) {
 			return // equal, or fewer because the kernel merged neighbours
 		}
-		ours, complete := maptrace.Since(mark)
 		added, removed := diff(before, after)
 		var leaked []procmaps.Mapping
 		for _, m := range added {
-			for _, r := range ours {
-				if m.Start >= r.Start && m.End <= r.End {
+			for _, r := range left {
+				if m.Start < r.End && m.End > r.Start {
 					leaked = append(leaked, m)
 					break
 				}
 			}
 		}
 		if len(leaked) == 0 && complete {
-			return // only the runtime's own mappings are new
+			return // only someone else's mappings are new
 		}
-		t.Errorf("mapcheck: /proc/self/maps has %d lines at the end, %d at the start; %d new line(s) inside mmarena's reservations\n%s",
+		t.Errorf("mapcheck: /proc/self/maps has %d lines at the end, %d at the start; %d new line(s) in ranges guard left mapped\n%s",
 			len(after), len(before), len(leaked), format(added, removed))
 	})
 }

@@ -1,45 +1,38 @@
-// Package maptrace remembers the address ranges guard has reserved, so
-// that the mapping-leak check of the tests (internal/mapcheck) can tell a
-// mapping of mmarena's from one the Go runtime made of its own accord.
-// It keeps the last Kept reservations; recording costs one mutex
-// round-trip per guard.Map, which already makes system calls.
+// Package maptrace is guard's ledger of the address ranges it has mapped
+// and unmapped, kept so that the mapping-leak check of the tests
+// (internal/mapcheck) can prove that everything mapped during a test was
+// given back, and tell mmarena's mappings from those the Go runtime or
+// the C library make of their own accord in the ranges it freed. It keeps
+// the last Kept events; recording costs one mutex round-trip per mmap or
+// munmap, which are system calls anyway.
 package maptrace
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
-// Kept is how many reservations are remembered.
-const Kept = 1 << 12
+// Kept is how many events are remembered.
+const Kept = 1 << 14
 
-// A Range is one reservation, [Start, End).
-type Range struct{ Start, End uintptr }
+// An Event is one successful mmap (Map true) or munmap of [Start, End).
+type Event struct {
+	Map        bool
+	Start, End uintptr
+}
 
 var ring struct {
 	mu sync.Mutex
-	r  [Kept]Range // guarded by mu
-	n  uint64      // reservations recorded ever; guarded by mu
+	ev [Kept]Event // guarded by mu
+	n  uint64      // events recorded ever; guarded by mu
 }
 
-// Record remembers a reservation.
-func Record(start, end uintptr) {
+// Record remembers an event.
+func Record(mapped bool, start, end uintptr) {
 	ring.mu.Lock()
-	ring.r[ring.n%Kept] = Range{start, end}
+	ring.ev[ring.n%Kept] = Event{mapped, start, end}
 	ring.n++
 	ring.mu.Unlock()
-}
-
-// Since returns the reservations recorded after the mark returned by
-// Mark, and false if some have been forgotten since.
-func Since(mark uint64) ([]Range, bool) {
-	ring.mu.Lock()
-	defer ring.mu.Unlock()
-	if ring.n-mark > Kept {
-		return nil, false
-	}
-	out := make([]Range, 0, ring.n-mark)
-	for i := mark; i < ring.n; i++ {
-		out = append(out, ring.r[i%Kept])
-	}
-	return out, true
 }
 
 // Mark returns a position to pass to Since.
@@ -47,4 +40,66 @@ func Mark() uint64 {
 	ring.mu.Lock()
 	defer ring.mu.Unlock()
 	return ring.n
+}
+
+// Since returns the events recorded after mark, oldest first, and false
+// if some have been forgotten since.
+func Since(mark uint64) ([]Event, bool) {
+	ring.mu.Lock()
+	defer ring.mu.Unlock()
+	if ring.n-mark > Kept {
+		return nil, false
+	}
+	out := make([]Event, 0, ring.n-mark)
+	for i := mark; i < ring.n; i++ {
+		out = append(out, ring.ev[i%Kept])
+	}
+	return out, true
+}
+
+// A Range is [Start, End).
+type Range struct{ Start, End uintptr }
+
+// Left returns the ranges the events mapped and did not unmap again,
+// replaying them in order, sorted and merged.
+func Left(events []Event) []Range {
+	var held []Range
+	for _, e := range events {
+		if e.Map {
+			held = append(held, Range{e.Start, e.End})
+			continue
+		}
+		var next []Range
+		for _, r := range held {
+			if r.End <= e.Start || r.Start >= e.End {
+				next = append(next, r)
+				continue
+			}
+			if r.Start < e.Start {
+				next = append(next, Range{r.Start, e.Start})
+			}
+			if r.End > e.End {
+				next = append(next, Range{e.End, r.End})
+			}
+		}
+		held = next
+	}
+	slices.SortFunc(held, func(a, b Range) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	var out []Range
+	for _, r := range held {
+		if k := len(out) - 1; k >= 0 && out[k].End >= r.Start {
+			out[k].End = max(out[k].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
