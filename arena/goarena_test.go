@@ -20,6 +20,6 @@ func init() {
 				o.A = int64(i)
 			}
 		},
-		teardown: func(*testing.B) { a.Free() },
+		teardown: func(*testing.B) { a.Free(); coldStart() },
 	})
 }
