@@ -86,23 +86,35 @@ const (
 // NewBump returns an empty bump arena; nothing is mapped until the first
 // allocation. It returns an error for options out of range.
 func NewBump(opts *Options) (*Bump, error) {
-	st := &bumpState{cur: -1, kind: "bump"}
+	st, err := newState("bump", opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bump{st: st}
+	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
+	return b, nil
+}
+
+// newState validates opts, fills in defaults, and records where the
+// exported constructor calling it was called from.
+func newState(kind string, opts *Options) (*bumpState, error) {
+	st := &bumpState{cur: -1, kind: kind}
 	if opts != nil {
 		st.opts = *opts
 	}
 	o := &st.opts
 	if o.Name == "" {
-		o.Name = "bump"
+		o.Name = kind
 	}
 	switch {
 	case o.InitialSize < 0:
-		return nil, errSize("NewBump %q: InitialSize %d is negative", o.Name, o.InitialSize)
+		return nil, errSize("%s arena %q: InitialSize %d is negative", kind, o.Name, o.InitialSize)
 	case o.MaxChunk < 0:
-		return nil, errSize("NewBump %q: MaxChunk %d is negative", o.Name, o.MaxChunk)
+		return nil, errSize("%s arena %q: MaxChunk %d is negative", kind, o.Name, o.MaxChunk)
 	case o.Limit < 0:
-		return nil, errSize("NewBump %q: Limit %d is negative", o.Name, o.Limit)
+		return nil, errSize("%s arena %q: Limit %d is negative", kind, o.Name, o.Limit)
 	case o.Quarantine < 0:
-		return nil, errSize("NewBump %q: Quarantine %d is negative", o.Name, o.Quarantine)
+		return nil, errSize("%s arena %q: Quarantine %d is negative", kind, o.Name, o.Quarantine)
 	}
 	if o.InitialSize == 0 {
 		o.InitialSize = defaultInitial
@@ -113,12 +125,10 @@ func NewBump(opts *Options) (*Bump, error) {
 	o.MaxChunk = max(o.MaxChunk, o.InitialSize)
 	st.name = o.Name
 	var pc [1]uintptr
-	if runtime.Callers(2, pc[:]) == 1 {
+	if runtime.Callers(3, pc[:]) == 1 {
 		st.site = pc[0]
 	}
-	b := &Bump{st: st}
-	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
-	return b, nil
+	return st, nil
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, which must
@@ -210,45 +220,51 @@ func (b *Bump) clearTo(c *chunk, end uintptr) {
 }
 
 // nextChunk leaves the current chunk and makes current one with room for
-// size bytes: a kept one if any fits, else a newly mapped one.
+// size bytes.
 func (b *Bump) nextChunk(size uintptr) error {
-	st := b.st
-	if st.cur >= 0 {
-		// Look for a kept chunk with room before leaving this one, so a
-		// failure leaves the arena exactly as it was.
-		for i := st.cur + 1; i < len(st.chunks); i++ {
-			if st.chunks[i].size >= size {
-				b.leave()
-				st.chunks[st.cur], st.chunks[i] = st.chunks[i], st.chunks[st.cur]
-				b.enterChunk(st.chunks[st.cur])
-				return nil
-			}
-		}
-	}
-	c, err := st.mapChunk(size)
+	c, err := b.st.advance(size, b.leave)
 	if err != nil {
 		return err
 	}
-	if st.cur >= 0 {
-		b.leave()
-	} else {
-		st.cur = 0
-	}
-	// Insert at cur so the chunks after it stay available.
-	st.chunks = append(st.chunks, nil)
-	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
-	st.chunks[st.cur] = c
 	b.enterChunk(c)
 	return nil
 }
 
-// leave records the current chunk's use and advances cur.
+// leave records the use of the chunk the fast path is leaving.
 func (b *Bump) leave() {
 	st := b.st
+	if st.cur < 0 {
+		return
+	}
 	c := st.chunks[st.cur]
 	c.dirty = max(c.dirty, b.off)
 	st.done += b.off
+}
+
+// advance makes current, after the current chunk, a kept chunk with room
+// for size bytes if there is one, and a newly mapped one otherwise, and
+// returns it. It calls leave just before moving, and not at all if it
+// fails, which then changes nothing. The chunks after the new current
+// one stay available.
+func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
+	for i := st.cur + 1; i < len(st.chunks); i++ {
+		if c := st.chunks[i]; c.size >= size {
+			leave()
+			st.cur++
+			st.chunks[st.cur], st.chunks[i] = c, st.chunks[st.cur]
+			return c, nil
+		}
+	}
+	c, err := st.mapChunk(size)
+	if err != nil {
+		return nil, err
+	}
+	leave()
 	st.cur++
+	st.chunks = append(st.chunks, nil)
+	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
+	st.chunks[st.cur] = c
+	return c, nil
 }
 
 // enterChunk points the fast path at c.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/internal/errs"
 )
 
 // Sentinel errors; match them with errors.Is. Where the system has a word
@@ -27,35 +29,20 @@ var (
 	ErrAlign = errors.New("arena: invalid alignment")
 )
 
-// argError is a refused call: a message, the sentinel it matches and the
-// errno it matches.
-type argError struct {
-	msg      string
-	sentinel error
-	errno    unix.Errno
-}
-
-func (e *argError) Error() string { return e.msg }
-
-// Is matches the sentinel and the errno.
-func (e *argError) Is(target error) bool {
-	return target == e.sentinel || (e.errno != 0 && target == e.errno)
-}
-
 func errSize(format string, args ...any) error {
-	return &argError{"arena: " + fmt.Sprintf(format, args...), ErrSize, unix.EINVAL}
+	return errs.New(ErrSize, unix.EINVAL, "arena: "+format, args...)
 }
 
 func errTooLarge(format string, args ...any) error {
-	return &argError{"arena: " + fmt.Sprintf(format, args...), ErrSize, unix.ENOMEM}
+	return errs.New(ErrSize, unix.ENOMEM, "arena: "+format, args...)
 }
 
 func errAlign(a uintptr) error {
-	return &argError{fmt.Sprintf("arena: alignment %d is not a power of two between 1 and the page size", a), ErrAlign, unix.EINVAL}
+	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and the page size", a)
 }
 
 func errLimit(name string, need, used, limit uintptr) error {
-	return &argError{fmt.Sprintf("arena: %q needs %d more bytes, holding %d of its limit of %d", name, need, used, limit), ErrLimit, unix.ENOMEM}
+	return errs.New(ErrLimit, unix.ENOMEM, "arena: %q needs %d more bytes, holding %d of its limit of %d", name, need, used, limit)
 }
 
 // A PointerError reports a type that cannot live in an arena because it

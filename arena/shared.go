@@ -55,19 +55,9 @@ type slab struct {
 // NewShared returns an empty arena safe for concurrent allocation, with
 // the same options as NewBump.
 func NewShared(opts *Options) (*Shared, error) {
-	b, err := NewBump(opts)
+	st, err := newState("shared", opts)
 	if err != nil {
 		return nil, err
-	}
-	b.cleanup.Stop()
-	st := b.st
-	st.kind = "shared"
-	if opts == nil || opts.Name == "" {
-		st.name, st.opts.Name = "shared", "shared"
-	}
-	var pc [1]uintptr
-	if runtime.Callers(2, pc[:]) == 1 {
-		st.site = pc[0]
 	}
 	s := &Shared{st: st}
 	s.cl = runtime.AddCleanup(s, (*bumpState).leaked, st)
@@ -158,32 +148,10 @@ func (s *Shared) cut(size, al uintptr) (*slab, error) {
 				return sl, nil
 			}
 		}
-		if err := s.nextChunk(size); err != nil {
+		if _, err := st.advance(size, func() {}); err != nil {
 			return nil, err
 		}
 	}
-}
-
-// nextChunk makes a kept chunk with room for size current, or maps one.
-// s.mu must be held.
-func (s *Shared) nextChunk(size uintptr) error {
-	st := s.st
-	for i := st.cur + 1; i < len(st.chunks); i++ {
-		if c := st.chunks[i]; c.size >= size {
-			st.cur++
-			st.chunks[st.cur], st.chunks[i] = c, st.chunks[st.cur]
-			return nil
-		}
-	}
-	c, err := st.mapChunk(size)
-	if err != nil {
-		return err
-	}
-	st.cur++
-	st.chunks = append(st.chunks, nil)
-	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
-	st.chunks[st.cur] = c
-	return nil
 }
 
 // Reset frees every allocation at once, as Bump.Reset does. It must not

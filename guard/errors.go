@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/internal/errs"
 )
 
 // Sentinel errors. Each error the package returns matches one of these
@@ -28,35 +30,20 @@ var (
 	ErrBudget = errors.New("guard: mapping budget exhausted")
 )
 
-// inputError is a refused argument: it carries a message, the sentinel it
-// matches and the errno it matches.
-type inputError struct {
-	msg      string
-	sentinel error
-	errno    unix.Errno
-}
-
-func (e *inputError) Error() string { return e.msg }
-
-// Is matches the sentinel and the errno.
-func (e *inputError) Is(target error) bool {
-	return target == e.sentinel || (e.errno != 0 && target == e.errno)
-}
-
 func sizeError(format string, args ...any) error {
-	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrSize, unix.EINVAL}
+	return errs.New(ErrSize, unix.EINVAL, "guard: "+format, args...)
 }
 
 func tooLarge(format string, args ...any) error {
-	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrSize, unix.ENOMEM}
+	return errs.New(ErrSize, unix.ENOMEM, "guard: "+format, args...)
 }
 
 func rangeError(format string, args ...any) error {
-	return &inputError{"guard: " + fmt.Sprintf(format, args...), ErrRange, unix.EINVAL}
+	return errs.New(ErrRange, unix.EINVAL, "guard: "+format, args...)
 }
 
 func alignError(a int) error {
-	return &inputError{fmt.Sprintf("guard: alignment %d is not a power of two", a), ErrAlign, unix.EINVAL}
+	return errs.New(ErrAlign, unix.EINVAL, "guard: alignment %d is not a power of two", a)
 }
 
 // sysError wraps the errno of a failed system call; the caller adds the
@@ -78,4 +65,4 @@ func itoa(x int64) string { return strconv.FormatInt(x, 10) }
 
 // errNoMarkers reports a kernel without MADV_GUARD_INSTALL (before Linux
 // 6.13, or not Linux). It matches errors.ErrUnsupported and unix.EINVAL.
-var errNoMarkers error = &inputError{"guard: this kernel has no guard markers (MADV_GUARD_INSTALL needs Linux 6.13)", errors.ErrUnsupported, unix.EINVAL}
+var errNoMarkers = errs.New(errors.ErrUnsupported, unix.EINVAL, "guard: this kernel has no guard markers (MADV_GUARD_INSTALL needs Linux 6.13)")
