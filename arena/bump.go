@@ -333,6 +333,27 @@ func (b *Bump) Reset() {
 		if invariantsEnabled {
 			st.poison()
 		}
+	}
+	st.recycle()
+	st.done = 0
+	b.stride = 0
+	if len(st.chunks) == 0 {
+		st.cur, b.base, b.off, b.zeroTo = -1, nil, 0, 0
+		return
+	}
+	st.cur = 0
+	b.enterChunk(st.chunks[0])
+	if invariantsEnabled {
+		b.validate()
+	}
+}
+
+// recycle applies the Reset policy to the chunks used since the last
+// Reset, chunks[:cur+1], whose dirty marks are up to date: fence them
+// (Quarantine), give their pages back (ResetRelease), or keep them as
+// they are; then it ends the quarantines that are over.
+func (st *bumpState) recycle() {
+	if st.cur >= 0 {
 		switch {
 		case st.opts.Quarantine > 0:
 			st.quarantine(st.cur + 1)
@@ -345,17 +366,22 @@ func (b *Bump) Reset() {
 	if st.opts.Quarantine > 0 {
 		st.unquarantine()
 	}
-	st.done = 0
-	b.stride = 0
-	if len(st.chunks) == 0 {
-		st.cur, b.base, b.off, b.zeroTo = -1, nil, 0, 0
-		return
+}
+
+// dropKept unmaps the chunks after the current one, kept for reuse, and
+// returns the first error.
+func (st *bumpState) dropKept() error {
+	var first error
+	keep := st.cur + 1
+	for _, c := range st.chunks[keep:] {
+		if err := c.r.Close(); err != nil && first == nil {
+			first = err
+		}
+		st.mapped -= c.size
 	}
-	st.cur = 0
-	b.enterChunk(st.chunks[0])
-	if invariantsEnabled {
-		b.validate()
-	}
+	clear(st.chunks[keep:])
+	st.chunks = st.chunks[:keep]
+	return first
 }
 
 // quarantine fences the first n chunks, which hold the memory the Reset
@@ -419,16 +445,7 @@ func (b *Bump) Trim() error {
 		st.enter()
 		defer st.exit()
 	}
-	var first error
-	keep := st.cur + 1
-	for _, c := range st.chunks[keep:] {
-		if err := c.r.Close(); err != nil && first == nil {
-			first = err
-		}
-		st.mapped -= c.size
-	}
-	clear(st.chunks[keep:])
-	st.chunks = st.chunks[:keep]
+	first := st.dropKept()
 	if st.cur >= 0 {
 		c := st.chunks[st.cur]
 		ps := uintptr(align.PageSize())

@@ -172,18 +172,11 @@ func (s *Shared) Reset() {
 		c.dirty = max(c.dirty, c.next.Load())
 		c.next.Store(0)
 	}
-	switch {
-	case st.opts.Quarantine > 0 && st.cur >= 0:
-		st.quarantine(st.cur + 1)
-	case st.opts.ResetRelease && st.cur >= 0:
-		for _, c := range st.chunks[:st.cur+1] {
-			st.release(c)
-		}
+	st.recycle()
+	st.cur = -1
+	if len(st.chunks) > 0 {
+		st.cur = 0
 	}
-	if st.opts.Quarantine > 0 {
-		st.unquarantine()
-	}
-	st.cur = min(0, len(st.chunks)-1)
 }
 
 // inUse adds up the bytes handed out since the last Reset. s.mu must be
@@ -205,17 +198,7 @@ func (s *Shared) Trim() error {
 	if st.closed {
 		return ErrClosed
 	}
-	var first error
-	keep := st.cur + 1
-	for _, c := range st.chunks[keep:] {
-		if err := c.r.Close(); err != nil && first == nil {
-			first = err
-		}
-		st.mapped -= c.size
-	}
-	clear(st.chunks[keep:])
-	st.chunks = st.chunks[:keep]
-	return first
+	return st.dropKept()
 }
 
 // stackHash returns bits that differ between goroutines running at once:
