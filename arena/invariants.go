@@ -52,8 +52,8 @@ func (b *Bump) validate() {
 	if b.base != c.base || b.off > b.zeroTo || b.zeroTo > c.size {
 		fail("current chunk: off %d, zeroTo %d, size %d", b.off, b.zeroTo, c.size)
 	}
-	if b.zeroTo < c.size && b.zeroTo >= c.dirty {
-		fail("zeroTo %d stops short of the chunk yet past its dirty mark %d", b.zeroTo, c.dirty)
+	if c.ready > c.size {
+		fail("chunk ready %d > size %d", c.ready, c.size)
 	}
 }
 

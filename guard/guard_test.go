@@ -494,3 +494,20 @@ func TestPopulateAndHugePages(t *testing.T) {
 	}
 	assert.Equal(t, len(linesOf(t, h)), h.Mappings(), "the advice covers the whole reservation and splits nothing")
 }
+
+func TestPopulateRange(t *testing.T) {
+	mapcheck.Baseline(t)
+	r := mustMap(t, 64*ps, &guard.Options{Reserve: 128 * ps})
+	err := r.Populate(8*ps, 16*ps)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no MADV_POPULATE_WRITE here:", err)
+	}
+	require.NoError(t, err)
+	res, err := r.Resident()
+	require.NoError(t, err)
+	assert.Equal(t, 16*ps, res)
+	assert.ErrorIs(t, r.Populate(64*ps, ps), guard.ErrRange, "reserved pages")
+	assert.ErrorIs(t, r.Populate(1, ps), guard.ErrRange)
+	require.NoError(t, r.Protect(0, ps))
+	assert.ErrorIs(t, r.Populate(0, 2*ps), guard.ErrRange, "protected pages")
+}

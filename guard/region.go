@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -444,6 +445,27 @@ func (r *Region) Punch(off, n int) error {
 		return rangeError("punch [%d, %d) of region %q: pages already punched", off, off+n, r.name)
 	}
 	return r.transition(o, l, PartPunched, protHole, "", "punch", func() error { return sysUnmap(add(r.base, o), l) })
+}
+
+// Populate faults the usable pages [off, off+n) in for writing with one
+// system call (MADV_POPULATE_WRITE), which costs far less than taking a
+// page fault on each. It returns an error matching errors.ErrUnsupported
+// where the kernel cannot (before Linux 5.14, or not Linux), ErrRange for
+// pages that are not Ready, and ErrClosed after Close.
+func (r *Region) Populate(off, n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, l, err := r.check("populate", off, n)
+	if err != nil {
+		return err
+	}
+	if !r.spans.only(o, l, PartUsable) {
+		return rangeError("populate [%d, %d) of region %q: pages must be Ready", off, off+n, r.name)
+	}
+	if !sysPopulate(add(r.base, o), l) {
+		return fmt.Errorf("guard: populate in region %q: %w", r.name, errors.ErrUnsupported)
+	}
+	return nil
 }
 
 // Resident returns how many usable bytes of the region are in RAM now,
