@@ -25,6 +25,7 @@ type alignError struct {
 	why   string
 }
 
+// Error names the alignment and what is wrong with it.
 func (e alignError) Error() string {
 	if e.why == "invalid alignment" {
 		return "align: invalid alignment"

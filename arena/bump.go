@@ -522,4 +522,5 @@ func (st *bumpState) close() error {
 // Name returns the arena's name.
 func (b *Bump) Name() string { return b.st.name }
 
+// String returns Stats().String(): the arena as a small table.
 func (b *Bump) String() string { return b.Stats().String() }

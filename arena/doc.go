@@ -25,13 +25,27 @@
 // Quarantine option fences reset memory so such a pointer faults and is
 // named "use after reset" while debugging.
 //
+// A Shared arena is the variant for many goroutines at once: goroutines
+// allocate from per-shard slabs with a compare-and-swap, so two cores do
+// not fight over one cache line.
+//
 // Growth uses chained chunks, each a guarded mapping, doubling from
 // Options.InitialSize up to Options.MaxChunk. Chunks rather than one
 // reservation committed in place: many arenas live at once (one per
 // request), and a fixed multi-GiB reservation each would exhaust the
 // address space; chunks also let Trim return whole mappings. With guard
-// markers a chunk costs one kernel mapping.
+// markers a chunk costs one kernel mapping. Fresh chunk memory is faulted
+// in a stride ahead of the allocations with MADV_POPULATE_WRITE, which
+// made W1 cold as fast as a raw bump over a Go byte slice.
 //
-// Lifecycle: (1) NewBump; (2) Alloc, New, MakeSlice, String, Bytes;
-// (3) Reset to reuse the memory, as often as needed; (4) Close.
+// Reset keeps the pages and zeroes them as they are handed out again, in
+// strides that grow to 32 MiB (where memclr streams past the cache),
+// rather than dropping them with MADV_DONTNEED and taking a page fault on
+// each: refilling 64 MiB was faster that way (BenchmarkResetRefill).
+// Options.ResetRelease chooses the other trade, and Trim returns memory
+// on demand.
+//
+// Lifecycle: (1) NewBump or NewShared; (2) Alloc, New, MakeSlice, String,
+// Bytes; (3) Reset to reuse the memory, as often as needed, and Trim to
+// give it back; (4) Close.
 package arena

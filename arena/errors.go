@@ -53,6 +53,7 @@ type PointerError struct {
 	Kind string // that element's type
 }
 
+// Error names the type and the first field that holds a Go pointer.
 func (e *PointerError) Error() string {
 	return fmt.Sprintf("arena: %s holds Go pointers, which arena memory must not: %s: %s", e.Type, e.Path, e.Kind)
 }

@@ -19,6 +19,7 @@ type LeakReport struct {
 	Bytes  uint64 // usable bytes released
 }
 
+// String is the line the default leak handler prints.
 func (r LeakReport) String() string {
 	return fmt.Sprintf("arena: %s arena %q created at %s was never closed; released %d chunk(s), %s",
 		r.Kind, r.Name, r.Site, r.Chunks, humanize.IBytes(r.Bytes))

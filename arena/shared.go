@@ -246,4 +246,5 @@ func (s *Shared) Stats() Stats {
 	return out
 }
 
+// String returns Stats().String(): the arena as a small table.
 func (s *Shared) String() string { return s.Stats().String() }

@@ -63,6 +63,7 @@ type budgetError struct {
 	limit, held, need int
 }
 
+// Error says what needed mappings, how many, and the budget.
 func (e *budgetError) Error() string {
 	return fmt.Sprintf("guard: %s in region %q needs %d more kernel mapping(s); guard holds %d of its budget of %d (vm.max_map_count is %d): close regions or raise it with SetBudget",
 		e.what, e.name, e.need, e.held, e.limit, sysMaxMapCount())

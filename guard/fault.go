@@ -31,6 +31,7 @@ var partNames = [...]string{
 	PartClosed:    "closed region",
 }
 
+// String names the part as fault reports do: "high guard page".
 func (p Part) String() string {
 	if int(p) < len(partNames) {
 		return partNames[p]
@@ -86,6 +87,7 @@ type FaultError struct {
 	Err error // the runtime's error, which carries the address
 }
 
+// Error reads like `guard: fault 1 byte past the end of region "nodes" (high guard page)`.
 func (e *FaultError) Error() string { return "guard: fault " + e.Location.String() }
 
 // Unwrap returns the runtime's error.

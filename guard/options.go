@@ -63,6 +63,7 @@ const (
 	FenceMarkers
 )
 
+// String names the mechanism.
 func (f Fence) String() string {
 	switch f {
 	case FenceAuto:

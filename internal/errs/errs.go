@@ -18,6 +18,7 @@ type Error struct {
 	Errno    unix.Errno // the system's word for it; 0 for none
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.Msg }
 
 // Is matches the sentinel and the errno.
