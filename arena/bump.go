@@ -472,7 +472,7 @@ func (b *Bump) Trim() error {
 	if st.cur >= 0 {
 		c := st.chunks[st.cur]
 		ps := uintptr(align.PageSize())
-		from, _ := align.Up(b.off, ps) // ok: off <= size, a page multiple
+		from, _ := align.Up(b.off, ps)               // ok: off <= size, a page multiple
 		to, _ := align.Up(max(c.dirty, c.ready), ps) // ok: likewise
 		if to > from {
 			if err := c.r.Release(int(from), int(to-from)); err != nil && first == nil {
