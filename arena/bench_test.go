@@ -43,38 +43,43 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// measure runs fn once per b.Loop iteration, each allocating perOp
-// objects, and reports time and CPU per object and GC cycles per op.
+// measure runs c once per b.Loop iteration, each allocating perOp
+// objects, and reports wall and CPU time per object and GC cycles per op,
+// all counted over the timed run only: setup and teardown (which forces
+// GCs to start the next run cold) are left out.
 func measure(b *testing.B, perOp int, c w1Case) {
 	mapcheck.Baseline(b)
 	b.ReportAllocs()
 	if c.setup != nil {
 		c.setup(b)
 	}
-	var ms runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	// GCs forced by runtime.GC and debug.FreeOSMemory (coldStart, in the
-	// untimed teardown) are not the workload's: count only the others.
-	gc0, cpu0, ops := ms.NumGC-ms.NumForcedGC, cpuTime(), 0
-	var wall time.Duration
+	var ms runtime.MemStats
+	var wall, cpu time.Duration
+	var gcs uint32
+	ops := 0
 	for b.Loop() {
+		b.StopTimer()
+		runtime.ReadMemStats(&ms)
+		gc0, cpu0 := ms.NumGC, cpuTime()
+		b.StartTimer()
 		start := time.Now()
 		c.run(b, perOp)
 		wall += time.Since(start)
+		b.StopTimer()
+		cpu += cpuTime() - cpu0
+		runtime.ReadMemStats(&ms)
+		gcs += ms.NumGC - gc0
 		ops++
 		if c.teardown != nil {
-			b.StopTimer()
 			c.teardown(b)
-			b.StartTimer()
 		}
+		b.StartTimer()
 	}
-	cpu := cpuTime() - cpu0
-	runtime.ReadMemStats(&ms)
 	objs := float64(ops) * float64(perOp)
 	b.ReportMetric(float64(wall.Nanoseconds())/objs, "ns/object")
 	b.ReportMetric(float64(cpu.Nanoseconds())/objs, "cpu-ns/object")
-	b.ReportMetric(float64(ms.NumGC-ms.NumForcedGC-gc0)/float64(ops), "gcs/op")
+	b.ReportMetric(float64(gcs)/float64(ops), "gcs/op")
 }
 
 var (
