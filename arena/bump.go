@@ -125,10 +125,7 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 	}
 	o.MaxChunk = max(o.MaxChunk, o.InitialSize)
 	st.name = o.Name
-	var pc [1]uintptr
-	if runtime.Callers(3, pc[:]) == 1 {
-		st.site = pc[0]
-	}
+	st.site = callerPC(2) // newState <- NewBump or NewShared <- the user
 	return st, nil
 }
 

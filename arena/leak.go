@@ -70,3 +70,14 @@ func (st *bumpState) leaked() {
 	_ = st.close()
 	reportLeak(r)
 }
+
+// callerPC returns, for leak reports, the program counter of a call up
+// frames above the function calling callerPC: 1 is that function's
+// caller.
+func callerPC(up int) uintptr {
+	var pc [1]uintptr
+	if runtime.Callers(2+up, pc[:]) == 1 {
+		return pc[0]
+	}
+	return 0
+}

@@ -45,6 +45,13 @@ type Options struct {
 	// Default: false.
 	ResetRelease bool
 
+	// Hardened makes a FreeList zero each block when it is freed and
+	// check it is still zero when it is next handed out, so a write after
+	// free is reported (ErrWriteAfterFree, naming the block) instead of
+	// silently corrupting the next owner. It costs a clear on every Free
+	// and a scan on every reuse. Bump arenas ignore it. Default: false.
+	Hardened bool
+
 	// Quarantine is a debugging aid: for this many Resets after a Reset,
 	// the memory it freed stays fenced (PROT_NONE or guard markers) and is
 	// never handed out, so a pointer kept past Reset faults and is named

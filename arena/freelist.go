@@ -1,0 +1,589 @@
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"runtime"
+	"unsafe"
+
+	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/errs"
+	"golang.org/x/sys/unix"
+)
+
+// Errors of the FreeList arena; each Free or Realloc that returns one has
+// changed nothing.
+var (
+	// ErrDoubleFree reports a block freed when it is not allocated.
+	ErrDoubleFree = errors.New("arena: double free")
+	// ErrInvalidFree reports a pointer into the arena's memory that is
+	// not the start of a block: an interior or misaligned pointer.
+	ErrInvalidFree = errors.New("arena: invalid free")
+	// ErrNotOwned reports a pointer the arena never handed out: the Go
+	// heap, a stack, another arena, another mapping.
+	ErrNotOwned = errors.New("arena: pointer not owned by this arena")
+	// ErrWriteAfterFree reports, with Options.Hardened, a block found
+	// written after it was freed, when it was next to be handed out.
+	ErrWriteAfterFree = errors.New("arena: write after free")
+)
+
+// A FreeList arena is malloc and free off the Go heap: blocks are freed
+// one at a time and reused. Small blocks (up to 32 KiB) come from size
+// classes carved out of 64 KiB spans of 4 MiB chunks; larger ones, and
+// ones aligned to more than a page, get a guarded mapping of their own,
+// unmapped on Free. Its bookkeeping lives on the Go heap, out of line, so
+// a write past a block cannot corrupt the allocator, and every double
+// free, interior free and foreign free is detected and refused.
+//
+// A FreeList must not be used by two goroutines at once; use a
+// SyncFreeList for that. A FreeList must not be copied after first use.
+type FreeList struct {
+	_  noCopy
+	st *flState
+	cl runtime.Cleanup
+}
+
+// flState is everything a FreeList holds, kept apart from the FreeList so
+// that a leak cleanup can release it.
+type flState struct {
+	name   string
+	opts   Options
+	closed bool
+	site   uintptr
+
+	classes [numClasses]flClass
+	chunks  map[uintptr]*flChunk // by address >> chunkShift
+	current *flChunk             // the chunk new spans are cut from
+	free    [2][]spanSlot        // free span slots: [0] one unit, [1] four units
+	large   map[uintptr]*largeBlock
+
+	mapped    uintptr // usable bytes of chunks and large blocks; <= opts.Limit if set
+	inUse     uintptr // bytes of live blocks, at their block size
+	requested uint64  // bytes asked for, ever
+	allocs    uint64
+	frees     uint64
+	released  uint64 // bytes given back to the OS, ever
+	syscalls  uint64 // calls into guard that reach the kernel
+	retired   uint64 // blocks withdrawn after a write after free
+}
+
+// flClass is the state of one size class.
+type flClass struct {
+	partial []*span // spans with at least one free block
+	spare   *span   // one empty span kept, so alloc/free at a span's edge makes no system call
+	spans   int     // spans of this class, spare included
+	inUse   uint64  // blocks allocated
+	free    uint64  // free blocks in this class's spans
+}
+
+// chunkShift fixes the chunk size and alignment at 4 MiB: a pointer's
+// chunk is found by a map lookup of its address >> chunkShift.
+const (
+	chunkShift = 22
+	chunkBytes = 1 << chunkShift
+	unitsPer   = chunkBytes / spanUnit
+)
+
+// flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
+type flChunk struct {
+	r     *guard.Region
+	base  unsafe.Pointer
+	addr  uintptr
+	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
+	units [unitsPer]*span // the span covering each unit, nil if the unit is free
+	last  [unitsPer]int8  // class of the last span at each unit, -1 never used
+}
+
+// A span is a run of units cut into blocks of one class. Its metadata
+// lives on the Go heap.
+type span struct {
+	chunk     *flChunk
+	off       uintptr // from the chunk's base
+	class     int
+	size      uintptr // block size
+	n         uint32  // blocks
+	used      uint32  // blocks allocated
+	fresh     uint32  // blocks [fresh, n) were never handed out and read zero
+	free      []uint32
+	bits      []uint64 // bit i set: block i is allocated
+	inPartial bool
+}
+
+// spanSlot is a free run of units.
+type spanSlot struct {
+	chunk *flChunk
+	off   uintptr
+}
+
+// largeBlock is an allocation with a mapping of its own.
+type largeBlock struct {
+	r    *guard.Region
+	size uintptr // usable bytes, whole pages
+}
+
+// NewFreeList returns an empty free-list arena; nothing is mapped until
+// the first allocation. Of the Options it uses Name, Limit, NoGuards,
+// HugePages, Prefault and Hardened.
+func NewFreeList(opts *Options) (*FreeList, error) {
+	st := &flState{chunks: make(map[uintptr]*flChunk), large: make(map[uintptr]*largeBlock)}
+	if opts != nil {
+		st.opts = *opts
+	}
+	if st.opts.Name == "" {
+		st.opts.Name = "freelist"
+	}
+	if st.opts.Limit < 0 {
+		return nil, errSize("freelist arena %q: Limit %d is negative", st.opts.Name, st.opts.Limit)
+	}
+	st.name = st.opts.Name
+	st.site = callerPC(1)
+	f := &FreeList{st: st}
+	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
+	return f, nil
+}
+
+// Alloc returns size bytes of zeroed memory aligned to align, a power of
+// two up to 1 GiB. Blocks of up to 32 KiB aligned to at most a page come
+// from size classes; others get a mapping of their own. A size of 0
+// returns a pointer that uses no memory and must not be dereferenced (Free
+// accepts it). It returns ErrAlign, ErrSize, ErrLimit, ErrClosed,
+// ErrWriteAfterFree (Hardened) or a mapping error, and then changes
+// nothing.
+func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
+	st := f.st
+	if !align.IsPowerOfTwo(al) || al > maxFreeListAlign {
+		return nil, errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and 1 GiB", al)
+	}
+	if st.closed {
+		return nil, ErrClosed
+	}
+	if size == 0 {
+		return zeroSized(), nil
+	}
+	if al <= maxAlign {
+		if c := classFor(size, al); c >= 0 {
+			p, err := st.allocSmall(c)
+			if err == nil {
+				st.requested += uint64(size)
+				st.allocs++
+			}
+			return p, err
+		}
+	}
+	p, err := st.allocLarge(size, al)
+	if err == nil {
+		st.requested += uint64(size)
+		st.allocs++
+	}
+	return p, err
+}
+
+// maxFreeListAlign is the largest alignment a FreeList serves.
+const maxFreeListAlign = 1 << 30
+
+// allocSmall hands out a block of class c.
+func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
+	cl := &st.classes[c]
+	for {
+		if len(cl.partial) == 0 {
+			if err := st.newSpan(c); err != nil {
+				return nil, err
+			}
+		}
+		s := cl.partial[len(cl.partial)-1]
+		var i uint32
+		recycled := len(s.free) > 0
+		if recycled {
+			i = s.free[len(s.free)-1]
+			s.free = s.free[:len(s.free)-1]
+		} else {
+			i = s.fresh
+			s.fresh++
+		}
+		p := add(s.chunk.base, s.off+uintptr(i)*s.size)
+		if recycled {
+			if st.opts.Hardened {
+				if at := nonZero(p, s.size); at >= 0 {
+					// Withdraw the block for good: it stays marked
+					// allocated and is never handed out again.
+					s.bits[i/64] |= 1 << (i % 64)
+					s.used++
+					cl.free--
+					st.retired++
+					if s.used == s.n {
+						st.dropPartial(s)
+					}
+					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
+						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
+				}
+			} else {
+				clearBytes(p, s.size)
+			}
+		}
+		s.bits[i/64] |= 1 << (i % 64)
+		s.used++
+		cl.inUse++
+		cl.free--
+		st.inUse += s.size
+		if s.used == s.n {
+			st.dropPartial(s)
+		}
+		return p, nil
+	}
+}
+
+// nonZero returns the offset of the first non-zero byte of [p, p+n), or
+// -1.
+func nonZero(p unsafe.Pointer, n uintptr) int {
+	for i, b := range bytesOf(p, int(n)) {
+		if b != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropPartial takes a full span off its class's partial list.
+func (st *flState) dropPartial(s *span) {
+	cl := &st.classes[s.class]
+	for i, x := range cl.partial {
+		if x == s {
+			cl.partial = append(cl.partial[:i], cl.partial[i+1:]...)
+			break
+		}
+	}
+	s.inPartial = false
+}
+
+// newSpan gives class c a span with free blocks: its spare, a free slot,
+// or units cut from a chunk, mapping a new chunk if need be.
+func (st *flState) newSpan(c int) error {
+	cl := &st.classes[c]
+	if s := cl.spare; s != nil {
+		cl.spare = nil
+		cl.partial = append(cl.partial, s)
+		s.inPartial = true
+		return nil
+	}
+	bytes := spanBytes(c)
+	kind := 0
+	if bytes > spanUnit {
+		kind = 1
+	}
+	var slot spanSlot
+	if n := len(st.free[kind]); n > 0 {
+		slot = st.free[kind][n-1]
+		st.free[kind] = st.free[kind][:n-1]
+	} else {
+		if st.current == nil || st.current.next+bytes > chunkBytes {
+			if err := st.newChunk(); err != nil {
+				return err
+			}
+		}
+		ch := st.current
+		slot = spanSlot{ch, ch.next}
+		ch.next += bytes
+	}
+	size := classSize[c]
+	n := uint32(bytes / size)
+	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
+		bits: make([]uint64, (n+63)/64), inPartial: true}
+	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
+		slot.chunk.units[u] = s
+		slot.chunk.last[u] = int8(c)
+	}
+	cl.partial = append(cl.partial, s)
+	cl.spans++
+	cl.free += uint64(n)
+	return nil
+}
+
+// newChunk maps a 4 MiB chunk aligned to 4 MiB. Its unused tail, if the
+// last chunk had one, stays mapped and is never cut: at most one span's
+// worth per chunk.
+func (st *flState) newChunk() error {
+	if err := st.checkLimit(chunkBytes); err != nil {
+		return err
+	}
+	o := &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: chunkBytes,
+		HugePages: st.opts.HugePages, Populate: st.opts.Prefault}
+	r, err := guard.Map(chunkBytes, o)
+	st.syscalls++
+	if err != nil {
+		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
+	}
+	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
+	for i := range ch.last {
+		ch.last[i] = -1
+	}
+	st.chunks[ch.addr>>chunkShift] = ch
+	st.current = ch
+	st.mapped += chunkBytes
+	return nil
+}
+
+func (st *flState) checkLimit(n uintptr) error {
+	if lim := uintptr(st.opts.Limit); lim > 0 && (st.mapped > lim || n > lim-st.mapped) {
+		return errLimit(st.name, n, st.mapped, lim)
+	}
+	return nil
+}
+
+// allocLarge maps a block of its own, aligned to al.
+func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
+	ps := uintptr(align.PageSize())
+	n, ok := align.Up(size, ps)
+	if !ok || n > maxChunkBytes {
+		return nil, errTooLarge("allocation of %d bytes in %q is larger than the address space", size, st.name)
+	}
+	if err := st.checkLimit(n); err != nil {
+		return nil, err
+	}
+	r, err := guard.Map(int(n), &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: int(max(al, ps)),
+		HugePages: st.opts.HugePages, Populate: st.opts.Prefault})
+	st.syscalls++
+	if err != nil {
+		return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
+	}
+	st.large[r.Addr()] = &largeBlock{r: r, size: n}
+	st.mapped += n
+	st.inUse += n
+	return r.Pointer(), nil
+}
+
+// Free returns the block at p to the arena; its memory may be handed out
+// again. Free(nil) and freeing a zero-size allocation do nothing. It
+// returns ErrDoubleFree for a block that is not allocated, ErrInvalidFree
+// for a pointer inside the arena's memory that is not a block's start,
+// ErrNotOwned for a pointer the arena never handed out, and ErrClosed
+// after Close; each leaves the arena unchanged. O(1).
+func (f *FreeList) Free(p unsafe.Pointer) error {
+	st := f.st
+	if p == nil || p == zeroSized() {
+		return nil
+	}
+	if st.closed {
+		return ErrClosed
+	}
+	s, i, err := st.find(p)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return st.freeLarge(p)
+	}
+	st.frees++
+	s.bits[i/64] &^= 1 << (i % 64)
+	s.used--
+	s.free = append(s.free, i)
+	cl := &st.classes[s.class]
+	cl.inUse--
+	cl.free++
+	st.inUse -= s.size
+	if st.opts.Hardened {
+		clearBytes(p, s.size)
+	}
+	if s.used == 0 {
+		st.emptied(s)
+	} else if !s.inPartial {
+		cl.partial = append(cl.partial, s)
+		s.inPartial = true
+	}
+	return nil
+}
+
+// find locates the allocated block at p: its span and index, or a nil
+// span for a large block. It returns the error Free should give for any
+// pointer that is not an allocated block's start.
+func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
+	addr := uintptr(p)
+	if ch := st.chunks[addr>>chunkShift]; ch != nil {
+		off := addr - ch.addr
+		if off >= chunkBytes {
+			return nil, 0, fmt.Errorf("%w: %#x is in a guard page of %q", ErrInvalidFree, addr, st.name)
+		}
+		u := off / spanUnit
+		s := ch.units[u]
+		if s == nil {
+			// Free units: a block of the span that was here may be
+			// freed a second time, or the pointer is just wrong.
+			if c := ch.last[u]; c >= 0 && (off-u*spanUnit)%classSize[c] == 0 {
+				return nil, 0, fmt.Errorf("%w: %#x in %q (its span was emptied and released)", ErrDoubleFree, addr, st.name)
+			}
+			return nil, 0, fmt.Errorf("%w: %#x is in free pages of %q", ErrInvalidFree, addr, st.name)
+		}
+		rel := off - s.off
+		if rel%s.size != 0 || rel/s.size >= uintptr(s.n) {
+			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, rel%s.size, s.size, st.name)
+		}
+		i := uint32(rel / s.size)
+		if s.bits[i/64]&(1<<(i%64)) == 0 {
+			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
+		}
+		return s, i, nil
+	}
+	if _, ok := st.large[addr]; ok {
+		return nil, 0, nil
+	}
+	for start, b := range st.large {
+		if addr > start && addr < start+b.size {
+			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-start, b.size, st.name)
+		}
+	}
+	if loc := guard.Lookup(addr); loc.Part == guard.PartClosed && loc.Region == st.name {
+		return nil, 0, fmt.Errorf("%w: %#x was a large block of %q, already freed", ErrDoubleFree, addr, st.name)
+	}
+	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
+}
+
+// freeLarge unmaps a large block.
+func (st *flState) freeLarge(p unsafe.Pointer) error {
+	addr := uintptr(p)
+	b := st.large[addr]
+	err := b.r.Close()
+	st.syscalls++
+	delete(st.large, addr)
+	st.frees++
+	st.mapped -= b.size
+	st.inUse -= b.size
+	st.released += uint64(b.size)
+	return err
+}
+
+// emptied handles a span whose last block was freed: it becomes its
+// class's spare if there is none, else its pages go back to the OS and
+// its units to the free slots.
+func (st *flState) emptied(s *span) {
+	cl := &st.classes[s.class]
+	if s.inPartial {
+		st.dropPartial(s)
+	}
+	if cl.spare == nil {
+		cl.spare = s
+		return
+	}
+	bytes := spanBytes(s.class)
+	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
+		st.released += uint64(bytes)
+	}
+	st.syscalls++
+	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
+		s.chunk.units[u] = nil
+	}
+	kind := 0
+	if bytes > spanUnit {
+		kind = 1
+	}
+	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
+	cl.spans--
+	cl.free -= uint64(s.n)
+}
+
+// UsableSize returns how many bytes the block at p holds: its class size,
+// or its mapping's whole pages. It returns the errors Free would.
+func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
+	st := f.st
+	if st.closed {
+		return 0, ErrClosed
+	}
+	if p == nil || p == zeroSized() {
+		return 0, nil
+	}
+	s, _, err := st.find(p)
+	switch {
+	case err != nil:
+		return 0, err
+	case s == nil:
+		return st.large[uintptr(p)].size, nil
+	}
+	return s.size, nil
+}
+
+// Realloc resizes the block at p to n bytes, keeping min(old, n) bytes of
+// its contents, and returns where it now is. It stays in place when its
+// block still fits n (bytes from n to the block's end are zeroed, so
+// growing again reads zero); otherwise it allocates, copies and frees.
+// A moved block is aligned to 16, as C's realloc promises; a block that
+// needs more should be moved with Alloc and copy. Realloc(nil, n)
+// allocates; Realloc(p, 0) frees p and returns nil. On error the old
+// block is untouched and still allocated.
+func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+	if p == nil || p == zeroSized() {
+		return f.Alloc(n, 16)
+	}
+	old, err := f.UsableSize(p)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, f.Free(p)
+	}
+	if n <= old && (n > old/2 || old <= 16) {
+		clearBytes(add(p, n), old-n)
+		return p, nil
+	}
+	q, err := f.Alloc(n, 16)
+	if err != nil {
+		return nil, err
+	}
+	copy(bytesOf(q, int(min(old, n))), bytesOf(p, int(min(old, n))))
+	return q, f.Free(p)
+}
+
+// Calloc allocates n elements of size bytes, zeroed and aligned to 16, as
+// C's calloc does, and returns ErrSize (and unix.ENOMEM) when n*size
+// overflows.
+func (f *FreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
+	hi, total := bits.Mul64(uint64(n), uint64(size))
+	if hi != 0 || total > math.MaxInt {
+		return nil, errTooLarge("calloc of %d elements of %d bytes overflows", n, size)
+	}
+	return f.Alloc(uintptr(total), 16)
+}
+
+// Close unmaps every chunk and large block; afterwards every call returns
+// ErrClosed and Close returns nil again.
+func (f *FreeList) Close() error {
+	if f.st.closed {
+		return nil
+	}
+	f.cl.Stop()
+	return f.st.close()
+}
+
+func (st *flState) close() error {
+	st.closed = true
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, ch := range st.chunks {
+		keep(ch.r.Close())
+	}
+	for _, b := range st.large {
+		keep(b.r.Close())
+	}
+	st.chunks, st.large, st.current = nil, nil, nil
+	st.classes = [numClasses]flClass{}
+	st.free = [2][]spanSlot{}
+	st.mapped, st.inUse = 0, 0
+	return first
+}
+
+// leaked runs when a FreeList became unreachable without Close.
+func (st *flState) leaked() {
+	if st.closed {
+		return
+	}
+	r := LeakReport{Name: st.name, Kind: "freelist", Site: site(st.site), Chunks: len(st.chunks) + len(st.large), Bytes: uint64(st.mapped)}
+	_ = st.close()
+	reportLeak(r)
+}
+
+// Name returns the arena's name.
+func (f *FreeList) Name() string { return f.st.name }

@@ -1,0 +1,74 @@
+package arena
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// A SyncFreeList is a FreeList safe for concurrent use: every call takes
+// one mutex. A block allocated by one goroutine may be freed by another.
+// A SyncFreeList must not be copied after first use.
+type SyncFreeList struct {
+	mu sync.Mutex
+	f  *FreeList // guarded by mu
+}
+
+// NewSyncFreeList returns an empty free-list arena safe for concurrent
+// use, with the options NewFreeList takes.
+func NewSyncFreeList(opts *Options) (*SyncFreeList, error) {
+	f, err := NewFreeList(opts)
+	if err != nil {
+		return nil, err
+	}
+	f.st.site = callerPC(1)
+	return &SyncFreeList{f: f}, nil
+}
+
+// Alloc is FreeList.Alloc under the lock.
+func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Alloc(size, align)
+}
+
+// Free is FreeList.Free under the lock.
+func (s *SyncFreeList) Free(p unsafe.Pointer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Free(p)
+}
+
+// Realloc is FreeList.Realloc under the lock.
+func (s *SyncFreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Realloc(p, n)
+}
+
+// Calloc is FreeList.Calloc under the lock.
+func (s *SyncFreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Calloc(n, size)
+}
+
+// UsableSize is FreeList.UsableSize under the lock.
+func (s *SyncFreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.UsableSize(p)
+}
+
+// Stats is FreeList.Stats under the lock.
+func (s *SyncFreeList) Stats() FreeListStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Stats()
+}
+
+// Close is FreeList.Close under the lock.
+func (s *SyncFreeList) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Close()
+}
