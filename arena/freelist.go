@@ -100,16 +100,18 @@ type flChunk struct {
 // A span is a run of units cut into blocks of one class. Its metadata
 // lives on the Go heap.
 type span struct {
-	chunk     *flChunk
-	off       uintptr // from the chunk's base
-	class     int
-	size      uintptr // block size
-	n         uint32  // blocks
-	used      uint32  // blocks allocated
-	fresh     uint32  // blocks [fresh, n) were never handed out and read zero
-	free      []uint32
-	bits      []uint64 // bit i set: block i is allocated
-	inPartial bool
+	chunk *flChunk
+	off   uintptr // from the chunk's base
+	class int
+	size  uintptr // block size
+	n     uint32  // blocks
+	used  uint32  // blocks allocated
+	fresh uint32  // blocks [fresh, n) were never handed out and read zero
+	free  []uint32
+	bits  []uint64 // bit i set: block i is allocated
+	// partialAt is the span's index in its class's partial list, or -1
+	// when it is not on it (full, or the spare).
+	partialAt int
 }
 
 // spanSlot is a free run of units.
@@ -246,16 +248,21 @@ func nonZero(p unsafe.Pointer, n uintptr) int {
 	return -1
 }
 
-// dropPartial takes a full span off its class's partial list.
+// dropPartial takes a span off its class's partial list. O(1).
 func (st *flState) dropPartial(s *span) {
 	cl := &st.classes[s.class]
-	for i, x := range cl.partial {
-		if x == s {
-			cl.partial = append(cl.partial[:i], cl.partial[i+1:]...)
-			break
-		}
-	}
-	s.inPartial = false
+	last := cl.partial[len(cl.partial)-1]
+	cl.partial[s.partialAt], last.partialAt = last, s.partialAt
+	cl.partial[len(cl.partial)-1] = nil
+	cl.partial = cl.partial[:len(cl.partial)-1]
+	s.partialAt = -1
+}
+
+// pushPartial puts a span with free blocks on its class's partial list.
+func (st *flState) pushPartial(s *span) {
+	cl := &st.classes[s.class]
+	s.partialAt = len(cl.partial)
+	cl.partial = append(cl.partial, s)
 }
 
 // newSpan gives class c a span with free blocks: its spare, a free slot,
@@ -264,8 +271,7 @@ func (st *flState) newSpan(c int) error {
 	cl := &st.classes[c]
 	if s := cl.spare; s != nil {
 		cl.spare = nil
-		cl.partial = append(cl.partial, s)
-		s.inPartial = true
+		st.pushPartial(s)
 		return nil
 	}
 	bytes := spanBytes(c)
@@ -290,12 +296,12 @@ func (st *flState) newSpan(c int) error {
 	size := classSize[c]
 	n := uint32(bytes / size)
 	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
-		bits: make([]uint64, (n+63)/64), inPartial: true}
+		bits: make([]uint64, (n+63)/64)}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)
 	}
-	cl.partial = append(cl.partial, s)
+	st.pushPartial(s)
 	cl.spans++
 	cl.free += uint64(n)
 	return nil
@@ -386,11 +392,11 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if st.opts.Hardened {
 		clearBytes(p, s.size)
 	}
+	if s.partialAt < 0 {
+		st.pushPartial(s)
+	}
 	if s.used == 0 {
 		st.emptied(s)
-	} else if !s.inPartial {
-		cl.partial = append(cl.partial, s)
-		s.inPartial = true
 	}
 	return nil
 }
@@ -453,14 +459,18 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	return err
 }
 
-// emptied handles a span whose last block was freed: it becomes its
-// class's spare if there is none, else its pages go back to the OS and
-// its units to the free slots.
+// emptied handles a span whose last block was freed, which is on the
+// partial list. Hysteresis, so that allocating and freeing at a span's
+// edge makes no system call: the class's only partial span stays where
+// it is; otherwise the span becomes the class's spare if it has none;
+// only otherwise do its pages go back to the OS and its units to the free
+// slots.
 func (st *flState) emptied(s *span) {
 	cl := &st.classes[s.class]
-	if s.inPartial {
-		st.dropPartial(s)
+	if len(cl.partial) == 1 {
+		return
 	}
+	st.dropPartial(s)
 	if cl.spare == nil {
 		cl.spare = s
 		return
