@@ -76,6 +76,10 @@ func measure(b *testing.B, perOp int, c w1Case) {
 		}
 		b.StartTimer()
 	}
+	// Drop what the case kept reachable, so that the next case's heap,
+	// and its GC pacing, do not depend on this one.
+	floorBuf, heapObjs = nil, nil
+	coldStart()
 	objs := float64(ops) * float64(perOp)
 	b.ReportMetric(float64(wall.Nanoseconds())/objs, "ns/object")
 	b.ReportMetric(float64(cpu.Nanoseconds())/objs, "cpu-ns/object")
