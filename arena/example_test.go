@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 )
 
@@ -66,4 +69,25 @@ func ExampleNewContext() {
 	handle(arena.NewContext(context.Background(), b))
 	// Output:
 	// 512
+}
+
+// A free-list arena with the posix_memalign contract: errors are values,
+// and a double free is caught and changes nothing.
+func ExampleFreeList() {
+	f, err := arena.NewFreeList(&arena.Options{Name: "cache"})
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	p, err := align.Memalign(f, 64, 1000) // 64-byte aligned, zeroed
+	fmt.Println(uintptr(p)%64, err)
+	fmt.Println(f.Free(p))
+	fmt.Println(errors.Is(f.Free(p), arena.ErrDoubleFree))
+	_, err = align.Memalign(f, 12, 1000)
+	fmt.Println(errors.Is(err, unix.EINVAL))
+	// Output:
+	// 0 <nil>
+	// <nil>
+	// true
+	// true
 }

@@ -9,5 +9,6 @@ import (
 // TestReadmeExample fails when the README's arena snippet drifts from
 // Example, which go test runs and checks.
 func TestReadmeExample(t *testing.T) {
-	readmecheck.Example(t, "example_test.go", "../README.md")
+	readmecheck.Example(t, "example_test.go", "../README.md", "Example")
+	readmecheck.Example(t, "example_test.go", "../README.md", "ExampleFreeList")
 }

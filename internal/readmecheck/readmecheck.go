@@ -1,6 +1,6 @@
-// Package readmecheck keeps the README's code honest: each package's
-// Example function, which go test runs and checks, must appear in
-// README.md verbatim as a fenced Go block.
+// Package readmecheck keeps the README's code honest: the example
+// functions it shows, which go test runs and checks, must appear in
+// README.md verbatim as fenced Go blocks.
 package readmecheck
 
 import (
@@ -10,11 +10,10 @@ import (
 	"testing"
 )
 
-var example = regexp.MustCompile(`(?s)\nfunc Example\(\) \{\n(.*?)\n\}\n`)
-
-// Example fails t unless the body of func Example in exampleFile, one
-// tab of indentation removed, is a ```go block of the README at readme.
-func Example(t *testing.T, exampleFile, readme string) {
+// Example fails t unless the body of the example function name in
+// exampleFile, one tab of indentation removed, is a ```go block of the
+// README at readme.
+func Example(t *testing.T, exampleFile, readme, name string) {
 	t.Helper()
 	src, err := os.ReadFile(exampleFile)
 	if err != nil {
@@ -24,9 +23,10 @@ func Example(t *testing.T, exampleFile, readme string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := example.FindSubmatch(src)
+	re := regexp.MustCompile(`(?s)\nfunc ` + regexp.QuoteMeta(name) + `\(\) \{\n(.*?)\n\}\n`)
+	m := re.FindSubmatch(src)
 	if m == nil {
-		t.Fatalf("readmecheck: no func Example in %s", exampleFile)
+		t.Fatalf("readmecheck: no func %s in %s", name, exampleFile)
 	}
 	lines := strings.Split(string(m[1]), "\n")
 	for i, line := range lines {
@@ -34,6 +34,6 @@ func Example(t *testing.T, exampleFile, readme string) {
 	}
 	block := "```go\n" + strings.Join(lines, "\n") + "\n```"
 	if !strings.Contains(string(doc), block) {
-		t.Errorf("readmecheck: %s does not show the body of Example in %s; paste it as:\n%s", readme, exampleFile, block)
+		t.Errorf("readmecheck: %s does not show the body of %s in %s; paste it as:\n%s", readme, name, exampleFile, block)
 	}
 }
