@@ -2,38 +2,100 @@ package arena_test
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-// w2Live is how many blocks W2 keeps alive; w2Sizes are the sizes it
-// cycles through, small objects of a parser or a cache.
+// w2Live is how many blocks W2 keeps alive.
 const w2Live = 100_000
 
-var w2Sizes = [...]uintptr{16, 24, 40, 64, 96, 128, 200, 320, 512, 48}
+// xorshift is W2's fixed-seed random source (Marsaglia's xorshift64).
+type xorshift uint64
 
-// BenchmarkW2 is workload W2, churn: a window of 100,000 live blocks of
-// mixed sizes (16 to 512 bytes); each op frees the oldest block and
-// allocates a new one, writing its first byte. The Go heap's line does
-// the same with make([]byte) and lets the GC free the oldest.
+func (x *xorshift) next() uint64 {
+	*x ^= *x << 13
+	*x ^= *x >> 7
+	*x ^= *x << 17
+	return uint64(*x)
+}
+
+// w2Size is W2's block size: uniform in 8..1024.
+func (x *xorshift) w2Size() uintptr { return uintptr(8 + x.next()%1017) }
+
+// rssBytes returns the process's resident set now (VmRSS), or 0 where
+// /proc is missing.
+func rssBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// peakRSS samples RSS every 64Ki ops and keeps the highest, above the
+// level when it was made.
+type peakRSS struct{ base, peak uint64 }
+
+func newPeakRSS() *peakRSS { r := rssBytes(); return &peakRSS{r, r} }
+
+func (p *peakRSS) sample(i int) {
+	if i&(1<<16-1) == 0 {
+		p.peak = max(p.peak, rssBytes())
+	}
+}
+
+func (p *peakRSS) report(b *testing.B) {
+	p.peak = max(p.peak, rssBytes())
+	b.ReportMetric(float64(p.peak-min(p.base, p.peak))/(1<<20), "peak-rss-MB")
+}
+
+// gcCount returns the GC cycles completed so far.
+func gcCount() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
+}
+
+// BenchmarkW2 is workload W2, churn: 100,000 live blocks; each op frees a
+// random live block and allocates one of a uniform random size in 8..1024
+// bytes (fixed-seed xorshift), writing its first and last byte. Run with
+// -benchtime=10000000x. The Go heap's line drops the old []byte and makes
+// a new one.
 func BenchmarkW2(b *testing.B) {
 	b.Run("arena=goheap", func(b *testing.B) {
 		b.ReportAllocs()
-		window := make([][]byte, w2Live)
-		for i := range window {
-			window[i] = make([]byte, w2Sizes[i%len(w2Sizes)])
+		rng := xorshift(88172645463325252)
+		live := make([][]byte, w2Live)
+		for i := range live {
+			live[i] = make([]byte, rng.w2Size())
 		}
+		rss, gc0 := newPeakRSS(), gcCount()
 		i := 0
 		for b.Loop() {
-			s := make([]byte, w2Sizes[i%len(w2Sizes)])
-			s[0] = 1
-			window[i%w2Live] = s
+			k := rng.next() % w2Live
+			s := make([]byte, rng.w2Size())
+			s[0], s[len(s)-1] = 1, 1
+			live[k] = s
+			rss.sample(i)
 			i++
 		}
+		b.ReportMetric(float64(gcCount()-gc0), "gcs")
+		rss.report(b)
 	})
 	b.Run("arena=freelist", func(b *testing.B) {
 		mapcheck.Baseline(b)
@@ -43,28 +105,87 @@ func BenchmarkW2(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		window := make([]unsafe.Pointer, w2Live)
-		for i := range window {
-			if window[i], err = f.Alloc(w2Sizes[i%len(w2Sizes)], 8); err != nil {
+		rng := xorshift(88172645463325252)
+		live := make([]unsafe.Pointer, w2Live)
+		for i := range live {
+			if live[i], err = f.Alloc(rng.w2Size(), 8); err != nil {
 				b.Fatal(err)
 			}
 		}
+		rss, gc0 := newPeakRSS(), gcCount()
 		i := 0
 		for b.Loop() {
-			k := i % w2Live
-			if err := f.Free(window[k]); err != nil {
+			k := rng.next() % w2Live
+			if err := f.Free(live[k]); err != nil {
 				b.Fatal(err)
 			}
-			p, err := f.Alloc(w2Sizes[i%len(w2Sizes)], 8)
+			n := rng.w2Size()
+			p, err := f.Alloc(n, 8)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*(*byte)(p) = 1
-			window[k] = p
+			*(*byte)(p), *(*byte)(unsafe.Add(p, n-1)) = 1, 1
+			live[k] = p
+			rss.sample(i)
 			i++
 		}
+		b.ReportMetric(float64(gcCount()-gc0), "gcs")
+		rss.report(b)
 		b.ReportMetric(f.Stats().Fragmentation, "committed/inuse")
 	})
+}
+
+// BenchmarkW5 is workload W5, memalign: 1,000,000 live blocks allocated
+// with an alignment, reporting ns per block and RSS bytes per block. The
+// Go heap's line over-allocates by the alignment and aligns inside.
+func BenchmarkW5(b *testing.B) {
+	const blocks = 1_000_000
+	for _, c := range []struct{ align, size uintptr }{{64, 24}, {4096, 100}} {
+		name := fmt.Sprintf("align=%d/size=%d", c.align, c.size)
+		b.Run("arena=goheap/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			var perBlock float64
+			for b.Loop() {
+				base := rssBytes()
+				keep := make([][]byte, blocks)
+				for i := range keep {
+					s := make([]byte, c.size+c.align)
+					off := (c.align - uintptr(unsafe.Pointer(&s[0]))%c.align) % c.align
+					s[off] = 1
+					keep[i] = s
+				}
+				perBlock = float64(rssBytes()-min(base, rssBytes())) / blocks
+				runtime.KeepAlive(keep)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/blocks, "ns/block")
+			b.ReportMetric(perBlock, "rss-bytes/block")
+		})
+		b.Run("arena=freelist/"+name, func(b *testing.B) {
+			mapcheck.Baseline(b)
+			b.ReportAllocs()
+			var perBlock float64
+			for b.Loop() {
+				f, err := arena.NewFreeList(&arena.Options{Name: "w5"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				base := rssBytes()
+				for range blocks {
+					p, err := align.Memalign(f, c.align, c.size)
+					if err != nil {
+						b.Fatal(err)
+					}
+					*(*byte)(p) = 1
+				}
+				perBlock = float64(rssBytes()-min(base, rssBytes())) / blocks
+				b.StopTimer()
+				f.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/blocks, "ns/block")
+			b.ReportMetric(perBlock, "rss-bytes/block")
+		})
+	}
 }
 
 // BenchmarkFreeListConcurrent has two goroutines allocate and free
