@@ -45,11 +45,18 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 8; i++ {
+		for i := 1; i <= 9; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+string(rune('0'+i))+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
 		assert.Contains(t, out, "holds Go pointers, which arena memory must not: struct { Name string }.Name: string")
+		assert.Regexp(t, `freeing a block twice: arena: double free: \d+-byte block at 0x[0-9a-f]+ in "tour-freelist"`, out)
+		assert.Regexp(t, `freeing a Go heap pointer: arena: pointer not owned by this arena: 0x[0-9a-f]+`, out)
+		assert.Regexp(t, `align\.Memalign\(f, 4096, 100\) = 0x[0-9a-f]+000 \(address % 4096 = 0\)`, out)
+		assert.Contains(t, out, "align.Memalign(f, 12, 100): align: alignment 12 is not a power of two (EINVAL: true)")
+		assert.Contains(t, out, "(ENOMEM: true)")
+		assert.Regexp(t, `(?m)^ +class +in use +free +spans +pages$`, out)
+		assert.Regexp(t, `(?m)^ +4096 +1 +15 +1 +64 KiB$`, out)
 		assert.Regexp(t, `reading the hole: guard: fault at offset \d+ of region "tour-punch" \(punched hole\)`, out)
 		if runtime.GOOS == "linux" {
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
@@ -71,7 +78,7 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "8. ")
+	assert.Contains(t, out.String(), "9. ")
 }
 
 func TestUsage(t *testing.T) {

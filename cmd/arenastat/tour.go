@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/dustin/go-humanize"
+	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
@@ -30,6 +31,7 @@ func tour(w io.Writer) error {
 		{"The page size, read at run time", stepPageSize},
 		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
 		{"Small objects share pages: a bump arena", stepBump},
+		{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
 		{"The same fences as guard markers: one kernel mapping", stepMarkers},
 		{"A one-byte overflow hits the guard and is named", stepOverflow},
 		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
@@ -97,6 +99,45 @@ func stepBump(w io.Writer) error {
 	_, err = arena.New[struct{ Name string }](b)
 	fmt.Fprintf(w, "   a type holding a Go pointer is refused:\n     %v\n", err)
 	for _, line := range strings.Split(strings.TrimRight(b.Stats().String(), "\n"), "\n") {
+		fmt.Fprintf(w, "   %s\n", line)
+	}
+	return nil
+}
+
+func stepFreeList(w io.Writer) error {
+	f, err := arena.NewFreeList(&arena.Options{Name: "tour-freelist"})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// A small churn: keep 2,000 blocks of 16..300 bytes live while 20,000
+	// are allocated and freed, the oldest first.
+	live := make([]unsafe.Pointer, 2000)
+	for i := range 20_000 {
+		k := i % len(live)
+		if err := f.Free(live[k]); err != nil {
+			return err
+		}
+		if live[k], err = f.Alloc(uintptr(16+(i*37)%285), 8); err != nil {
+			return err
+		}
+	}
+	err = f.Free(live[0])
+	if err == nil {
+		err = f.Free(live[0])
+	}
+	fmt.Fprintf(w, "   freeing a block twice: %v\n", err)
+	fmt.Fprintf(w, "   freeing a Go heap pointer: %v\n", f.Free(unsafe.Pointer(new(int64))))
+	p, err := align.Memalign(f, 4096, 100)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   align.Memalign(f, 4096, 100) = %#x (address %% 4096 = %d)\n", uintptr(p), uintptr(p)%4096)
+	_, err = align.Memalign(f, 12, 100)
+	fmt.Fprintf(w, "   align.Memalign(f, 12, 100): %v (EINVAL: %v)\n", err, errors.Is(err, unix.EINVAL))
+	_, err = align.Memalign(f, 64, ^uintptr(0)-10)
+	fmt.Fprintf(w, "   align.Memalign(f, 64, 2^64-11): %v (ENOMEM: %v)\n", err, errors.Is(err, unix.ENOMEM))
+	for _, line := range strings.Split(strings.TrimRight(f.Stats().String(), "\n"), "\n") {
 		fmt.Fprintf(w, "   %s\n", line)
 	}
 	return nil
