@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -226,7 +227,10 @@ func (b *Bump) prepare(c *chunk, end uintptr) {
 			to, _ := align.Up(max(end, b.zeroTo+b.stride), ps) // ok: below size + stride
 			to = min(to, c.size)
 			if err := c.r.Populate(int(from), int(to-from)); err != nil {
-				canPopulate.Store(false) // unsupported: fault as touched, from now on
+				if errors.Is(err, errors.ErrUnsupported) {
+					canPopulate.Store(false) // fault pages as they are touched, from now on
+				}
+				b.zeroTo = c.size // fresh memory reads zero either way
 				continue
 			}
 			b.zeroTo, c.ready = to, to

@@ -293,6 +293,14 @@ func (st *flState) newSpan(c int) error {
 		slot = spanSlot{ch, ch.next}
 		ch.next += bytes
 	}
+	// Fault the span's pages in with one system call rather than one
+	// fault per page as its blocks are first written: for page-sized
+	// blocks that halves the cost of a fresh block.
+	if canPopulate.Load() {
+		if err := slot.chunk.r.Populate(int(slot.off), int(bytes)); errors.Is(err, errors.ErrUnsupported) {
+			canPopulate.Store(false)
+		}
+	}
 	size := classSize[c]
 	n := uint32(bytes / size)
 	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,

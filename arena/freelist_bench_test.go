@@ -146,6 +146,9 @@ func BenchmarkW5(b *testing.B) {
 			b.ReportAllocs()
 			var perBlock float64
 			for b.Loop() {
+				b.StopTimer()
+				coldStart() // earlier cases' garbage must not leave RSS during the count
+				b.StartTimer()
 				base := rssBytes()
 				keep := make([][]byte, blocks)
 				for i := range keep {
@@ -165,6 +168,9 @@ func BenchmarkW5(b *testing.B) {
 			b.ReportAllocs()
 			var perBlock float64
 			for b.Loop() {
+				b.StopTimer()
+				coldStart()
+				b.StartTimer()
 				f, err := arena.NewFreeList(&arena.Options{Name: "w5"})
 				if err != nil {
 					b.Fatal(err)
