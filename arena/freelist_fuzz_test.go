@@ -50,6 +50,9 @@ func FuzzFreeListOps(f *testing.F) {
 			if !holds(p, n, 0) {
 				t.Fatalf("%d-byte block at %#x not zeroed", n, addr)
 			}
+			if u, err := fl.UsableSize(p); err != nil || u < n {
+				t.Fatalf("UsableSize of a %d-byte block = %d, %v", n, u, err)
+			}
 			for _, l := range lives {
 				if addr < uintptr(l.p)+l.n && addr+n > uintptr(l.p) {
 					t.Fatalf("[%#x, +%d) overlaps a live block at %#x", addr, n, uintptr(l.p))
