@@ -149,7 +149,14 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 
 // Alloc returns size bytes of zeroed memory aligned to align, a power of
 // two up to 1 GiB. Blocks of up to 32 KiB aligned to at most a page come
-// from size classes; others get a mapping of their own. A size of 0
+// from size classes; others get a mapping of their own.
+//
+// The waste per block is bounded: a small block is the smallest class
+// that holds size and is a multiple of align, so at most 12.5% above size
+// when align <= size/8 (and size > 128), and otherwise at most the next
+// power of two above max(size, align); a block with its own mapping wastes
+// less than one page, whatever its alignment (the excess address space
+// mapped to align it is unmapped at once). A size of 0
 // returns a pointer that uses no memory and must not be dereferenced (Free
 // accepts it). It returns ErrAlign, ErrSize, ErrLimit, ErrClosed,
 // ErrWriteAfterFree (Hardened) or a mapping error, and then changes
