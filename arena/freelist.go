@@ -311,7 +311,7 @@ func (st *flState) newSpan(c int) error {
 	size := classSize[c]
 	n := uint32(bytes / size)
 	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
-		bits: make([]uint64, (n+63)/64)}
+		bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)

@@ -79,12 +79,14 @@ func gcCount() uint32 {
 func BenchmarkW2(b *testing.B) {
 	b.Run("arena=goheap", func(b *testing.B) {
 		b.ReportAllocs()
+		coldStart()
+		rss := newPeakRSS() // the peak includes the live set
 		rng := xorshift(88172645463325252)
 		live := make([][]byte, w2Live)
 		for i := range live {
 			live[i] = make([]byte, rng.w2Size())
 		}
-		rss, gc0 := newPeakRSS(), gcCount()
+		gc0 := gcCount()
 		i := 0
 		for b.Loop() {
 			k := rng.next() % w2Live
@@ -100,6 +102,8 @@ func BenchmarkW2(b *testing.B) {
 	b.Run("arena=freelist", func(b *testing.B) {
 		mapcheck.Baseline(b)
 		b.ReportAllocs()
+		coldStart()
+		rss := newPeakRSS() // the peak includes the live set
 		f, err := arena.NewFreeList(&arena.Options{Name: "w2"})
 		if err != nil {
 			b.Fatal(err)
@@ -112,7 +116,7 @@ func BenchmarkW2(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		rss, gc0 := newPeakRSS(), gcCount()
+		gc0 := gcCount()
 		i := 0
 		for b.Loop() {
 			k := rng.next() % w2Live
