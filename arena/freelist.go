@@ -56,6 +56,10 @@ type flState struct {
 
 	classes [numClasses]flClass
 	chunks  map[uintptr]*flChunk // by address >> chunkShift
+	// recent caches chunks by the low bits of address >> chunkShift, so
+	// that Free usually finds a pointer's chunk without hashing. An entry
+	// is only a hint: it is checked against the address.
+	recent [64]*flChunk
 	current *flChunk             // the chunk new spans are cut from
 	free    [2][]spanSlot        // free span slots: [0] one unit, [1] four units
 	large   map[uintptr]*largeBlock
@@ -421,7 +425,14 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 // pointer that is not an allocated block's start.
 func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	addr := uintptr(p)
-	if ch := st.chunks[addr>>chunkShift]; ch != nil {
+	key := addr >> chunkShift
+	ch := st.recent[key&63]
+	if ch == nil || ch.addr>>chunkShift != key {
+		if ch = st.chunks[key]; ch != nil {
+			st.recent[key&63] = ch
+		}
+	}
+	if ch != nil {
 		off := addr - ch.addr
 		if off >= chunkBytes {
 			return nil, 0, fmt.Errorf("%w: %#x is in a guard page of %q", ErrInvalidFree, addr, st.name)
@@ -594,6 +605,7 @@ func (st *flState) close() error {
 		keep(b.r.Close())
 	}
 	st.chunks, st.large, st.current = nil, nil, nil
+	st.recent = [64]*flChunk{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
 	st.mapped, st.inUse = 0, 0

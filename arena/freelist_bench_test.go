@@ -86,7 +86,7 @@ func BenchmarkW2(b *testing.B) {
 		for i := range live {
 			live[i] = make([]byte, rng.w2Size())
 		}
-		gc0 := gcCount()
+		gc0, cpu0 := gcCount(), cpuTime()
 		i := 0
 		for b.Loop() {
 			k := rng.next() % w2Live
@@ -96,6 +96,7 @@ func BenchmarkW2(b *testing.B) {
 			rss.sample(i)
 			i++
 		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(gcCount()-gc0), "gcs")
 		rss.report(b)
 	})
@@ -116,7 +117,7 @@ func BenchmarkW2(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		gc0 := gcCount()
+		gc0, cpu0 := gcCount(), cpuTime()
 		i := 0
 		for b.Loop() {
 			k := rng.next() % w2Live
@@ -133,6 +134,7 @@ func BenchmarkW2(b *testing.B) {
 			rss.sample(i)
 			i++
 		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(gcCount()-gc0), "gcs")
 		rss.report(b)
 		b.ReportMetric(f.Stats().Fragmentation, "committed/inuse")
