@@ -11,7 +11,8 @@ import (
 // The system-call contract. Every function here takes an address and a
 // length that are page-aligned, with n > 0, lying inside one reservation
 // that guard made; callers check that, these shims do not. Each returns
-// the raw errno (wrapped by sysError) and changes nothing else. The
+// the raw errno (wrapped by sysError) and changes nothing else, and each
+// records the call in the trace (SetTrace) with the reason it is given. The
 // OS-specific halves are in mmap_linux.go and mmap_other.go:
 //
 //	mapFlags                flags for a private anonymous mapping
@@ -24,8 +25,9 @@ import (
 
 // sysMap maps n bytes of private anonymous memory at an address of the
 // kernel's choosing, with protection prot.
-func sysMap(n uintptr, prot int) (unsafe.Pointer, error) {
+func sysMap(n uintptr, prot int, why reason) (unsafe.Pointer, error) {
 	p, err := unix.MmapPtr(-1, 0, nil, n, prot, mapFlags)
+	record("mmap", uintptr(p), n, why, err)
 	if err != nil {
 		return nil, sysError("mmap", 0, n, err)
 	}
@@ -34,8 +36,10 @@ func sysMap(n uintptr, prot int) (unsafe.Pointer, error) {
 }
 
 // sysUnmap unmaps [p, p+n). Unmapping the middle of a mapping splits it.
-func sysUnmap(p unsafe.Pointer, n uintptr) error {
-	if err := unix.MunmapPtr(p, n); err != nil {
+func sysUnmap(p unsafe.Pointer, n uintptr, why reason) error {
+	err := unix.MunmapPtr(p, n)
+	record("munmap", uintptr(p), n, why, err)
+	if err != nil {
 		return sysError("munmap", uintptr(p), n, err)
 	}
 	maptrace.Record(false, uintptr(p), uintptr(p)+n)
@@ -43,18 +47,29 @@ func sysUnmap(p unsafe.Pointer, n uintptr) error {
 }
 
 // sysProtect sets the protection of [p, p+n).
-func sysProtect(p unsafe.Pointer, n uintptr, prot int) error {
-	if err := unix.Mprotect(bytesAt(p, n), prot); err != nil {
+func sysProtect(p unsafe.Pointer, n uintptr, prot int, why reason) error {
+	err := unix.Mprotect(bytesAt(p, n), prot)
+	record(protName[prot], uintptr(p), n, why, err)
+	if err != nil {
 		return sysError("mprotect", uintptr(p), n, err)
 	}
 	return nil
 }
 
+// protName names an mprotect by the protection it sets, for the trace.
+var protName = map[int]string{
+	unix.PROT_NONE:                   "mprotect(PROT_NONE)",
+	unix.PROT_READ:                   "mprotect(PROT_READ)",
+	unix.PROT_READ | unix.PROT_WRITE: "mprotect(PROT_READ|PROT_WRITE)",
+}
+
 // sysDiscard drops the contents of [p, p+n): the pages stay mapped, cost
 // no RAM until touched again, and read back as zero (MADV_DONTNEED; not
 // MADV_FREE, whose pages may keep their old bytes).
-func sysDiscard(p unsafe.Pointer, n uintptr) error {
-	if err := unix.Madvise(bytesAt(p, n), unix.MADV_DONTNEED); err != nil {
+func sysDiscard(p unsafe.Pointer, n uintptr, why reason) error {
+	err := unix.Madvise(bytesAt(p, n), unix.MADV_DONTNEED)
+	record("madvise(MADV_DONTNEED)", uintptr(p), n, why, err)
+	if err != nil {
 		return sysError("madvise", uintptr(p), n, err)
 	}
 	return nil

@@ -19,8 +19,10 @@ const mapFlags = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
 // version decides at run time.
 const haveMarkers = true
 
-func sysFenceInstall(p unsafe.Pointer, n uintptr) error {
-	if err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_INSTALL); err != nil {
+func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error {
+	err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_INSTALL)
+	record("madvise(MADV_GUARD_INSTALL)", uintptr(p), n, why, err)
+	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			return errNoMarkers
 		}
@@ -29,8 +31,10 @@ func sysFenceInstall(p unsafe.Pointer, n uintptr) error {
 	return nil
 }
 
-func sysFenceRemove(p unsafe.Pointer, n uintptr) error {
-	if err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_REMOVE); err != nil {
+func sysFenceRemove(p unsafe.Pointer, n uintptr, why reason) error {
+	err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_REMOVE)
+	record("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, why, err)
+	if err != nil {
 		return sysError("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, err)
 	}
 	return nil
@@ -78,12 +82,16 @@ func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error)
 
 // sysHuge advises transparent huge pages for [p, p+n) and reports
 // whether the kernel took the advice (EINVAL without THP support).
-func sysHuge(p unsafe.Pointer, n uintptr) bool {
-	return unix.Madvise(bytesAt(p, n), unix.MADV_HUGEPAGE) == nil
+func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool {
+	err := unix.Madvise(bytesAt(p, n), unix.MADV_HUGEPAGE)
+	record("madvise(MADV_HUGEPAGE)", uintptr(p), n, why, err)
+	return err == nil
 }
 
 // sysPopulate faults [p, p+n) in for writing (MADV_POPULATE_WRITE, Linux
 // 5.14), reporting false where the kernel does not know the advice.
-func sysPopulate(p unsafe.Pointer, n uintptr) bool {
-	return unix.Madvise(bytesAt(p, n), unix.MADV_POPULATE_WRITE) == nil
+func sysPopulate(p unsafe.Pointer, n uintptr, why reason) bool {
+	err := unix.Madvise(bytesAt(p, n), unix.MADV_POPULATE_WRITE)
+	record("madvise(MADV_POPULATE_WRITE)", uintptr(p), n, why, err)
+	return err == nil
 }

@@ -15,9 +15,9 @@ const mapFlags = unix.MAP_PRIVATE | unix.MAP_ANON
 // haveMarkers is false: guard markers are a Linux feature.
 const haveMarkers = false
 
-func sysFenceInstall(p unsafe.Pointer, n uintptr) error { return errNoMarkers }
+func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error { return errNoMarkers }
 
-func sysFenceRemove(p unsafe.Pointer, n uintptr) error { return errNoMarkers }
+func sysFenceRemove(p unsafe.Pointer, n uintptr, why reason) error { return errNoMarkers }
 
 // sysName does nothing: these systems have no way to label a mapping.
 func sysName(p unsafe.Pointer, n uintptr, name string) {}
@@ -33,6 +33,6 @@ func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error)
 	return 0, fmt.Errorf("mincore: %w", errors.ErrUnsupported)
 }
 
-func sysHuge(p unsafe.Pointer, n uintptr) bool { return false }
+func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool { return false }
 
-func sysPopulate(p unsafe.Pointer, n uintptr) bool { return false }
+func sysPopulate(p unsafe.Pointer, n uintptr, why reason) bool { return false }

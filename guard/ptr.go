@@ -18,8 +18,8 @@ func bytesAt(p unsafe.Pointer, n uintptr) []byte { return unsafe.Slice((*byte)(p
 // populate faults [p, p+n) in, with one system call where the kernel can
 // and otherwise by writing a zero to the first byte of each page, which
 // changes nothing: fresh pages read as zero. ok: [p, p+n) is Ready.
-func populate(p unsafe.Pointer, n uintptr) {
-	if n == 0 || sysPopulate(p, n) {
+func populate(p unsafe.Pointer, n uintptr, why reason) {
+	if n == 0 || sysPopulate(p, n, why) {
 		return
 	}
 	ps := uintptr(pageSize())

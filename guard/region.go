@@ -158,10 +158,10 @@ func Map(size int, opts *Options) (*Region, error) {
 	if o.HugePages {
 		// The whole reservation, guards included, so the advice sets a
 		// flag on the kernel mapping rather than splitting it.
-		r.huge = sysHuge(r.base, r.total)
+		r.huge = sysHuge(r.base, r.total, reason{"huge pages", o.Name})
 	}
 	if r.populate = o.Populate; r.populate {
-		populate(add(r.base, r.guard), r.committed)
+		populate(add(r.base, r.guard), r.committed, reason{"populate", o.Name})
 	}
 	publish(r.info())
 	return r, nil
@@ -174,7 +174,7 @@ func mapRegion(name string, mapLen, total, guard, usable, committed, alignTo, ps
 	if allRW {
 		prot = unix.PROT_READ | unix.PROT_WRITE
 	}
-	p, err := sysMap(mapLen, prot)
+	p, err := sysMap(mapLen, prot, reason{"map", name})
 	if err != nil {
 		return nil, err
 	}
@@ -184,31 +184,31 @@ func mapRegion(name string, mapLen, total, guard, usable, committed, alignTo, ps
 	head := start - uintptr(p)
 	tail := mapLen - head - total
 	if head > 0 {
-		if err := sysUnmap(p, head); err != nil {
-			_ = sysUnmap(p, mapLen)
+		if err := sysUnmap(p, head, reason{"trim to alignment", name}); err != nil {
+			_ = sysUnmap(p, mapLen, reason{"undo map", name})
 			return nil, err
 		}
 	}
 	base := add(p, head)
 	if tail > 0 {
-		if err := sysUnmap(add(base, total), tail); err != nil {
-			_ = sysUnmap(base, total+tail)
+		if err := sysUnmap(add(base, total), tail, reason{"trim to alignment", name}); err != nil {
+			_ = sysUnmap(base, total+tail, reason{"undo map", name})
 			return nil, err
 		}
 	}
 	fail := func(err error) (*Region, error) {
-		_ = sysUnmap(base, total)
+		_ = sysUnmap(base, total, reason{"undo map", name})
 		return nil, err
 	}
 	if !allRW {
-		if err := sysProtect(add(base, guard), committed, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		if err := sysProtect(add(base, guard), committed, unix.PROT_READ|unix.PROT_WRITE, reason{"commit", name}); err != nil {
 			return fail(err)
 		}
 	} else if guard > 0 {
-		if err := sysFenceInstall(base, guard); err != nil {
+		if err := sysFenceInstall(base, guard, reason{"low guard", name}); err != nil {
 			return fail(err)
 		}
-		if err := sysFenceInstall(add(base, guard+usable), guard); err != nil {
+		if err := sysFenceInstall(add(base, guard+usable), guard, reason{"high guard", name}); err != nil {
 			return fail(err)
 		}
 	}
@@ -254,12 +254,13 @@ func probeMarkers() int32 {
 		return 2
 	}
 	ps := uintptr(align.PageSize())
-	p, err := sysMap(ps, unix.PROT_READ|unix.PROT_WRITE)
+	why := reason{"probe for guard markers", ""}
+	p, err := sysMap(ps, unix.PROT_READ|unix.PROT_WRITE, why)
 	if err != nil {
 		return 0 // try again next time
 	}
-	defer sysUnmap(p, ps)
-	if sysFenceInstall(p, ps) != nil {
+	defer sysUnmap(p, ps, why)
+	if sysFenceInstall(p, ps, why) != nil {
 		return 2
 	}
 	return 1
@@ -347,10 +348,10 @@ func (r *Region) Commit(n int) error {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
 	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
-		return sysProtect(add(r.base, off), grow, unix.PROT_READ|unix.PROT_WRITE)
+		return sysProtect(add(r.base, off), grow, unix.PROT_READ|unix.PROT_WRITE, reason{"commit", r.name})
 	})
 	if err == nil && r.populate {
-		populate(add(r.base, off), grow)
+		populate(add(r.base, off), grow, reason{"populate", r.name})
 	}
 	if err == nil {
 		r.committed = want
@@ -393,19 +394,19 @@ func (r *Region) fenceOp(what string, off, n int, on bool, why string) error {
 	p := add(r.base, o)
 	switch {
 	case on && r.fence == FenceMarkers:
-		return r.transition(o, l, PartProtected, protRW, why, what, func() error { return sysFenceInstall(p, l) })
+		return r.transition(o, l, PartProtected, protRW, why, what, func() error { return sysFenceInstall(p, l, reason{what, r.name}) })
 	case on:
 		return r.transition(o, l, PartProtected, protNone, why, what, func() error {
-			if err := sysProtect(p, l, unix.PROT_NONE); err != nil {
+			if err := sysProtect(p, l, unix.PROT_NONE, reason{what, r.name}); err != nil {
 				return err
 			}
-			return sysDiscard(p, l)
+			return sysDiscard(p, l, reason{what, r.name})
 		})
 	case r.fence == FenceMarkers:
-		return r.transition(o, l, PartUsable, protRW, "", what, func() error { return sysFenceRemove(p, l) })
+		return r.transition(o, l, PartUsable, protRW, "", what, func() error { return sysFenceRemove(p, l, reason{what, r.name}) })
 	default:
 		return r.transition(o, l, PartUsable, protRW, "", what, func() error {
-			return sysProtect(p, l, unix.PROT_READ|unix.PROT_WRITE)
+			return sysProtect(p, l, unix.PROT_READ|unix.PROT_WRITE, reason{what, r.name})
 		})
 	}
 }
@@ -423,7 +424,7 @@ func (r *Region) Release(off, n int) error {
 	if !r.spans.only(o, l, PartUsable, PartProtected) {
 		return rangeError("release [%d, %d) of region %q: pages must be committed and mapped", off, off+n, r.name)
 	}
-	if err := sysDiscard(add(r.base, o), l); err != nil {
+	if err := sysDiscard(add(r.base, o), l, reason{"release", r.name}); err != nil {
 		return fmt.Errorf("guard: release in region %q: %w", r.name, err)
 	}
 	return nil
@@ -444,7 +445,7 @@ func (r *Region) Punch(off, n int) error {
 	if !r.spans.only(o, l, PartUsable, PartProtected, PartReserved) {
 		return rangeError("punch [%d, %d) of region %q: pages already punched", off, off+n, r.name)
 	}
-	return r.transition(o, l, PartPunched, protHole, "", "punch", func() error { return sysUnmap(add(r.base, o), l) })
+	return r.transition(o, l, PartPunched, protHole, "", "punch", func() error { return sysUnmap(add(r.base, o), l, reason{"punch", r.name}) })
 }
 
 // Populate faults the usable pages [off, off+n) in for writing with one
@@ -462,7 +463,7 @@ func (r *Region) Populate(off, n int) error {
 	if !r.spans.only(o, l, PartUsable) {
 		return rangeError("populate [%d, %d) of region %q: pages must be Ready", off, off+n, r.name)
 	}
-	if !sysPopulate(add(r.base, o), l) {
+	if !sysPopulate(add(r.base, o), l, reason{"populate", r.name}) {
 		return fmt.Errorf("guard: populate in region %q: %w", r.name, errors.ErrUnsupported)
 	}
 	return nil
@@ -512,7 +513,7 @@ func (r *Region) Close() error {
 			j++
 			end = r.spans[j].off + r.spans[j].n
 		}
-		if err := sysUnmap(add(r.base, r.spans[i].off), end-r.spans[i].off); err != nil && first == nil {
+		if err := sysUnmap(add(r.base, r.spans[i].off), end-r.spans[i].off, reason{"close", r.name}); err != nil && first == nil {
 			first = fmt.Errorf("guard: close region %q: %w", r.name, err)
 		}
 		i = j + 1
