@@ -59,9 +59,9 @@ type flState struct {
 	// recent caches chunks by the low bits of address >> chunkShift, so
 	// that Free usually finds a pointer's chunk without hashing. An entry
 	// is only a hint: it is checked against the address.
-	recent [64]*flChunk
-	current *flChunk             // the chunk new spans are cut from
-	free    [2][]spanSlot        // free span slots: [0] one unit, [1] four units
+	recent  [64]*flChunk
+	current *flChunk      // the chunk new spans are cut from
+	free    [2][]spanSlot // free span slots: [0] one unit, [1] four units
 	large   map[uintptr]*largeBlock
 
 	mapped    uintptr // usable bytes of chunks and large blocks; <= opts.Limit if set
