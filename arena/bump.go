@@ -53,9 +53,11 @@ type bumpState struct {
 	peak   uintptr  // highest bytes in use at any Reset or Stats
 	resets uint64
 	closed bool
-	quar   []quarantined // fenced chunks waiting out their quarantine
-	site   uintptr       // program counter of the NewBump call, for leak reports
-	inside int32         // arenadebug: goroutines inside a method; > 1 is a bug
+	quar   []quarantined            // fenced chunks waiting out their quarantine
+	site   uintptr                  // program counter of the NewBump call, for leak reports
+	id     uint64                   // in the registry
+	slot   *atomic.Pointer[Summary] // the registry's summary of this arena
+	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
 }
 
 // A chunk is one guarded mapping.
@@ -94,6 +96,7 @@ func NewBump(opts *Options) (*Bump, error) {
 	}
 	b := &Bump{st: st}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
+	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
 	return b, nil
 }
 
@@ -250,6 +253,7 @@ func (b *Bump) nextChunk(size uintptr) error {
 		return err
 	}
 	b.enterChunk(c)
+	b.publish()
 	return nil
 }
 
@@ -363,10 +367,12 @@ func (b *Bump) Reset() {
 	b.stride = 0
 	if len(st.chunks) == 0 {
 		st.cur, b.base, b.off, b.zeroTo = -1, nil, 0, 0
+		b.publish()
 		return
 	}
 	st.cur = 0
 	b.enterChunk(st.chunks[0])
+	b.publish()
 	if invariantsEnabled {
 		b.validate()
 	}
@@ -486,6 +492,7 @@ func (b *Bump) Trim() error {
 		c.ready = min(c.ready, from)
 		b.zeroTo = min(b.zeroTo, max(from, b.off))
 	}
+	b.publish()
 	return first
 }
 
@@ -505,6 +512,7 @@ func (b *Bump) Close() error {
 // close unmaps everything the state holds.
 func (st *bumpState) close() error {
 	st.closed = true
+	unregister(st.id)
 	var first error
 	for _, c := range st.chunks {
 		if err := c.r.Close(); err != nil && first == nil {

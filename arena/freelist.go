@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
@@ -72,6 +73,9 @@ type flState struct {
 	released  uint64 // bytes given back to the OS, ever
 	syscalls  uint64 // calls into guard that reach the kernel
 	retired   uint64 // blocks withdrawn after a write after free
+
+	id   uint64                   // in the registry
+	slot *atomic.Pointer[Summary] // the registry's summary of this arena
 }
 
 // flClass is the state of one size class.
@@ -148,6 +152,7 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 	st.site = callerPC(1)
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
+	st.id, st.slot = register(Summary{Name: st.name, Kind: "freelist", Site: site(st.site)})
 	return f, nil
 }
 
@@ -347,6 +352,7 @@ func (st *flState) newChunk() error {
 	st.chunks[ch.addr>>chunkShift] = ch
 	st.current = ch
 	st.mapped += chunkBytes
+	st.publish()
 	return nil
 }
 
@@ -376,6 +382,7 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 	st.large[r.Addr()] = &largeBlock{r: r, size: n}
 	st.mapped += n
 	st.inUse += n
+	st.publish()
 	return r.Pointer(), nil
 }
 
@@ -482,6 +489,7 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	st.mapped -= b.size
 	st.inUse -= b.size
 	st.released += uint64(b.size)
+	st.publish()
 	return err
 }
 
@@ -516,6 +524,7 @@ func (st *flState) emptied(s *span) {
 	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
 	cl.spans--
 	cl.free -= uint64(s.n)
+	st.publish()
 }
 
 // UsableSize returns how many bytes the block at p holds: its class size,
@@ -592,6 +601,7 @@ func (f *FreeList) Close() error {
 
 func (st *flState) close() error {
 	st.closed = true
+	unregister(st.id)
 	var first error
 	keep := func(err error) {
 		if err != nil && first == nil {

@@ -57,6 +57,9 @@ func (f *FreeList) Stats() FreeListStats {
 	if s.InUse > 0 {
 		s.Fragmentation = float64(s.Committed) / float64(s.InUse)
 	}
+	if !st.closed {
+		st.publish()
+	}
 	for c := range st.classes {
 		cl := &st.classes[c]
 		if cl.spans == 0 {

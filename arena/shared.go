@@ -61,6 +61,7 @@ func NewShared(opts *Options) (*Shared, error) {
 	}
 	s := &Shared{st: st}
 	s.cl = runtime.AddCleanup(s, (*bumpState).leaked, st)
+	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
 	return s, nil
 }
 
@@ -108,6 +109,7 @@ func (s *Shared) refill(sh *shard, full *slab) error {
 		return err
 	}
 	sh.cur.Store(sl)
+	s.publish()
 	return nil
 }
 
@@ -177,6 +179,7 @@ func (s *Shared) Reset() {
 	if len(st.chunks) > 0 {
 		st.cur = 0
 	}
+	s.publish()
 }
 
 // inUse adds up the bytes handed out since the last Reset. s.mu must be
@@ -198,7 +201,9 @@ func (s *Shared) Trim() error {
 	if st.closed {
 		return ErrClosed
 	}
-	return st.dropKept()
+	err := st.dropKept()
+	s.publish()
+	return err
 }
 
 // stackHash returns bits that differ between goroutines running at once:

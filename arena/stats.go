@@ -37,6 +37,9 @@ func (b *Bump) Stats() Stats {
 		Allocs:    b.allocs, Resets: st.resets, Closed: st.closed,
 	}
 	st.addChunkStats(&s)
+	if !st.closed {
+		b.publish()
+	}
 	return s
 }
 

@@ -1,0 +1,175 @@
+package arena
+
+import (
+	"expvar"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmarena/mmarena/guard"
+)
+
+// SnapshotFormat names the layout of Snapshot's JSON; it changes when a
+// field changes meaning, so tools can refuse what they do not know.
+const SnapshotFormat = "arenastat-1"
+
+// A Summary is what the process-wide registry knows of one live arena.
+// The arena refreshes it at its slow-path events (a new chunk, span or
+// large block, Reset, Trim, Stats) rather than on every allocation, which
+// would cost the fast path; between events it may lag.
+type Summary struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"` // "bump", "shared", "freelist"
+	Site      string    `json:"site"` // where it was created
+	InUse     uint64    `json:"in_use"`
+	Committed uint64    `json:"committed"`
+	Chunks    int       `json:"chunks"` // mappings: chunks and large blocks
+	Allocs    uint64    `json:"allocs"`
+	Resets    uint64    `json:"resets"`
+	Ranges    []Range   `json:"ranges"` // usable address ranges of its mappings
+	Updated   time.Time `json:"updated"`
+}
+
+// A Range is the usable part of one mapping, [Start, End).
+type Range struct {
+	Start uint64 `json:"start"`
+	End   uint64 `json:"end"`
+}
+
+// A Snapshot is the state of every live arena in the process, with
+// guard's mapping budget and, if tracing is on (guard.SetTrace), the last
+// system calls made.
+type Snapshot struct {
+	Format   string          `json:"format"`
+	Time     time.Time       `json:"time"`
+	PID      int             `json:"pid"`
+	Arenas   []Summary       `json:"arenas"`
+	Budget   Budget          `json:"budget"`
+	Syscalls []guard.Syscall `json:"syscalls,omitempty"`
+}
+
+// Budget is guard's count of the kernel mappings it holds.
+type Budget struct {
+	Limit int `json:"limit"`
+	Held  int `json:"held"`
+}
+
+// registry holds each live arena's latest summary. Entries are added by
+// the constructors and removed by Close (or by the leak cleanup).
+var registry struct {
+	mu     sync.Mutex
+	next   uint64
+	arenas map[uint64]*atomic.Pointer[Summary] // guarded by mu
+}
+
+// register adds an arena and returns its id and the slot its summaries go
+// in.
+func register(s Summary) (uint64, *atomic.Pointer[Summary]) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.arenas == nil {
+		registry.arenas = make(map[uint64]*atomic.Pointer[Summary])
+	}
+	registry.next++
+	s.ID, s.Updated = registry.next, time.Now()
+	slot := new(atomic.Pointer[Summary])
+	slot.Store(&s)
+	registry.arenas[s.ID] = slot
+	return s.ID, slot
+}
+
+// unregister removes a closed arena.
+func unregister(id uint64) {
+	registry.mu.Lock()
+	delete(registry.arenas, id)
+	registry.mu.Unlock()
+}
+
+// TakeSnapshot returns the summaries of all live arenas, oldest first.
+// Safe for concurrent use, including with the arenas' own goroutines.
+func TakeSnapshot() Snapshot {
+	registry.mu.Lock()
+	arenas := make([]Summary, 0, len(registry.arenas))
+	for _, slot := range registry.arenas {
+		arenas = append(arenas, *slot.Load())
+	}
+	registry.mu.Unlock()
+	sort.Slice(arenas, func(i, j int) bool { return arenas[i].ID < arenas[j].ID })
+	limit, held := guard.Budget()
+	calls, _ := guard.Trace()
+	return Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
+		Arenas: arenas, Budget: Budget{limit, held}, Syscalls: calls}
+}
+
+var publishOnce sync.Once
+
+// PublishExpvar publishes TakeSnapshot under the expvar name "mmarena", so
+// a service that serves /debug/vars (import _ "expvar" and an HTTP server)
+// shows its arenas beside memstats, and arenastat watch can read them.
+// Calling it again does nothing.
+func PublishExpvar() {
+	publishOnce.Do(func() {
+		expvar.Publish("mmarena", expvar.Func(func() any { return TakeSnapshot() }))
+	})
+}
+
+// ranges lists the usable address ranges of chunks.
+func chunkRanges(cs []*chunk) []Range {
+	out := make([]Range, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, Range{uint64(c.r.Addr()), uint64(c.r.Addr()) + uint64(c.size)})
+	}
+	return out
+}
+
+// publish refreshes a Bump's summary. Called by the goroutine using it.
+func (b *Bump) publish() {
+	st := b.st
+	if st.slot == nil {
+		return
+	}
+	st.slot.Store(&Summary{
+		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
+		InUse: uint64(st.done + b.off), Committed: uint64(st.mapped),
+		Chunks: len(st.chunks) + len(st.quar), Allocs: b.allocs, Resets: st.resets,
+		Ranges: chunkRanges(st.chunks), Updated: time.Now(),
+	})
+}
+
+// publish refreshes a Shared's summary. s.mu must be held.
+func (s *Shared) publish() {
+	st := s.st
+	if st.slot == nil {
+		return
+	}
+	st.slot.Store(&Summary{
+		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
+		InUse: uint64(s.inUse()), Committed: uint64(st.mapped),
+		Chunks: len(st.chunks) + len(st.quar), Resets: st.resets,
+		Ranges: chunkRanges(st.chunks), Updated: time.Now(),
+	})
+}
+
+// publish refreshes a FreeList's summary.
+func (st *flState) publish() {
+	if st.slot == nil {
+		return
+	}
+	rs := make([]Range, 0, len(st.chunks)+len(st.large))
+	for _, ch := range st.chunks {
+		rs = append(rs, Range{uint64(ch.addr), uint64(ch.addr) + chunkBytes})
+	}
+	for addr, b := range st.large {
+		rs = append(rs, Range{uint64(addr), uint64(addr) + uint64(b.size)})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	st.slot.Store(&Summary{
+		ID: st.id, Name: st.name, Kind: "freelist", Site: site(st.site),
+		InUse: uint64(st.inUse), Committed: uint64(st.mapped),
+		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
+		Ranges: rs, Updated: time.Now(),
+	})
+}
