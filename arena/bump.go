@@ -57,6 +57,7 @@ type bumpState struct {
 	site   uintptr                  // program counter of the NewBump call, for leak reports
 	id     uint64                   // in the registry
 	slot   *atomic.Pointer[Summary] // the registry's summary of this arena
+	ranges []Range                  // chunks' address ranges, as last published; nil when the chunks changed
 	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
 }
 
@@ -274,6 +275,7 @@ func (b *Bump) leave() {
 // fails, which then changes nothing. The chunks after the new current
 // one stay available.
 func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
+	st.ranges = nil
 	for i := st.cur + 1; i < len(st.chunks); i++ {
 		if c := st.chunks[i]; c.size >= size {
 			leave()
@@ -401,6 +403,7 @@ func (st *bumpState) recycle() {
 // dropKept unmaps the chunks after the current one, kept for reuse, and
 // returns the first error.
 func (st *bumpState) dropKept() error {
+	st.ranges = nil
 	var first error
 	keep := st.cur + 1
 	for _, c := range st.chunks[keep:] {
@@ -419,6 +422,7 @@ func (st *bumpState) dropKept() error {
 // budget is exhausted) is released and kept instead: the arena stays
 // correct, only less strict.
 func (st *bumpState) quarantine(n int) {
+	st.ranges = nil
 	kept := st.chunks[:0]
 	for i, c := range st.chunks {
 		if i >= n {
@@ -439,6 +443,7 @@ func (st *bumpState) quarantine(n int) {
 
 // unquarantine returns chunks whose quarantine has ended to use.
 func (st *bumpState) unquarantine() {
+	st.ranges = nil
 	waiting := st.quar[:0]
 	for _, q := range st.quar {
 		if q.until > st.resets || q.c.r.Unprotect(0, int(q.c.size)) != nil {

@@ -116,13 +116,17 @@ func PublishExpvar() {
 	})
 }
 
-// ranges lists the usable address ranges of chunks.
-func chunkRanges(cs []*chunk) []Range {
-	out := make([]Range, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, Range{uint64(c.r.Addr()), uint64(c.r.Addr()) + uint64(c.size)})
+// chunkRanges lists the usable address ranges of st's chunks, rebuilt
+// only when the chunks have changed since the last call: a Reset that
+// keeps its chunks publishes without allocating a new list.
+func (st *bumpState) chunkRanges() []Range {
+	if st.ranges == nil {
+		st.ranges = make([]Range, 0, len(st.chunks))
+		for _, c := range st.chunks {
+			st.ranges = append(st.ranges, Range{uint64(c.r.Addr()), uint64(c.r.Addr()) + uint64(c.size)})
+		}
 	}
-	return out
+	return st.ranges
 }
 
 // publish refreshes a Bump's summary. Called by the goroutine using it.
@@ -135,7 +139,7 @@ func (b *Bump) publish() {
 		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
 		InUse: uint64(st.done + b.off), Committed: uint64(st.mapped),
 		Chunks: len(st.chunks) + len(st.quar), Allocs: b.allocs, Resets: st.resets,
-		Ranges: chunkRanges(st.chunks), Updated: time.Now(),
+		Ranges: st.chunkRanges(), Updated: time.Now(),
 	})
 }
 
@@ -149,7 +153,7 @@ func (s *Shared) publish() {
 		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
 		InUse: uint64(s.inUse()), Committed: uint64(st.mapped),
 		Chunks: len(st.chunks) + len(st.quar), Resets: st.resets,
-		Ranges: chunkRanges(st.chunks), Updated: time.Now(),
+		Ranges: st.chunkRanges(), Updated: time.Now(),
 	})
 }
 
