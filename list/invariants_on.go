@@ -1,0 +1,5 @@
+//go:build arenadebug
+
+package list
+
+const invariantsEnabled = true
