@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses.
@@ -17,24 +20,82 @@ const (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = `usage: arenastat [flags] [command]
+const usage = `NAME
+    arenastat - show mmarena's memory from the inside
 
-Arenastat shows mmarena's memory from the inside: page size, guarded
-mappings as /proc/self/maps lists them, punched holes, and faults caught
-and named.
+SYNOPSIS
+    arenastat [-json] [tour]
+    arenastat [-json] bench [-n N] [-w W1,W2]
+    arenastat [-json] watch [-interval D] [-count N] [-pid PID] URL
+    arenastat [-json] maps [-url URL] PID
 
-Commands:
-  tour    walk through the lecture on real memory (the default)
+DESCRIPTION
+    tour   (the default) walks through memory mapping on this machine's
+           real memory: the page size, a guarded region in /proc/self/maps,
+           arenas, a caught overflow, a punched hole, pages given back.
 
-Flags:
-  -h, -help   print this help
+    bench  runs the workloads side by side, arena against the Go heap, and
+           prints times, GC cycles and the ratios. -n sets the size (objects
+           for W1, operations for W2), -w the workloads.
+
+    watch  polls URL, a service's expvar endpoint (/debug/vars of a program
+           that called arena.PublishExpvar), and redraws its arenas every
+           -interval; -count stops after N draws; -pid PID adds each
+           arena's resident memory, page by page, from /proc/PID/pagemap.
+
+    maps   lists process PID's mappings, marking PROT_NONE guards and guard
+           markers, and naming the arenas that -url (as for watch) reports.
+
+    -json  prints JSON instead of tables, one document per draw.
+
+EXIT STATUS
+    0 on success, 1 when the work fails (an unreachable URL, a process
+    that cannot be read), 2 for a usage error.
 `
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + " (see arenastat -help)" }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// env is what every command gets.
+type env struct {
+	stdout, stderr io.Writer
+	json           bool
+}
+
+// emit writes v as one JSON document.
+func (e env) emit(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// isTerminal reports whether w is a terminal, where output may redraw
+// in place and show progress.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
+	return err == nil
+}
+
+// newFlags returns a flag set that reports errors instead of printing
+// them.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
 
 // run is main without the exit, so tests can call it.
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("arenastat", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs := newFlags("arenastat")
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -43,21 +104,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "arenastat: %v (see arenastat -help)\n", err)
 		return exitUsage
 	}
-	cmd := "tour"
-	if fs.NArg() > 0 {
-		cmd = fs.Arg(0)
+	e := env{stdout: stdout, stderr: stderr, json: *asJSON}
+	cmd, rest := "tour", fs.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
 	}
-	switch {
-	case cmd == "tour" && fs.NArg() <= 1:
-		if err := tour(stdout); err != nil {
-			fmt.Fprintf(stderr, "arenastat: %v\n", err)
-			return exitFailure
-		}
-		return exitOK
-	case cmd == "tour":
-		fmt.Fprintf(stderr, "arenastat: tour takes no arguments, got %q\n", fs.Args()[1:])
+	var err error
+	switch cmd {
+	case "tour":
+		err = cmdTour(e, rest)
+	case "bench":
+		err = cmdBench(e, rest)
+	case "watch":
+		err = cmdWatch(e, rest)
+	case "maps":
+		err = cmdMaps(e, rest)
+	case "help":
+		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "arenastat: unknown command %q (see arenastat -help)\n", cmd)
+		err = usagef("unknown command %q", cmd)
 	}
-	return exitUsage
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "arenastat: %v\n", err)
+		return exitUsage
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "arenastat: %v\n", err)
+	return exitFailure
+}
+
+// parseFlags parses a command's flags, turning a bad one into a usage
+// error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
 }

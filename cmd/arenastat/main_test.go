@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,8 +46,8 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 9; i++ {
-			assert.Regexp(t, regexp.MustCompile(`(?m)^`+string(rune('0'+i))+`\. `), out, "step %d", i)
+		for i := 1; i <= 10; i++ {
+			assert.Regexp(t, regexp.MustCompile(`(?m)^`+strconv.Itoa(i)+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
 		assert.Contains(t, out, "holds Go pointers, which arena memory must not: struct { Name string }.Name: string")
@@ -60,6 +61,7 @@ func TestTour(t *testing.T) {
 		assert.Regexp(t, `reading the hole: guard: fault at offset \d+ of region "tour-punch" \(punched hole\)`, out)
 		if runtime.GOOS == "linux" {
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
+			assert.Regexp(t, `(?m)^ +W1 +bump +300,000 +\S+ +\S+ +0 +`, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +rw-p +4\.0 KiB +usable page$`, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +protected page$`, out)
 			assert.Contains(t, out, "/proc/self/auxv agrees: AT_PAGESZ = ")
@@ -78,29 +80,38 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "9. ")
+	assert.Contains(t, out.String(), "10. ")
 }
 
 func TestUsage(t *testing.T) {
 	tests := []struct {
 		args   []string
-		code   int
 		stderr string
 	}{
-		{[]string{"-bogus"}, 2, "arenastat: flag provided but not defined: -bogus (see arenastat -help)\n"},
-		{[]string{"frobnicate"}, 2, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
-		{[]string{"tour", "extra"}, 2, "arenastat: tour takes no arguments, got [\"extra\"]\n"},
+		{[]string{"-bogus"}, "arenastat: flag provided but not defined: -bogus (see arenastat -help)\n"},
+		{[]string{"frobnicate"}, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
+		{[]string{"tour", "extra"}, "arenastat: tour takes no arguments, got [\"extra\"] (see arenastat -help)\n"},
+		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n must be positive (see arenastat -help)\n"},
+		{[]string{"bench", "-w", "W9"}, "arenastat: bench: unknown workload \"W9\" (have W1, W2) (see arenastat -help)\n"},
+		{[]string{"bench", "-x"}, "arenastat: bench: flag provided but not defined: -x (see arenastat -help)\n"},
+		{[]string{"watch"}, "arenastat: watch needs one URL, got 0 arguments (see arenastat -help)\n"},
+		{[]string{"watch", "-interval", "0s", "http://x"}, "arenastat: watch: -interval must be positive, -count and -pid not negative (see arenastat -help)\n"},
+		{[]string{"maps"}, "arenastat: maps needs one PID, got 0 arguments (see arenastat -help)\n"},
+		{[]string{"maps", "abc"}, "arenastat: maps: \"abc\" is not a process ID (see arenastat -help)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			out, stderr, code := arenastat(t, tt.args...)
-			assert.Equal(t, tt.code, code)
+			assert.Equal(t, 2, code)
 			assert.Equal(t, tt.stderr, stderr)
 			assert.Empty(t, out)
 		})
 	}
-	out, stderr, code := arenastat(t, "-help")
-	assert.Equal(t, 0, code)
-	assert.Empty(t, stderr)
-	assert.True(t, strings.HasPrefix(out, "usage: arenastat [flags] [command]\n"), out)
+	for _, args := range [][]string{{"-help"}, {"-h"}, {"help"}, {"bench", "-help"}} {
+		out, stderr, code := arenastat(t, args...)
+		assert.Equal(t, 0, code, args)
+		assert.Empty(t, stderr)
+		assert.True(t, strings.HasPrefix(out, "NAME\n    arenastat - "), out)
+		assert.Contains(t, out, "EXIT STATUS")
+	}
 }

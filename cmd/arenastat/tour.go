@@ -19,6 +19,44 @@ import (
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
 
+// cmdTour runs the tour: as text, or with -json as one document with each
+// step's title and lines.
+func cmdTour(e env, args []string) error {
+	fs := newFlags("tour")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("tour takes no arguments, got %q", fs.Args())
+	}
+	if !e.json {
+		return tour(e.stdout)
+	}
+	var b strings.Builder
+	if err := tour(&b); err != nil {
+		return err
+	}
+	type step struct {
+		Title string   `json:"title"`
+		Lines []string `json:"lines"`
+	}
+	doc := struct {
+		Format string `json:"format"`
+		Steps  []step `json:"steps"`
+	}{Format: "arenastat-tour-1"}
+	for _, line := range strings.Split(b.String(), "\n") {
+		switch {
+		case len(line) > 3 && line[0] >= '1' && line[0] <= '9' && strings.Contains(line[:4], ". "):
+			_, title, _ := strings.Cut(line, ". ")
+			doc.Steps = append(doc.Steps, step{Title: title})
+		case len(doc.Steps) > 0 && strings.TrimSpace(line) != "":
+			st := &doc.Steps[len(doc.Steps)-1]
+			st.Lines = append(st.Lines, strings.TrimSpace(line))
+		}
+	}
+	return e.emit(doc)
+}
+
 // tour walks through the lecture, printing real addresses and the
 // kernel's own view of each mapping it makes. Every region it maps is
 // closed before it returns.
@@ -37,6 +75,7 @@ func tour(w io.Writer) error {
 		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
 		{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
 		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
+		{"Side by side: the Go heap and the arenas on one small workload", stepSideBySide},
 	}
 	for i, s := range steps {
 		fmt.Fprintf(w, "\n%d. %s\n", i+1, s.title)
@@ -320,4 +359,20 @@ func must(v uintptr, ok bool) uintptr {
 		panic("rounding overflowed")
 	}
 	return v
+}
+
+func stepSideBySide(w io.Writer) error {
+	var all []result
+	for _, name := range []string{"W1", "W2"} {
+		rs, err := measure(name, 300_000, nil)
+		if err != nil {
+			return err
+		}
+		all = append(all, rs...)
+	}
+	fmt.Fprintln(w, "   W1: 300,000 objects of 32 bytes, all kept; W2: 300,000 random frees and")
+	fmt.Fprintln(w, "   allocations of 8..1024 bytes over 30,000 live blocks. Timings vary; run")
+	fmt.Fprintln(w, "   arenastat bench -n 10000000 for the full size.")
+	printResults(w, all, "   ")
+	return nil
 }

@@ -7,6 +7,7 @@ package procmaps
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -71,4 +72,88 @@ func Overlapping(ms []Mapping, lo, hi uintptr) []Mapping {
 		}
 	}
 	return out
+}
+
+// Detail is what /proc/PID/smaps adds to a mapping: its resident bytes
+// and its VmFlags ("gu" marks guard markers on Linux 6.13 and later).
+type Detail struct {
+	Rss   uint64
+	Flags []string
+}
+
+// ReadDetails returns the smaps details of process pid's mappings, keyed
+// by start address; pid 0 means this process.
+func ReadDetails(pid int) (map[uintptr]Detail, error) {
+	path := "/proc/self/smaps"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/smaps"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uintptr]Detail)
+	var cur uintptr
+	var d Detail
+	have := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "Rss:" && len(f) >= 2:
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			d.Rss = kb << 10
+		case f[0] == "VmFlags:":
+			d.Flags = f[1:]
+		case strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			if have {
+				out[cur] = d
+			}
+			lo, _, _ := strings.Cut(f[0], "-")
+			v, err := strconv.ParseUint(lo, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("procmaps: malformed smaps line %q", line)
+			}
+			cur, d, have = uintptr(v), Detail{}, true
+		}
+	}
+	if have {
+		out[cur] = d
+	}
+	return out, sc.Err()
+}
+
+// Resident returns how many bytes of [start, end) are in RAM in process
+// pid (0: this process), page by page, from /proc/PID/pagemap: present
+// or swapped pages count. Unlike smaps, which sums a whole kernel
+// mapping, it is exact for a range that shares a mapping with others.
+func Resident(pid int, start, end uintptr) (uint64, error) {
+	path := "/proc/self/pagemap"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/pagemap"
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	ps := uintptr(os.Getpagesize())
+	buf := make([]byte, 8*512)
+	var pages uint64
+	for addr := start &^ (ps - 1); addr < end; {
+		n := min((end-addr+ps-1)/ps, 512)
+		b := buf[:8*n]
+		if _, err := f.ReadAt(b, int64(addr/ps*8)); err != nil {
+			return 0, err
+		}
+		for i := uintptr(0); i < n; i++ {
+			if e := binary.LittleEndian.Uint64(b[8*i:]); e&(3<<62) != 0 {
+				pages++
+			}
+		}
+		addr += n * ps
+	}
+	return pages * uint64(ps), nil
 }

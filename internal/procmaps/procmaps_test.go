@@ -3,6 +3,7 @@ package procmaps
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,4 +36,40 @@ func TestReadSelf(t *testing.T) {
 	assert.NotEmpty(t, ms)
 	_, err = Read(1 << 30)
 	assert.Error(t, err, "no such process")
+}
+
+func TestReadDetails(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	ms, err := Read(0)
+	require.NoError(t, err)
+	ds, err := ReadDetails(0)
+	require.NoError(t, err)
+	var rss uint64
+	for _, m := range ms {
+		d, ok := ds[m.Start]
+		if !ok {
+			continue // the process mapped something between the two reads
+		}
+		rss += d.Rss
+		assert.NotEmpty(t, d.Flags, m.Line)
+	}
+	assert.Greater(t, rss, uint64(0))
+}
+
+func TestResident(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	buf := make([]byte, 64<<20)
+	for i := 0; i < len(buf)/2; i += 4096 {
+		buf[i] = 1
+	}
+	start := uintptr(unsafe.Pointer(&buf[0]))
+	n, err := Resident(0, start, start+uintptr(len(buf)))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, n, uint64(len(buf)/2-4096), "the touched half is resident")
+	assert.LessOrEqual(t, n, uint64(len(buf)))
+	runtime.KeepAlive(buf)
 }

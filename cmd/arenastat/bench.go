@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unsafe"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/mmarena/mmarena/arena"
+)
+
+// A result is one workload run on one allocator.
+type result struct {
+	Workload string        `json:"workload"`
+	Arena    string        `json:"arena"`
+	N        int           `json:"n"`
+	Time     time.Duration `json:"time_ns"`
+	PerOp    float64       `json:"ns_per_op"`
+	GCs      uint32        `json:"gc_cycles"`
+	RSS      uint64        `json:"rss_growth"` // how much the process's RSS had grown at the run's largest
+	Ratio    float64       `json:"heap_ratio"` // the Go heap's time over this one's (1 for the heap)
+}
+
+// object is the workloads' small object: 32 bytes, no Go pointers.
+type object struct{ A, B, C, D int64 }
+
+// workloads maps a name to its runs, Go heap first. Each run does n
+// operations, calls peak when its footprint is largest (before it lets
+// go), and leaves nothing reachable when it returns.
+var workloads = map[string][]struct {
+	arena string
+	run   func(n int, peak func()) error
+}{
+	"W1": { // n objects allocated one at a time, a field written, all kept
+		{"goheap", func(n int, peak func()) error {
+			keep := make([]*object, n)
+			for i := range keep {
+				o := new(object)
+				o.A = int64(i)
+				keep[i] = o
+			}
+			peak()
+			runtime.KeepAlive(keep)
+			return nil
+		}},
+		{"bump", func(n int, peak func()) error {
+			b, err := arena.NewBump(&arena.Options{Name: "bench-w1"})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			for i := range n {
+				o, err := arena.New[object](b)
+				if err != nil {
+					return err
+				}
+				o.A = int64(i)
+			}
+			peak()
+			return nil
+		}},
+	},
+	"W2": { // n ops of churn over a live set: free one at random, allocate 8..1024 bytes
+		{"goheap", func(n int, peak func()) error {
+			live, x := make([][]byte, liveSet(n)), uint64(88172645463325252)
+			for i := range live {
+				live[i] = make([]byte, 8+xorshift(&x)%1017)
+			}
+			for range n {
+				s := make([]byte, 8+xorshift(&x)%1017)
+				s[0], s[len(s)-1] = 1, 1
+				live[xorshift(&x)%uint64(len(live))] = s
+			}
+			peak()
+			runtime.KeepAlive(live)
+			return nil
+		}},
+		{"freelist", func(n int, peak func()) error {
+			f, err := arena.NewFreeList(&arena.Options{Name: "bench-w2"})
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			live, x := make([]unsafe.Pointer, liveSet(n)), uint64(88172645463325252)
+			for i := range live {
+				if live[i], err = f.Alloc(uintptr(8+xorshift(&x)%1017), 8); err != nil {
+					return err
+				}
+			}
+			for range n {
+				size := uintptr(8 + xorshift(&x)%1017)
+				p, err := f.Alloc(size, 8)
+				if err != nil {
+					return err
+				}
+				*(*byte)(p), *(*byte)(unsafe.Add(p, size-1)) = 1, 1
+				k := xorshift(&x) % uint64(len(live))
+				if err := f.Free(live[k]); err != nil {
+					return err
+				}
+				live[k] = p
+			}
+			peak()
+			return nil
+		}},
+	},
+}
+
+// liveSet is W2's live set for n operations: a tenth of them, at most
+// 100,000.
+func liveSet(n int) int { return max(1, min(n/10, 100_000)) }
+
+func xorshift(x *uint64) uint64 {
+	*x ^= *x << 13
+	*x ^= *x >> 7
+	*x ^= *x << 17
+	return *x
+}
+
+// rss returns the process's resident set size, or 0 without /proc.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// measure runs one workload on every allocator, each from a collected,
+// scavenged heap, and returns the results with ratios to the Go heap.
+func measure(name string, n int, progress io.Writer) ([]result, error) {
+	var out []result
+	for _, w := range workloads[name] {
+		if progress != nil {
+			fmt.Fprintf(progress, "arenastat: %s on %s, n=%s...\n", name, w.arena, humanize.Comma(int64(n)))
+		}
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		gc0, rss0 := ms.NumGC, rss()
+		var d time.Duration
+		var grown uint64
+		start := time.Now()
+		err := w.run(n, func() {
+			d = time.Since(start)
+			if now := rss(); now > rss0 {
+				grown = now - rss0
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", name, w.arena, err)
+		}
+		runtime.ReadMemStats(&ms)
+		out = append(out, result{Workload: name, Arena: w.arena, N: n, Time: d,
+			PerOp: float64(d.Nanoseconds()) / float64(n), GCs: ms.NumGC - gc0, RSS: grown})
+	}
+	for i := range out {
+		out[i].Ratio = float64(out[0].Time) / float64(out[i].Time)
+	}
+	return out, nil
+}
+
+func cmdBench(e env, args []string) error {
+	fs := newFlags("bench")
+	n := fs.Int("n", 1_000_000, "objects (W1) or operations (W2)")
+	ws := fs.String("w", "W1,W2", "workloads, comma-separated")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bench takes no arguments, got %q", fs.Args())
+	}
+	if *n <= 0 {
+		return usagef("bench: -n must be positive")
+	}
+	names := strings.Split(*ws, ",")
+	for _, w := range names {
+		if _, ok := workloads[w]; !ok {
+			return usagef("bench: unknown workload %q (have W1, W2)", w)
+		}
+	}
+	var progress io.Writer
+	if isTerminal(e.stderr) {
+		progress = e.stderr
+	}
+	var all []result
+	for _, w := range names {
+		rs, err := measure(w, *n, progress)
+		if err != nil {
+			return err
+		}
+		all = append(all, rs...)
+	}
+	if e.json {
+		return e.emit(struct {
+			Format  string   `json:"format"`
+			Results []result `json:"results"`
+		}{"arenastat-bench-1", all})
+	}
+	printResults(e.stdout, all, "")
+	return nil
+}
+
+// printResults prints results as a table, each line indented.
+func printResults(w io.Writer, rs []result, indent string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%sWORKLOAD\tARENA\tN\tTIME\tNS/OP\tGC CYCLES\tRSS GROWTH\tVS HEAP\t\n", indent)
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%.1f\t%d\t%s\t%.2fx\t\n", indent, r.Workload, r.Arena,
+			humanize.Comma(int64(r.N)), r.Time.Round(time.Millisecond/10), r.PerOp, r.GCs, humanize.IBytes(r.RSS), r.Ratio)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"expvar"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/internal/mapcheck"
+)
+
+// liveService publishes this test process's arenas over HTTP as a
+// service would, with a bump arena named name holding some objects.
+func liveService(t *testing.T, name string) (url string, b *arena.Bump) {
+	t.Helper()
+	arena.PublishExpvar()
+	b, err := arena.NewBump(&arena.Options{Name: name, InitialSize: 256 << 10})
+	require.NoError(t, err)
+	for range 20_000 {
+		o, err := arena.New[[64]byte](b)
+		require.NoError(t, err)
+		o[0] = 1
+	}
+	b.Stats() // publish the latest figures
+	srv := httptest.NewServer(expvar.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		assert.NoError(t, b.Close())
+	})
+	return srv.URL, b
+}
+
+func TestWatch(t *testing.T) {
+	mapcheck.Baseline(t)
+	url, _ := liveService(t, "watched")
+	pid := strconv.Itoa(os.Getpid())
+	out, stderr, code := arenastat(t, "watch", "-count", "2", "-interval", "10ms", "-pid", pid, url)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stderr)
+	assert.Equal(t, 2, strings.Count(out, "CREATED AT"), "two draws, each a table:\n%s", out)
+	assert.Contains(t, out, "pid "+pid)
+	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +\d+ +20,000 +0 +1\.\d MiB +arenastat/commands_test\.go:\d+ *$`, out)
+
+	out, stderr, code = arenastat(t, "-json", "watch", "-count", "1", url)
+	require.Equal(t, 0, code, stderr)
+	var doc struct {
+		Format string
+		Arenas []struct {
+			Name   string
+			InUse  uint64 `json:"in_use"`
+			Allocs uint64
+			RSS    *uint64
+			Ranges []arena.Range
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	assert.Equal(t, "arenastat-1", doc.Format)
+	found := false
+	for _, a := range doc.Arenas {
+		if a.Name == "watched" {
+			found = true
+			assert.Equal(t, uint64(20_000*64), a.InUse)
+			assert.Equal(t, uint64(20_000), a.Allocs)
+			assert.Nil(t, a.RSS, "no -pid, no RSS")
+			assert.NotEmpty(t, a.Ranges)
+		}
+	}
+	assert.True(t, found, out)
+}
+
+func TestWatchErrors(t *testing.T) {
+	notJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "hello") }))
+	defer notJSON.Close()
+	noArenas := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"memstats": {}}`) }))
+	defer noArenas.Close()
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	goneURL := gone.URL
+	gone.Close()
+	tests := []struct {
+		url, stderr string
+	}{
+		{notJSON.URL, `^arenastat: http://127\.0\.0\.1:\d+ did not answer JSON: invalid character 'h' looking for beginning of value\n$`},
+		{noArenas.URL, `^arenastat: http://127\.0\.0\.1:\d+ has no mmarena entry: does the program call arena\.PublishExpvar\?\n$`},
+		{missing.URL, `^arenastat: http://127\.0\.0\.1:\d+ answered 404 Not Found\n$`},
+		{goneURL, `^arenastat: cannot reach http://127\.0\.0\.1:\d+: Get "http://127\.0\.0\.1:\d+": dial tcp 127\.0\.0\.1:\d+: connect: connection refused\n$`},
+	}
+	for _, tt := range tests {
+		out, stderr, code := arenastat(t, "watch", "-count", "1", tt.url)
+		assert.Equal(t, 1, code)
+		assert.Regexp(t, tt.stderr, stderr, "one clear line, no stack trace")
+		assert.Empty(t, out)
+	}
+}
+
+func TestMaps(t *testing.T) {
+	mapcheck.Baseline(t)
+	url, b := liveService(t, "mapped")
+	pid := strconv.Itoa(os.Getpid())
+	out, stderr, code := arenastat(t, "maps", "-url", url, pid)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "ADDRESS")
+	assert.Regexp(t, `(?m)^[0-9a-f]+-[0-9a-f]+ +rw-p +.*arena "mapped" \(bump\)`, out)
+	assert.Contains(t, out, "[stack]")
+
+	out, stderr, code = arenastat(t, "-json", "maps", pid)
+	require.Equal(t, 0, code, stderr)
+	var doc struct {
+		PID      int
+		Mappings []mapsRow
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, os.Getpid(), doc.PID)
+	assert.NotEmpty(t, doc.Mappings)
+	// The bump arena's chunk is among them, and carries guard markers or
+	// sits between PROT_NONE guards.
+	chunk := b.Stats()
+	assert.Greater(t, chunk.Chunks, 0)
+	notes := ""
+	for _, m := range doc.Mappings {
+		notes += m.Note + "\n"
+	}
+	assert.Regexp(t, `has guard markers|PROT_NONE: guard or reserve`, notes)
+
+	_, stderr, code = arenastat(t, "maps", "999999999")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "arenastat: no process 999999999 (nothing at /proc/999999999)\n", stderr)
+}
+
+func TestBench(t *testing.T) {
+	out, stderr, code := arenastat(t, "-json", "bench", "-n", "20000")
+	require.Equal(t, 0, code, stderr)
+	var doc struct {
+		Format  string
+		Results []result
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, "arenastat-bench-1", doc.Format)
+	require.Len(t, doc.Results, 4)
+	arenas := ""
+	for _, r := range doc.Results {
+		arenas += r.Workload + "/" + r.Arena + " "
+		assert.Equal(t, 20000, r.N)
+		assert.Greater(t, r.PerOp, 0.0)
+		assert.Greater(t, r.Ratio, 0.0)
+		if r.Arena != "goheap" {
+			assert.Zero(t, r.GCs, "%s on %s caused a GC", r.Workload, r.Arena)
+		}
+	}
+	assert.Equal(t, "W1/goheap W1/bump W2/goheap W2/freelist ", arenas)
+	assert.Equal(t, 1.0, doc.Results[0].Ratio)
+
+	out, _, code = arenastat(t, "bench", "-n", "5000", "-w", "W1")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `(?m)^ +WORKLOAD +ARENA +N +TIME +NS/OP +GC CYCLES +RSS GROWTH +VS HEAP *$`, out)
+	assert.Regexp(t, `(?m)^ +W1 +bump +5,000 +`, out)
+}
+
+func TestTourJSON(t *testing.T) {
+	out, stderr, code := arenastat(t, "-json")
+	require.Equal(t, 0, code, stderr)
+	var doc struct {
+		Format string
+		Steps  []struct {
+			Title string
+			Lines []string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, "arenastat-tour-1", doc.Format)
+	require.Len(t, doc.Steps, 10)
+	assert.Equal(t, "The page size, read at run time", doc.Steps[0].Title)
+	assert.Contains(t, strings.Join(doc.Steps[5].Lines, "\n"), `caught: guard: fault 1 byte past the end of region "tour"`)
+}
