@@ -46,7 +46,7 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 10; i++ {
+		for i := 1; i <= 11; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+strconv.Itoa(i)+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
@@ -62,6 +62,10 @@ func TestTour(t *testing.T) {
 		if runtime.GOOS == "linux" {
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
 			assert.Regexp(t, `(?m)^ +W1 +bump +300,000 +\S+ +\S+ +0 +`, out)
+			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +rw-s +4\.0 KiB +usable page +lecture\.txt$`, out)
+			assert.Contains(t, out, `the file on disk:                      "hello, MAPPED world"`)
+			assert.Regexp(t, `(?m)^     mmap\(0x[0-9a-f]+, 12 KiB\)  map in region "tour"$`, out)
+			assert.Regexp(t, `(?m)^     munmap\(0x[0-9a-f]+, 8\.0 KiB\)  punch in region "tour-punch"$`, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +rw-p +4\.0 KiB +usable page$`, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +protected page$`, out)
 			assert.Contains(t, out, "/proc/self/auxv agrees: AT_PAGESZ = ")
@@ -80,7 +84,7 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "10. ")
+	assert.Contains(t, out.String(), "11. ")
 }
 
 func TestUsage(t *testing.T) {

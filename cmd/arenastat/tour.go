@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"unsafe"
@@ -67,6 +68,7 @@ func tour(w io.Writer) error {
 		fn    func(io.Writer) error
 	}{
 		{"The page size, read at run time", stepPageSize},
+		{"Private and shared, file and anonymous mappings", stepFileMappings},
 		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
 		{"Small objects share pages: a bump arena", stepBump},
 		{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
@@ -77,13 +79,50 @@ func tour(w io.Writer) error {
 		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
 		{"Side by side: the Go heap and the arenas on one small workload", stepSideBySide},
 	}
+	// Record the system calls each step makes, and show them after it.
+	guard.SetTrace(4096)
+	defer guard.SetTrace(0)
+	seen := uint64(0)
 	for i, s := range steps {
 		fmt.Fprintf(w, "\n%d. %s\n", i+1, s.title)
 		if err := s.fn(w); err != nil {
 			return fmt.Errorf("step %d (%s): %w", i+1, s.title, err)
 		}
+		seen = printSyscalls(w, seen)
 	}
 	return nil
+}
+
+// printSyscalls prints the system calls guard made since the first seen,
+// the first few in full and the rest counted, and returns the new total.
+func printSyscalls(w io.Writer, seen uint64) uint64 {
+	calls, total := guard.Trace()
+	fresh := calls[max(0, len(calls)-int(total-seen)):]
+	if len(fresh) == 0 {
+		return total
+	}
+	const shown = 6
+	fmt.Fprintf(w, "   system calls made (%d):\n", len(fresh))
+	for i, c := range fresh {
+		if i == shown {
+			counts := map[string]int{}
+			var order []string
+			for _, c := range fresh[shown:] {
+				if counts[c.Op] == 0 {
+					order = append(order, c.Op)
+				}
+				counts[c.Op]++
+			}
+			var parts []string
+			for _, op := range order {
+				parts = append(parts, fmt.Sprintf("%s x%d", op, counts[op]))
+			}
+			fmt.Fprintf(w, "     ... and %s\n", strings.Join(parts, ", "))
+			break
+		}
+		fmt.Fprintf(w, "     %s(%#x, %s)  %s\n", c.Op, c.Addr, humanize.IBytes(uint64(c.Len)), c.Why)
+	}
+	return total
 }
 
 func stepPageSize(w io.Writer) error {
@@ -94,6 +133,51 @@ func stepPageSize(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "   mappings are made of whole pages: 1 byte rounds up to %d, %d to %d\n",
 		must(align.PageUp(1)), ps+1, must(align.PageUp(uintptr(ps+1))))
+	return nil
+}
+
+func stepFileMappings(w io.Writer) error {
+	dir, err := os.MkdirTemp("", "arenastat-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "lecture.txt")
+	if err := os.WriteFile(path, []byte("hello, mapped world\n"), 0o600); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	priv, err := guard.MapFile(f, 20, false, &guard.Options{Name: "file-private"})
+	if err != nil {
+		return err
+	}
+	defer priv.Close()
+	shared, err := guard.MapFile(f, 20, true, &guard.Options{Name: "file-shared"})
+	if err != nil {
+		return err
+	}
+	defer shared.Close()
+	copy(priv.Bytes(), "HELLO")
+	copy(shared.Bytes()[7:], "MAPPED")
+	disk, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   %s mapped twice: MAP_PRIVATE (p) and MAP_SHARED (s)\n", path)
+	fmt.Fprintf(w, "   private mapping after writing HELLO:   %q  (copy-on-write: the file never sees it)\n", strings.TrimRight(string(priv.Bytes()[:20]), "\n"))
+	fmt.Fprintf(w, "   shared mapping after writing MAPPED:   %q\n", strings.TrimRight(string(shared.Bytes()[:20]), "\n"))
+	fmt.Fprintf(w, "   the file on disk:                      %q  (the shared write reached it)\n", strings.TrimRight(string(disk), "\n"))
+	if err := printMaps(w, priv); err != nil {
+		return err
+	}
+	if err := printMaps(w, shared); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "   arenas use the fourth kind, private and anonymous: no file behind it, no one to share it.")
 	return nil
 }
 
@@ -323,8 +407,12 @@ func printMaps(w io.Writer, r *guard.Region) error {
 				labels = append(labels, part)
 			}
 		}
-		fmt.Fprintf(tw, "     %x-%x\t%s\t%s\t%s\n", m.Start, m.End, m.Perms,
-			humanize.IBytes(uint64(m.Size())), strings.Join(labels, " + "))
+		path := ""
+		if m.Path != "" {
+			path = "  " + filepath.Base(m.Path)
+		}
+		fmt.Fprintf(tw, "     %x-%x\t%s\t%s\t%s%s\n", m.Start, m.End, m.Perms,
+			humanize.IBytes(uint64(m.Size())), strings.Join(labels, " + "), path)
 	}
 	return tw.Flush()
 }
