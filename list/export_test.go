@@ -1,9 +1,12 @@
 package list
 
-// Verify exposes the structural checker to the external tests. It reads
-// every node, so call it while the arena is open (or after the list found
-// it closed).
-func Verify[T any](l *List[T]) error { return l.verify() }
+// Verify exposes the structural checker to the external tests. It probes
+// the arena first, as every method does, so that a list whose arena was
+// closed is dropped rather than walked.
+func Verify[T any](l *List[T]) error {
+	_ = l.check() // an error here means there is nothing to walk
+	return l.verify()
+}
 
 // Slabs returns how many spans l's slabs form, for tests of their layout.
 func Slabs[T any](l *List[T]) int { return len(l.spans) }
