@@ -319,6 +319,22 @@ func stepPunch(w io.Writer) error {
 	if err := printMaps(w, r); err != nil {
 		return err
 	}
+	edge, err := guard.Map(4*ps, &guard.Options{Name: "tour-edge", NoGuards: true})
+	if err != nil {
+		return err
+	}
+	defer edge.Close()
+	fmt.Fprintln(w, "   and at an edge, munmap shrinks a mapping: a 4-page region without guards,")
+	if err := printMaps(w, edge); err != nil {
+		return err
+	}
+	if err := edge.Punch(3*ps, ps); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "   after munmap of its last page:")
+	if err := printMaps(w, edge); err != nil {
+		return err
+	}
 	hole := unsafe.Add(r.Pointer(), 3*ps+8)
 	err = guard.Catch(func() { overflowTarget = hole; _ = *(*byte)(overflowTarget) })
 	if err == nil {
