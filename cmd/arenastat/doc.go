@@ -1,31 +1,44 @@
 // Arenastat prints what mmarena's memory looks like from the inside: the
-// page size, guarded mappings as the kernel lists them in /proc/self/maps,
-// holes punched into them, and faults caught and named.
+// page size, mappings as the kernel lists them in /proc/self/maps, arenas
+// and their statistics, faults caught and named, and the arenas of a
+// running service.
 //
 // Usage:
 //
-//	arenastat [flags] [command]
+//	arenastat [-json] [tour]
+//	arenastat [-json] bench [-n N] [-w W1,W2]
+//	arenastat [-json] watch [-interval D] [-count N] [-pid PID] URL
+//	arenastat [-json] maps [-url URL] PID
 //
-// The commands are:
+// The tour, the default, walks through memory mapping on real memory, each
+// step printing real addresses, /proc/self/maps lines and the system calls
+// it made: the page size and where it comes from; a file mapped private
+// and shared beside anonymous memory; a 100-byte request costing a whole
+// page between two PROT_NONE guard pages; 100,000 small objects sharing
+// pages in a bump arena; a free-list arena's per-class table, with a double
+// and a foreign free refused and posix_memalign's answers; guard markers;
+// a one-byte overflow caught and named; munmap punching a hole and
+// shrinking a mapping; MADV_DONTNEED giving pages back; the mapping
+// budget; and the Go heap beside the arenas on one small workload.
 //
-//	tour    walk through the lecture on real memory (the default)
+// Bench runs the workloads side by side, arena against the Go heap, with
+// times, GC cycles, RSS growth and ratios. The -n flag sets the size:
+// objects for W1, operations for W2. The -w flag picks the workloads.
+// Progress goes to standard error when it is a terminal.
 //
-// The flags are:
+// Watch polls URL, the expvar endpoint (/debug/vars) of a program that
+// called arena.PublishExpvar, and redraws its arenas in place every
+// -interval (in a terminal; piped, it prints one table after another).
+// The -count flag stops after that many draws. The -pid flag adds each
+// arena's resident memory, read page by page from /proc/PID/pagemap.
 //
-//	-h, -help
-//		Print this help and exit.
+// Maps lists process PID's mappings with their resident memory, marking
+// PROT_NONE guards and reserves and mappings that carry guard markers, and
+// naming the arenas that the expvar endpoint given by -url reports.
 //
-// Run with no arguments, arenastat takes the tour: it reads the page size
-// and says where from, maps a 100-byte region and shows that it costs a
-// whole page between two PROT_NONE guard pages, puts 100,000 small objects
-// in a bump arena and prints its statistics, churns a free-list arena and
-// prints its per-class table, with a double free and a foreign free
-// refused and posix_memalign's answers, shows the same region
-// fenced by guard markers as one kernel mapping, punches a hole in a
-// mapping and shows the split, releases pages and shows RSS fall, and
-// provokes a one-byte overflow that is caught and named. Every address
-// and /proc/self/maps line it prints is real.
+// The -json flag makes every command print JSON documents for scripts.
 //
-// Exit status is 0 on success, 1 when something fails, 2 for a usage
-// error.
+// Exit status is 0 on success, 1 when the work fails (an unreachable URL,
+// an answer that is not a snapshot, a process that cannot be read), and 2
+// for a usage error; each failure is one line on standard error.
 package main
