@@ -2,10 +2,7 @@ package arena_test
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -13,6 +10,7 @@ import (
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/mapcheck"
+	"github.com/mmarena/mmarena/internal/procmaps"
 )
 
 // w2Live is how many blocks W2 keeps alive.
@@ -31,21 +29,8 @@ func (x *xorshift) next() uint64 {
 // w2Size is W2's block size: uniform in 8..1024.
 func (x *xorshift) w2Size() uintptr { return uintptr(8 + x.next()%1017) }
 
-// rssBytes returns the process's resident set now (VmRSS), or 0 where
-// /proc is missing.
-func rssBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+// rssBytes returns the process's resident set now.
+func rssBytes() uint64 { return procmaps.RSS() }
 
 // peakRSS samples RSS every 64Ki ops and keeps the highest, above the
 // level when it was made.

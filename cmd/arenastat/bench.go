@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/internal/procmaps"
 )
 
 // A result is one workload run on one allocator.
@@ -125,21 +124,6 @@ func xorshift(x *uint64) uint64 {
 	return *x
 }
 
-// rss returns the process's resident set size, or 0 without /proc.
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // measure runs one workload on every allocator, each from a collected,
 // scavenged heap, and returns the results with ratios to the Go heap.
 func measure(name string, n int, progress io.Writer) ([]result, error) {
@@ -152,13 +136,13 @@ func measure(name string, n int, progress io.Writer) ([]result, error) {
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		gc0, rss0 := ms.NumGC, rss()
+		gc0, rss0 := ms.NumGC, procmaps.RSS()
 		var d time.Duration
 		var grown uint64
 		start := time.Now()
 		err := w.run(n, func() {
 			d = time.Since(start)
-			if now := rss(); now > rss0 {
+			if now := procmaps.RSS(); now > rss0 {
 				grown = now - rss0
 			}
 		})

@@ -157,3 +157,19 @@ func Resident(pid int, start, end uintptr) (uint64, error) {
 	}
 	return pages * uint64(ps), nil
 }
+
+// RSS returns this process's resident set size now (VmRSS of
+// /proc/self/status), or 0 where /proc is missing.
+func RSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
