@@ -137,7 +137,7 @@ func (l *List[T]) member(e *Element[T]) error {
 	size := nodeSize[T]()
 	a := addr(e)
 	switch {
-	case e == nil || !l.spans.holds(a, size):
+	case e == nil || !holds(l.spans, e):
 		return ErrNotInList
 	case l.left > 0 && a >= uintptr(l.carve) && a < uintptr(l.carve)+uintptr(l.left)*size: // ok: compared only
 		return ErrNotInList // in the current slab but never handed out

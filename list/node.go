@@ -103,11 +103,11 @@ func (s *spanSet) add(p unsafe.Pointer, n int, size uintptr) {
 	*s = slices.Insert(set, i, span{lo, hi})
 }
 
-// holds reports whether a is the address of a node in one of the spans.
-// O(log spans).
-func (s spanSet) holds(a, size uintptr) bool {
+// find returns the start of the span holding address a, and false if
+// none does. O(log spans), the newest span first: most lists have one.
+func (s spanSet) find(a uintptr) (uintptr, bool) {
 	if k := len(s); k > 0 && a >= s[k-1].lo && a < s[k-1].hi {
-		return (a-s[k-1].lo)%size == 0 // the newest span, checked first: most lists have one
+		return s[k-1].lo, true
 	}
 	i, found := slices.BinarySearchFunc(s, a, func(sp span, a uintptr) int {
 		switch {
@@ -118,5 +118,17 @@ func (s spanSet) holds(a, size uintptr) bool {
 		}
 		return 0
 	})
-	return found && (a-s[i].lo)%size == 0
+	if !found {
+		return 0, false
+	}
+	return s[i].lo, true
+}
+
+// holds reports whether e is a node of one of the spans: inside one, at a
+// whole number of nodes from its start. Generic, so that the division is
+// by a constant.
+func holds[T any](s spanSet, e *Element[T]) bool {
+	a := addr(e)
+	lo, ok := s.find(a)
+	return ok && (a-lo)%nodeSize[T]() == 0
 }

@@ -50,7 +50,7 @@ func (l *List[T]) verify() error {
 		if f++; f > l.nodes {
 			return fmt.Errorf("list: more than %d free nodes: a cycle", l.nodes)
 		}
-		if !l.spans.holds(addr(e), size) || !e.free() {
+		if !holds(l.spans, e) || !e.free() {
 			return fmt.Errorf("list: free node %d (%p) is not a free node of this list", f-1, e)
 		}
 	}
