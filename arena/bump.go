@@ -53,6 +53,8 @@ type bumpState struct {
 	peak   uintptr  // highest bytes in use at any Reset or Stats
 	resets uint64
 	closed bool
+	frozen bool                     // Freeze made every chunk read-only; allocation is refused
+	thawTo uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
 	quar   []quarantined            // fenced chunks waiting out their quarantine
 	site   uintptr                  // program counter of the NewBump call, for leak reports
 	id     uint64                   // in the registry
@@ -181,6 +183,8 @@ func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
 	switch {
 	case st.closed:
 		return nil, ErrClosed
+	case st.frozen:
+		return nil, ErrFrozen
 	case size == 0:
 		return zeroSized(), nil
 	}
@@ -355,6 +359,9 @@ func (b *Bump) Reset() {
 		st.enter()
 		defer st.exit()
 	}
+	if st.frozen {
+		b.thaw() // memory handed out again must be writable
+	}
 	st.peak = max(st.peak, st.done+b.off)
 	st.resets++
 	if st.cur >= 0 {
@@ -476,6 +483,9 @@ func (b *Bump) Trim() error {
 	if st.closed {
 		return ErrClosed
 	}
+	if st.frozen {
+		return ErrFrozen
+	}
 	if invariantsEnabled {
 		st.enter()
 		defer st.exit()
@@ -498,6 +508,57 @@ func (b *Bump) Trim() error {
 		b.zeroTo = min(b.zeroTo, max(from, b.off))
 	}
 	b.publish()
+	return first
+}
+
+// Freeze makes the arena read-only: every chunk becomes PROT_READ, so a
+// structure built in it can still be read, by any number of goroutines,
+// but a stray write faults and guard names the page "read-only page,
+// frozen". Allocation fails with ErrFrozen until Thaw; Reset thaws first.
+// Each chunk costs one or two kernel mappings more while frozen. It
+// returns ErrClosed after Close, or the first system-call error, having
+// thawed what it froze.
+func (b *Bump) Freeze() error {
+	st := b.st
+	switch {
+	case st.closed:
+		return ErrClosed
+	case st.frozen:
+		return nil
+	}
+	for i, c := range st.chunks {
+		if err := c.r.Freeze(0, int(c.size)); err != nil {
+			for _, d := range st.chunks[:i] {
+				_ = d.r.Thaw(0, int(d.size))
+			}
+			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
+		}
+	}
+	st.frozen, st.thawTo, b.zeroTo = true, b.zeroTo, 0 // zeroTo 0 sends every allocation to the slow path
+	return nil
+}
+
+// Thaw makes a frozen arena writable again, as it was before Freeze.
+func (b *Bump) Thaw() error {
+	st := b.st
+	switch {
+	case st.closed:
+		return ErrClosed
+	case !st.frozen:
+		return nil
+	}
+	return b.thaw()
+}
+
+func (b *Bump) thaw() error {
+	st := b.st
+	var first error
+	for _, c := range st.chunks {
+		if err := c.r.Thaw(0, int(c.size)); err != nil && first == nil {
+			first = fmt.Errorf("arena: thaw %q: %w", st.name, err)
+		}
+	}
+	st.frozen, b.zeroTo = false, st.thawTo
 	return first
 }
 

@@ -518,3 +518,43 @@ func TestErrorsAreValues(t *testing.T) {
 	assert.True(t, errors.As(err, &pe))
 	assert.Equal(t, "arena_test.withPtr", pe.Type)
 }
+
+func TestBumpFreeze(t *testing.T) {
+	mapcheck.Baseline(t)
+	b := newBump(t, &arena.Options{Name: "index", InitialSize: 16 << 10})
+	var nodes []*node
+	for i := range 1000 {
+		n, err := arena.New[node](b)
+		require.NoError(t, err)
+		n.Val = int64(i)
+		nodes = append(nodes, n)
+	}
+	require.NoError(t, b.Freeze())
+	require.NoError(t, b.Freeze(), "freezing twice is a no-op")
+	assert.Equal(t, int64(999), nodes[999].Val, "a frozen arena can be read")
+	err := guard.Catch(func() { nodes[10].Val = 7 })
+	var fe *guard.FaultError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, guard.PartFrozen, fe.Part)
+	assert.Contains(t, err.Error(), `of region "index" (read-only page, frozen)`)
+	_, err = arena.New[node](b)
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	assert.ErrorIs(t, b.Trim(), arena.ErrFrozen)
+
+	require.NoError(t, b.Thaw())
+	nodes[10].Val = 7
+	n, err := arena.New[node](b)
+	require.NoError(t, err, "allocation resumes where it stopped")
+	assert.Equal(t, node{}, *n)
+	assert.Equal(t, int64(7), nodes[10].Val)
+
+	require.NoError(t, b.Freeze())
+	b.Reset() // thaws first
+	n, err = arena.New[node](b)
+	require.NoError(t, err)
+	n.Val = 1
+	require.NoError(t, b.Freeze())
+	require.NoError(t, b.Close(), "a frozen arena closes")
+	assert.ErrorIs(t, b.Freeze(), arena.ErrClosed)
+	assert.ErrorIs(t, b.Thaw(), arena.ErrClosed)
+}

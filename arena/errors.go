@@ -24,6 +24,9 @@ var (
 	// inconsistent or overflows. It also matches unix.EINVAL, or
 	// unix.ENOMEM when the size is merely too large.
 	ErrSize = errors.New("arena: invalid size")
+	// ErrFrozen is returned by calls that would write to a frozen arena
+	// (see Bump.Freeze).
+	ErrFrozen = errors.New("arena: arena is frozen (read-only)")
 	// ErrAlign reports an alignment that is not a power of two or exceeds
 	// the page size. It also matches unix.EINVAL.
 	ErrAlign = errors.New("arena: invalid alignment")

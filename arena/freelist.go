@@ -53,6 +53,7 @@ type flState struct {
 	name   string
 	opts   Options
 	closed bool
+	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
 	site   uintptr
 
 	classes [numClasses]flClass
@@ -177,6 +178,9 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	}
 	if st.closed {
 		return nil, ErrClosed
+	}
+	if st.frozen {
+		return nil, ErrFrozen
 	}
 	if size == 0 {
 		return zeroSized(), nil
@@ -400,6 +404,9 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if st.closed {
 		return ErrClosed
 	}
+	if st.frozen {
+		return ErrFrozen
+	}
 	s, i, err := st.find(p)
 	if err != nil {
 		return err
@@ -559,6 +566,9 @@ func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) 
 	if p == nil || p == zeroSized() {
 		return f.Alloc(n, 16)
 	}
+	if f.st.frozen && !f.st.closed {
+		return nil, ErrFrozen // even in place, a Realloc writes
+	}
 	old, err := f.UsableSize(p)
 	if err != nil {
 		return nil, err
@@ -587,6 +597,69 @@ func (f *FreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
 		return nil, errTooLarge("calloc of %d elements of %d bytes overflows", n, size)
 	}
 	return f.Alloc(uintptr(total), 16)
+}
+
+// Freeze makes every chunk and large block read-only (PROT_READ): the
+// blocks can still be read, by any number of goroutines, but a stray
+// write faults and guard names the page "read-only page, frozen". Alloc,
+// Free and Realloc return ErrFrozen until Thaw. It returns ErrClosed after
+// Close, or the first system-call error, having thawed what it froze.
+func (f *FreeList) Freeze() error {
+	st := f.st
+	switch {
+	case st.closed:
+		return ErrClosed
+	case st.frozen:
+		return nil
+	}
+	var done []*guard.Region
+	each := func(r *guard.Region, n int) error {
+		if err := r.Freeze(0, n); err != nil {
+			for _, d := range done {
+				_ = d.Thaw(0, d.Size())
+			}
+			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
+		}
+		done = append(done, r)
+		return nil
+	}
+	for _, ch := range st.chunks {
+		if err := each(ch.r, chunkBytes); err != nil {
+			return err
+		}
+	}
+	for _, b := range st.large {
+		if err := each(b.r, int(b.size)); err != nil {
+			return err
+		}
+	}
+	st.frozen = true
+	return nil
+}
+
+// Thaw makes a frozen FreeList writable again.
+func (f *FreeList) Thaw() error {
+	st := f.st
+	switch {
+	case st.closed:
+		return ErrClosed
+	case !st.frozen:
+		return nil
+	}
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = fmt.Errorf("arena: thaw %q: %w", st.name, err)
+		}
+	}
+	for _, ch := range st.chunks {
+		keep(ch.r.Thaw(0, chunkBytes))
+	}
+	for _, b := range st.large {
+		keep(b.r.Thaw(0, int(b.size)))
+	}
+	st.frozen = false
+	return first
 }
 
 // Close unmaps every chunk and large block; afterwards every call returns

@@ -461,3 +461,31 @@ func TestFreeListNew(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrPointers)
 	assert.True(t, errors.Is(f.Free(unsafe.Pointer(n)), arena.ErrDoubleFree))
 }
+
+func TestFreeListFreeze(t *testing.T) {
+	mapcheck.Baseline(t)
+	f := newFreeList(t, &arena.Options{Name: "table"})
+	small, err := f.Alloc(100, 8)
+	require.NoError(t, err)
+	big, err := f.Alloc(1<<20, 8)
+	require.NoError(t, err)
+	fill(small, 100, 3)
+	require.NoError(t, f.Freeze())
+	assert.True(t, holds(small, 100, 3))
+	for _, p := range []unsafe.Pointer{small, big} {
+		err := guard.Catch(func() { *(*byte)(p) = 9 })
+		assert.ErrorContains(t, err, `of region "table" (read-only page, frozen)`)
+	}
+	_, err = f.Alloc(8, 8)
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	assert.ErrorIs(t, f.Free(small), arena.ErrFrozen)
+	_, err = f.Realloc(small, 200)
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	_, err = f.Realloc(small, 50)
+	assert.ErrorIs(t, err, arena.ErrFrozen, "shrinking in place would write too")
+	require.NoError(t, f.Thaw())
+	require.NoError(t, f.Thaw())
+	*(*byte)(big) = 9
+	require.NoError(t, f.Free(small))
+	require.NoError(t, f.Free(big))
+}

@@ -18,6 +18,7 @@ const (
 	PartProtected             // usable pages fenced by Protect
 	PartPunched               // usable pages unmapped by Punch
 	PartClosed                // a region that has been closed
+	PartFrozen                // usable pages made read-only by Freeze
 )
 
 var partNames = [...]string{
@@ -29,6 +30,7 @@ var partNames = [...]string{
 	PartProtected: "protected page",
 	PartPunched:   "punched hole",
 	PartClosed:    "closed region",
+	PartFrozen:    "read-only page, frozen",
 }
 
 // String names the part as fault reports do: "high guard page".

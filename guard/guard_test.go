@@ -511,3 +511,26 @@ func TestPopulateRange(t *testing.T) {
 	require.NoError(t, r.Protect(0, ps))
 	assert.ErrorIs(t, r.Populate(0, 2*ps), guard.ErrRange, "protected pages")
 }
+
+func TestFreeze(t *testing.T) {
+	mapcheck.Baseline(t)
+	for _, f := range fences(t) {
+		t.Run("fence="+fenceName(f), func(t *testing.T) {
+			r := mustMap(t, 4*ps, &guard.Options{Name: "frozen", Fence: f})
+			b := r.Bytes()
+			b[ps+5] = 42
+			require.NoError(t, r.Freeze(ps, 2*ps))
+			assert.Equal(t, byte(42), b[ps+5], "frozen pages keep their contents and can be read")
+			err := guard.Catch(func() { store(at(r, ps+5)) })
+			assert.EqualError(t, err, fmt.Sprintf(`guard: fault at offset %d of region "frozen" (read-only page, frozen)`, ps+5))
+			store(at(r, 0)) // outside the frozen range
+			assert.Equal(t, len(linesOf(t, r)), r.Mappings())
+			assert.ErrorIs(t, r.Protect(ps, ps), guard.ErrRange, "frozen pages are not Ready")
+			require.NoError(t, r.Thaw(0, 4*ps), "thawing a range with Ready pages in it is fine")
+			store(at(r, ps+5))
+			assert.Equal(t, byte(0x5a), b[ps+5])
+			require.NoError(t, r.Punch(3*ps, ps))
+			assert.ErrorIs(t, r.Freeze(2*ps, 2*ps), guard.ErrRange, "punched pages cannot be frozen")
+		})
+	}
+}

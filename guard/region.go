@@ -411,6 +411,42 @@ func (r *Region) fenceOp(what string, off, n int, on bool, why string) error {
 	}
 }
 
+// Freeze makes the usable pages [off, off+n) read-only (mprotect
+// PROT_READ), keeping their contents: a structure built there can be read
+// but a stray write faults, and Lookup names the page "read-only page,
+// frozen". The pages must be Ready (ErrRange otherwise); in the middle of
+// the region this costs kernel mappings of the budget. Thaw undoes it.
+func (r *Region) Freeze(off, n int) error {
+	return r.setReadOnly("freeze", off, n, true)
+}
+
+// Thaw makes frozen pages [off, off+n) writable again; Ready pages in the
+// range are left alone.
+func (r *Region) Thaw(off, n int) error {
+	return r.setReadOnly("thaw", off, n, false)
+}
+
+func (r *Region) setReadOnly(what string, off, n int, ro bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, l, err := r.check(what, off, n)
+	if err != nil {
+		return err
+	}
+	if !r.spans.only(o, l, PartUsable, PartFrozen) {
+		return rangeError("%s [%d, %d) of region %q: pages must be Ready or frozen", what, off, off+n, r.name)
+	}
+	p := add(r.base, o)
+	if ro {
+		return r.transition(o, l, PartFrozen, protRO, "", what, func() error {
+			return sysProtect(p, l, unix.PROT_READ, reason{what, r.name})
+		})
+	}
+	return r.transition(o, l, PartUsable, protRW, "", what, func() error {
+		return sysProtect(p, l, unix.PROT_READ|unix.PROT_WRITE, reason{what, r.name})
+	})
+}
+
 // Release drops the contents of the usable pages [off, off+n) and gives
 // their RAM back to the kernel (MADV_DONTNEED). The pages stay in their
 // state; Ready ones read back as zero when next touched.

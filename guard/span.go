@@ -21,6 +21,7 @@ const (
 	protRW   prot = iota // PROT_READ|PROT_WRITE, guard markers included
 	protNone             // PROT_NONE
 	protHole             // unmapped
+	protRO               // PROT_READ
 )
 
 type spans []span
