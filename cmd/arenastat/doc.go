@@ -15,7 +15,9 @@
 // it made: the page size and where it comes from; a file mapped private
 // and shared beside anonymous memory; a 100-byte request costing a whole
 // page between two PROT_NONE guard pages; 100,000 small objects sharing
-// pages in a bump arena; a free-list arena's per-class table, with a double
+// pages in a bump arena; the lecture's linked list with its nodes in an
+// arena (list_init, list_add, list_visit, a removed node reused); a
+// free-list arena's per-class table, with a double
 // and a foreign free refused and posix_memalign's answers; guard markers;
 // a one-byte overflow caught and named; munmap punching a hole and
 // shrinking a mapping; MADV_DONTNEED giving pages back; the mapping

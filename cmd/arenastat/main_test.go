@@ -46,7 +46,7 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 11; i++ {
+		for i := 1; i <= 12; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+strconv.Itoa(i)+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
@@ -92,7 +92,7 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "11. ")
+	assert.Contains(t, out.String(), "12. ")
 }
 
 func TestUsage(t *testing.T) {

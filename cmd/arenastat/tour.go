@@ -71,6 +71,7 @@ func tour(w io.Writer) error {
 		{"Private and shared, file and anonymous mappings", stepFileMappings},
 		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
 		{"Small objects share pages: a bump arena", stepBump},
+		{"The lecture's linked list, its nodes in an arena", stepList},
 		{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
 		{"The same fences as guard markers: one kernel mapping", stepMarkers},
 		{"A one-byte overflow hits the guard and is named", stepOverflow},
