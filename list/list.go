@@ -40,7 +40,9 @@ const (
 // elements, and return ErrNotInList or ErrRemoved, changing nothing, if it
 // is not. After l's arena is closed, l reads as empty (Len 0, Front nil,
 // All yields nothing) and every method that would add or take an element
-// returns an error matching arena.ErrClosed.
+// returns an error matching arena.ErrClosed. While the arena is frozen
+// read-only, l reads as usual and every change returns the arena's
+// refusal (arena.ErrFrozen), since writing a link would fault.
 //
 // A List must not be used by two goroutines at once, even on a Shared
 // arena, nor copied after first use (two headers would share the nodes).
@@ -98,11 +100,11 @@ func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
 	return l, nil
 }
 
-// check returns nil if l can use its arena, and otherwise the reason:
+// check returns nil if l can write its nodes, and otherwise the reason:
 // ErrNoArena for the zero List, or the error a zero-byte allocation gets
-// from the arena, which after Close is arena.ErrClosed. A list that finds
-// its arena closed drops every pointer into it, so that nothing reads the
-// unmapped memory again. O(1) and, on a Bump, a direct call.
+// from the arena: arena.ErrClosed after Close, arena.ErrFrozen while it
+// is frozen read-only. A list that finds its arena closed drops every
+// pointer into it, so that nothing reads the unmapped memory again. O(1) and, on a Bump, a direct call.
 func (l *List[T]) check() error {
 	if l.a == nil {
 		return ErrNoArena
@@ -117,10 +119,18 @@ func (l *List[T]) check() error {
 		_, err = l.a.Alloc(0, 1)
 	}
 	if err != nil {
-		l.drop()
-		return fmt.Errorf("list: %w", err)
+		if errors.Is(err, arena.ErrClosed) {
+			l.drop()
+		}
+		return fmt.Errorf("list: %w", err) // a frozen arena, say: the nodes are kept
 	}
 	return nil
+}
+
+// readable reports whether l's nodes may be read: the arena is open,
+// though it may refuse writes for now (a frozen arena).
+func (l *List[T]) readable() bool {
+	return l.check() == nil || l.a != nil && !l.closed
 }
 
 var errClosed = fmt.Errorf("list: %w", arena.ErrClosed)
@@ -228,7 +238,7 @@ func (l *List[T]) release(e *Element[T]) {
 // Len returns the number of elements: 0 for the zero List and after the
 // arena is closed. O(1).
 func (l *List[T]) Len() int {
-	if l.check() != nil {
+	if !l.readable() {
 		return 0
 	}
 	return l.len
@@ -237,7 +247,7 @@ func (l *List[T]) Len() int {
 // Front returns the first element, or nil if the list is empty or its
 // arena closed. O(1).
 func (l *List[T]) Front() *Element[T] {
-	if l.check() != nil {
+	if !l.readable() {
 		return nil
 	}
 	return l.front
@@ -246,7 +256,7 @@ func (l *List[T]) Front() *Element[T] {
 // Back returns the last element, or nil if the list is empty or its arena
 // closed. O(1).
 func (l *List[T]) Back() *Element[T] {
-	if l.check() != nil {
+	if !l.readable() {
 		return nil
 	}
 	return l.back
@@ -463,7 +473,7 @@ func (l *List[T]) copyable(other *List[T]) (int, error) {
 // iteration is a use after free, as for any arena pointer.
 func (l *List[T]) All() iter.Seq[*Element[T]] {
 	return func(yield func(*Element[T]) bool) {
-		if l.check() != nil {
+		if !l.readable() {
 			return
 		}
 		for e := l.front; e != nil; {
@@ -480,7 +490,7 @@ func (l *List[T]) All() iter.Seq[*Element[T]] {
 // All's rules.
 func (l *List[T]) Backward() iter.Seq[*Element[T]] {
 	return func(yield func(*Element[T]) bool) {
-		if l.check() != nil {
+		if !l.readable() {
 			return
 		}
 		for e := l.back; e != nil; {

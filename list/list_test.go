@@ -573,3 +573,23 @@ func TestClosedArena(t *testing.T) {
 	assert.Same(t, l, l.Init())
 	require.NoError(t, list.Verify(l))
 }
+
+// TestFrozenArena freezes the arena under a list: the list still reads,
+// refuses every change with arena.ErrFrozen, and works again after Thaw.
+func TestFrozenArena(t *testing.T) {
+	mapcheck.Baseline(t)
+	b := newBump(t, nil)
+	l := newList(t, b, 0)
+	e := must[*list.Element[int64]](t)(l.PushBack(1))
+	must[*list.Element[int64]](t)(l.PushBack(2))
+	require.NoError(t, b.Freeze())
+	checkList(t, l, []int64{1, 2})
+	_, err := l.PushFront(0)
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	_, err = l.Remove(e)
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	assert.ErrorIs(t, l.MoveToBack(e), arena.ErrFrozen)
+	require.NoError(t, b.Thaw())
+	require.NoError(t, l.MoveToBack(e))
+	checkList(t, l, []int64{2, 1})
+}
