@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/procmaps"
+	"github.com/mmarena/mmarena/list"
 )
 
 // A result is one workload run on one allocator.
@@ -113,6 +114,103 @@ var workloads = map[string][]struct {
 	},
 }
 
+// heapNode is W3's and W4's node on the Go heap.
+type heapNode struct {
+	val  int64
+	next *heapNode
+}
+
+// sink keeps a result the compiler must compute.
+var sink int64
+
+// churn is W4's workload: n short-lived 64-byte slices and a small map
+// insert and delete each, the garbage a busy service makes.
+func churn(n int) {
+	m := make(map[int]int, 64)
+	for i := range n {
+		b := make([]byte, 64)
+		b[i%64] = byte(i)
+		m[i%64] = int(b[0])
+		delete(m, (i+32)%64)
+	}
+	sink += int64(len(m))
+}
+
+func init() {
+	workloads["W3"] = []struct {
+		arena string
+		run   func(n int, peak func()) error
+	}{
+		{"goheap", func(n int, peak func()) error { // n nodes by PushFront, then a traversal
+			var head *heapNode
+			for i := range n {
+				head = &heapNode{int64(i), head}
+			}
+			for p := head; p != nil; p = p.next {
+				sink += p.val
+			}
+			peak()
+			runtime.KeepAlive(head)
+			return nil
+		}},
+		{"list", func(n int, peak func()) error {
+			b, err := arena.NewBump(&arena.Options{Name: "bench-w3"})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			l, err := list.New[int64](b, nil)
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if _, err := l.PushFront(int64(i)); err != nil {
+					return err
+				}
+			}
+			for e := range l.All() {
+				sink += e.Value
+			}
+			peak()
+			return nil
+		}},
+	}
+	workloads["W4"] = []struct {
+		arena string
+		run   func(n int, peak func()) error
+	}{
+		{"goheap", func(n int, peak func()) error { // n nodes held live while n iterations churn
+			var head *heapNode
+			for i := range n {
+				head = &heapNode{int64(i), head}
+			}
+			churn(n)
+			peak()
+			runtime.KeepAlive(head)
+			return nil
+		}},
+		{"list", func(n int, peak func()) error {
+			b, err := arena.NewBump(&arena.Options{Name: "bench-w4"})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			l, err := list.New[int64](b, nil)
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if _, err := l.PushFront(int64(i)); err != nil {
+					return err
+				}
+			}
+			churn(n)
+			peak()
+			return nil
+		}},
+	}
+}
+
 // liveSet is W2's live set for n operations: a tenth of them, at most
 // 100,000.
 func liveSet(n int) int { return max(1, min(n/10, 100_000)) }
@@ -161,8 +259,8 @@ func measure(name string, n int, progress io.Writer) ([]result, error) {
 
 func cmdBench(e env, args []string) error {
 	fs := newFlags("bench")
-	n := fs.Int("n", 1_000_000, "objects (W1) or operations (W2)")
-	ws := fs.String("w", "W1,W2", "workloads, comma-separated")
+	n := fs.Int("n", 1_000_000, "objects (W1), operations (W2), nodes (W3) or nodes and churn iterations (W4)")
+	ws := fs.String("w", "W1,W2,W3,W4", "workloads, comma-separated")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -175,7 +273,7 @@ func cmdBench(e env, args []string) error {
 	names := strings.Split(*ws, ",")
 	for _, w := range names {
 		if _, ok := workloads[w]; !ok {
-			return usagef("bench: unknown workload %q (have W1, W2)", w)
+			return usagef("bench: unknown workload %q (have W1, W2, W3, W4)", w)
 		}
 	}
 	var progress io.Writer

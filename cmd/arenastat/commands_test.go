@@ -146,7 +146,7 @@ func TestBench(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, "arenastat-bench-1", doc.Format)
-	require.Len(t, doc.Results, 4)
+	require.Len(t, doc.Results, 8)
 	arenas := ""
 	for _, r := range doc.Results {
 		arenas += r.Workload + "/" + r.Arena + " "
@@ -157,7 +157,7 @@ func TestBench(t *testing.T) {
 			assert.Zero(t, r.GCs, "%s on %s caused a GC", r.Workload, r.Arena)
 		}
 	}
-	assert.Equal(t, "W1/goheap W1/bump W2/goheap W2/freelist ", arenas)
+	assert.Equal(t, "W1/goheap W1/bump W2/goheap W2/freelist W3/goheap W3/list W4/goheap W4/list ", arenas)
 	assert.Equal(t, 1.0, doc.Results[0].Ratio)
 
 	out, _, code = arenastat(t, "bench", "-n", "5000", "-w", "W1")

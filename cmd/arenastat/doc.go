@@ -6,7 +6,7 @@
 // Usage:
 //
 //	arenastat [-json] [tour]
-//	arenastat [-json] bench [-n N] [-w W1,W2]
+//	arenastat [-json] bench [-n N] [-w W1,W2,W3,W4]
 //	arenastat [-json] watch [-interval D] [-count N] [-pid PID] URL
 //	arenastat [-json] maps [-url URL] PID
 //
@@ -24,8 +24,10 @@
 // budget; and the Go heap beside the arenas on one small workload.
 //
 // Bench runs the workloads side by side, arena against the Go heap, with
-// times, GC cycles, RSS growth and ratios. The -n flag sets the size:
-// objects for W1, operations for W2. The -w flag picks the workloads.
+// times, GC cycles, RSS growth and ratios: W1 keeps small objects, W2
+// churns a free list, W3 builds and walks a linked list, W4 churns the
+// heap beside a live list. The -n flag sets the size: objects, operations
+// or nodes. The -w flag picks the workloads.
 // Progress goes to standard error when it is a terminal.
 //
 // Watch polls URL, the expvar endpoint (/debug/vars) of a program that

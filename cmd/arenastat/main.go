@@ -25,7 +25,7 @@ const usage = `NAME
 
 SYNOPSIS
     arenastat [-json] [tour]
-    arenastat [-json] bench [-n N] [-w W1,W2]
+    arenastat [-json] bench [-n N] [-w W1,W2,W3,W4]
     arenastat [-json] watch [-interval D] [-count N] [-pid PID] URL
     arenastat [-json] maps [-url URL] PID
 
@@ -35,8 +35,10 @@ DESCRIPTION
            arenas, a caught overflow, a punched hole, pages given back.
 
     bench  runs the workloads side by side, arena against the Go heap, and
-           prints times, GC cycles and the ratios. -n sets the size (objects
-           for W1, operations for W2), -w the workloads.
+           prints times, GC cycles, RSS growth and the ratios: W1 keeps
+           small objects, W2 churns a free list, W3 builds and walks a
+           linked list, W4 churns the heap beside a live list. -n sets the
+           size (default 1,000,000), -w the workloads.
 
     watch  polls URL, a service's expvar endpoint (/debug/vars of a program
            that called arena.PublishExpvar), and redraws its arenas every

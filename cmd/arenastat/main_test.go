@@ -104,7 +104,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
 		{[]string{"tour", "extra"}, "arenastat: tour takes no arguments, got [\"extra\"] (see arenastat -help)\n"},
 		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n must be positive (see arenastat -help)\n"},
-		{[]string{"bench", "-w", "W9"}, "arenastat: bench: unknown workload \"W9\" (have W1, W2) (see arenastat -help)\n"},
+		{[]string{"bench", "-w", "W9"}, "arenastat: bench: unknown workload \"W9\" (have W1, W2, W3, W4) (see arenastat -help)\n"},
 		{[]string{"bench", "-x"}, "arenastat: bench: flag provided but not defined: -x (see arenastat -help)\n"},
 		{[]string{"watch"}, "arenastat: watch needs one URL, got 0 arguments (see arenastat -help)\n"},
 		{[]string{"watch", "-interval", "0s", "http://x"}, "arenastat: watch: -interval must be positive, -count and -pid not negative (see arenastat -help)\n"},
