@@ -15,6 +15,14 @@ type Allocator interface {
 	Alloc(size, align uintptr) (unsafe.Pointer, error)
 }
 
+// A Generational arena says cheaply whether memory it handed out is still
+// valid and writable; Bump, Shared, FreeList and SyncFreeList are. See
+// Bump.Generation.
+type Generational interface {
+	Generation() uint64
+	Frozen() bool
+}
+
 // alloc calls a.Alloc, without an interface call when a is a *Bump.
 // align comes from unsafe.Alignof or is 1, so it is always valid. New and
 // MakeSlice spell the same thing out, so that the fast path is inlined

@@ -558,3 +558,38 @@ func TestBumpFreeze(t *testing.T) {
 	assert.ErrorIs(t, b.Freeze(), arena.ErrClosed)
 	assert.ErrorIs(t, b.Thaw(), arena.ErrClosed)
 }
+
+func TestGeneration(t *testing.T) {
+	mapcheck.Baseline(t)
+	b, err := arena.NewBump(nil)
+	require.NoError(t, err)
+	g0 := b.Generation()
+	_, err = arena.New[int](b)
+	require.NoError(t, err)
+	assert.Equal(t, g0, b.Generation(), "allocation does not move it")
+	require.NoError(t, b.Freeze())
+	assert.True(t, b.Frozen())
+	assert.Equal(t, g0, b.Generation(), "nor does Freeze: the memory stays valid")
+	b.Reset()
+	assert.False(t, b.Frozen())
+	g1 := b.Generation()
+	assert.NotEqual(t, g0, g1, "Reset moves it")
+	require.NoError(t, b.Close())
+	assert.NotEqual(t, g1, b.Generation(), "Close moves it")
+
+	s, err := arena.NewShared(nil)
+	require.NoError(t, err)
+	sg := s.Generation()
+	s.Reset()
+	assert.NotEqual(t, sg, s.Generation())
+	require.NoError(t, s.Close())
+
+	f, err := arena.NewFreeList(nil)
+	require.NoError(t, err)
+	fg := f.Generation()
+	require.NoError(t, f.Close())
+	assert.NotEqual(t, fg, f.Generation())
+	var _ arena.Generational = b
+	var _ arena.Generational = s
+	var _ arena.Generational = f
+}

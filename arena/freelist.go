@@ -53,7 +53,8 @@ type flState struct {
 	name   string
 	opts   Options
 	closed bool
-	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
+	frozen bool   // Freeze made every mapping read-only; Alloc and Free are refused
+	gen    uint64 // Close so far: see Generation
 	site   uintptr
 
 	classes [numClasses]flClass
@@ -669,6 +670,7 @@ func (f *FreeList) Close() error {
 		return nil
 	}
 	f.cl.Stop()
+	f.st.gen++
 	return f.st.close()
 }
 
@@ -707,3 +709,10 @@ func (st *flState) leaked() {
 
 // Name returns the arena's name.
 func (f *FreeList) Name() string { return f.st.name }
+
+// Generation returns a number that changes when memory the arena handed
+// out stops being valid wholesale: at Close (a FreeList has no Reset).
+func (f *FreeList) Generation() uint64 { return f.st.gen }
+
+// Frozen reports whether Freeze has made the arena read-only.
+func (f *FreeList) Frozen() bool { return f.st.frozen }

@@ -25,9 +25,10 @@ type Shared struct {
 	_      noCopy
 	shards [shards]shard
 
-	mu sync.Mutex // guards st; held to cut slabs and change chunks
-	st *bumpState
-	cl runtime.Cleanup
+	mu  sync.Mutex // guards st; held to cut slabs and change chunks
+	st  *bumpState
+	gen atomic.Uint64 // Reset and Close so far: see Generation
+	cl  runtime.Cleanup
 }
 
 const (
@@ -166,6 +167,7 @@ func (s *Shared) Reset() {
 		return
 	}
 	st.resets++
+	s.gen.Add(1)
 	st.peak = max(st.peak, s.inUse())
 	for i := range s.shards {
 		s.shards[i].cur.Store(nil)
@@ -230,11 +232,19 @@ func (s *Shared) Close() error {
 	for i := range s.shards {
 		s.shards[i].cur.Store(nil)
 	}
+	s.gen.Add(1)
 	return s.st.close()
 }
 
 // Name returns the arena's name.
 func (s *Shared) Name() string { return s.st.name }
+
+// Generation returns a number that changes at every Reset and at Close,
+// as Bump.Generation does. Safe for concurrent use.
+func (s *Shared) Generation() uint64 { return s.gen.Load() }
+
+// Frozen reports false: a Shared cannot be frozen.
+func (s *Shared) Frozen() bool { return false }
 
 // Stats returns the arena's statistics; Allocs and Requested are not
 // counted by a Shared.

@@ -72,3 +72,13 @@ func (s *SyncFreeList) Close() error {
 	defer s.mu.Unlock()
 	return s.f.Close()
 }
+
+// Generation is FreeList.Generation under the lock.
+func (s *SyncFreeList) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Generation()
+}
+
+// Frozen reports false: a SyncFreeList cannot be frozen.
+func (s *SyncFreeList) Frozen() bool { return false }

@@ -22,9 +22,10 @@
 // ErrRemoved), never corruption; a list whose arena was closed reads as
 // empty and its pushes return arena.ErrClosed. Where it stops: an
 // *Element kept past its arena's Close points at unmapped memory, as any
-// arena pointer does; and Reset of the arena frees the nodes under the
-// list, which the arena gives no cheap way to notice, so a list must not
-// outlive a Reset of its arena.
+// arena pointer does. Reset of the arena frees the nodes under the list:
+// the list notices at its next call (the arena's Generation moved) and is
+// then empty, its old elements no longer its own (ErrNotInList); an
+// *Element read directly after the Reset reads reused memory.
 //
 // Lifecycle: (1) make an arena (arena.NewBump, arena.NewFreeList); (2) New;
 // (3) push, move, remove and visit, removed nodes going to the list's free

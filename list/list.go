@@ -49,8 +49,10 @@ const (
 type List[T any] struct {
 	_ noCopy
 
-	a arena.Allocator // where slabs come from; nil for the zero List. Never changes.
-	b *arena.Bump     // a, when it is a *Bump: probed without an interface call
+	a   arena.Allocator    // where slabs come from; nil for the zero List. Never changes.
+	b   *arena.Bump        // a, when it is a *Bump: probed without an interface call
+	g   arena.Generational // a, when it can say cheaply that it is unchanged; nil otherwise
+	gen uint64             // g's generation when l last found the arena open and its nodes valid
 
 	front, back *Element[T] // the ends; both nil exactly when len == 0
 	len         int         // live elements; len <= capacity when capacity > 0
@@ -89,6 +91,11 @@ func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
 	}
 	l := &List[T]{a: a, capacity: o.Capacity}
 	l.b, _ = a.(*arena.Bump)
+	if g, ok := a.(arena.Generational); ok {
+		// No generation seen yet: the first check asks the arena itself,
+		// so a closed arena is refused here and now.
+		l.g, l.gen = g, ^uint64(0)
+	}
 	size := nodeSize[T]()
 	l.slabNodes = max(1, int(firstSlabBytes/size))
 	if c := o.Capacity; c > 0 && uintptr(c) <= maxSlabBytes/size {
@@ -104,13 +111,26 @@ func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
 // ErrNoArena for the zero List, or the error a zero-byte allocation gets
 // from the arena: arena.ErrClosed after Close, arena.ErrFrozen while it
 // is frozen read-only. A list that finds its arena closed drops every
-// pointer into it, so that nothing reads the unmapped memory again. O(1) and, on a Bump, a direct call.
+// pointer into it, so that nothing reads the unmapped memory again; one
+// that finds its arena was Reset drops its nodes, which the Reset freed,
+// and is empty. O(1): on a Bump whose generation has not moved, two
+// loads and no call.
 func (l *List[T]) check() error {
+	if l.b != nil && l.b.Generation() == l.gen && !l.b.Frozen() {
+		return nil
+	}
+	return l.checkSlow()
+}
+
+func (l *List[T]) checkSlow() error {
 	if l.a == nil {
 		return ErrNoArena
 	}
 	if l.closed {
 		return errClosed
+	}
+	if l.g != nil && l.b == nil && l.g.Generation() == l.gen && !l.g.Frozen() {
+		return nil
 	}
 	var err error
 	if l.b != nil {
@@ -123,6 +143,11 @@ func (l *List[T]) check() error {
 			l.drop()
 		}
 		return fmt.Errorf("list: %w", err) // a frozen arena, say: the nodes are kept
+	}
+	if l.g != nil {
+		if g := l.g.Generation(); g != l.gen {
+			l.reset(g) // the arena was Reset: its memory, our nodes, is free
+		}
 	}
 	return nil
 }
@@ -137,7 +162,13 @@ var errClosed = fmt.Errorf("list: %w", arena.ErrClosed)
 
 // drop forgets every node, for an arena that is gone.
 func (l *List[T]) drop() {
-	*l = List[T]{a: l.a, b: l.b, capacity: l.capacity, closed: true}
+	*l = List[T]{a: l.a, b: l.b, g: l.g, gen: l.gen, capacity: l.capacity, closed: true}
+}
+
+// reset forgets every node, for an arena that was Reset under the list:
+// the list is empty and usable, and its old elements are not its own.
+func (l *List[T]) reset(gen uint64) {
+	*l = List[T]{a: l.a, b: l.b, g: l.g, gen: gen, capacity: l.capacity, slabNodes: l.slabNodes}
 }
 
 // member returns nil if e is one of l's live elements. It reads e's

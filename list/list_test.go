@@ -593,3 +593,38 @@ func TestFrozenArena(t *testing.T) {
 	require.NoError(t, l.MoveToBack(e))
 	checkList(t, l, []int64{2, 1})
 }
+
+// TestResetArena shows a list noticing that its arena was Reset under it:
+// it is empty at its next call, its old elements are not its own, and it
+// works again with fresh nodes. On a Shared arena too.
+func TestResetArena(t *testing.T) {
+	mapcheck.Baseline(t)
+	shared, err := arena.NewShared(nil)
+	require.NoError(t, err)
+	defer shared.Close()
+	for name, a := range map[string]interface {
+		arena.Allocator
+		Reset()
+	}{"bump": newBump(t, nil), "shared": shared} {
+		t.Run("arena="+name, func(t *testing.T) {
+			l := newList(t, a, 0)
+			var old []*list.Element[int64]
+			for i := range 5 {
+				e, err := l.PushBack(int64(i))
+				require.NoError(t, err)
+				old = append(old, e)
+			}
+			a.Reset()
+			assert.Equal(t, 0, l.Len(), "the Reset freed the nodes")
+			assert.Nil(t, l.Front())
+			_, err := l.Remove(old[2])
+			assert.ErrorIs(t, err, list.ErrNotInList)
+			assert.ErrorIs(t, l.MoveToFront(old[0]), list.ErrNotInList)
+			for i := range 3 {
+				_, err := l.PushFront(int64(10 + i))
+				require.NoError(t, err)
+			}
+			checkList(t, l, []int64{12, 11, 10})
+		})
+	}
+}
