@@ -1,0 +1,13 @@
+package list_test
+
+import (
+	"testing"
+
+	"github.com/mmarena/mmarena/internal/readmecheck"
+)
+
+// TestReadmeExample fails when the README's list snippet drifts from
+// Example, which go test runs and checks.
+func TestReadmeExample(t *testing.T) {
+	readmecheck.Example(t, "example_test.go", "../README.md", "Example")
+}
