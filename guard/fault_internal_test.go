@@ -69,16 +69,16 @@ func TestAttribute(t *testing.T) {
 func TestSpans(t *testing.T) {
 	const pg = 0x1000
 	s := spans{}.set(0, 10*pg, PartUsable, protRW)
-	assert.Equal(t, 1, s.vmas())
+	assert.Equal(t, 1, s.vmas(nil))
 	s = s.set(2*pg, pg, PartProtected, protNone)
-	assert.Equal(t, 3, s.vmas())
+	assert.Equal(t, 3, s.vmas(nil))
 	assert.Len(t, s, 3)
 	s = s.set(2*pg, pg, PartUsable, protRW)
 	assert.Len(t, s, 1, "equal neighbours merge")
 	s = s.set(4*pg, 2*pg, PartPunched, protHole)
-	assert.Equal(t, 2, s.vmas())
+	assert.Equal(t, 2, s.vmas(nil))
 	s = s.set(0, pg, PartProtected, protRW) // a marker: no split
-	assert.Equal(t, 2, s.vmas())
+	assert.Equal(t, 2, s.vmas(nil))
 	assert.True(t, s.only(6*pg, 4*pg, PartUsable))
 	assert.False(t, s.only(3*pg, 2*pg, PartUsable))
 	sp, ok := s.at(5*pg + 7)
@@ -93,4 +93,18 @@ func TestSpans(t *testing.T) {
 		end += sp.n
 	}
 	assert.Equal(t, uintptr(10*pg), end)
+}
+
+func TestSplitsCount(t *testing.T) {
+	const pg = 0x1000
+	s := spans{}.set(0, 10*pg, PartUsable, protRW)
+	// A fence at pages 3-4 and back: the kernel may keep three mappings.
+	splits := addSplits(nil, 3*pg, 5*pg)
+	assert.Equal(t, []uintptr{3 * pg, 5 * pg}, splits)
+	assert.Equal(t, 3, s.vmas(splits))
+	assert.Equal(t, splits, addSplits(splits, 5*pg, 3*pg), "no duplicates")
+	// A split at a prot boundary or beside a hole adds nothing.
+	h := s.set(5*pg, 5*pg, PartPunched, protHole)
+	assert.Equal(t, 2, h.vmas(splits))
+	assert.Equal(t, 1, s.vmas([]uintptr{0, 10 * pg}))
 }

@@ -188,6 +188,9 @@ func checkMappings(t *testing.T, r *guard.Region, state []pageState) {
 		}
 	}
 	if n > r.Mappings() {
+		for _, m := range procmaps.Overlapping(ms, lo, hi) {
+			t.Log(m.Line, "offset", int64(m.Start)-int64(r.Addr()))
+		}
 		t.Fatalf("kernel shows %d mappings for the region, guard charged %d", n, r.Mappings())
 	}
 }

@@ -368,7 +368,9 @@ func TestProtectDiscards(t *testing.T) {
 			require.NoError(t, r.Unprotect(ps, 2*ps))
 			assert.Equal(t, byte(0), b[ps], "protected pages come back zeroed")
 			b[ps] = 8
-			assert.Equal(t, len(linesOf(t, r)), r.Mappings())
+			// An upper bound: with mprotect the kernel may or may not merge
+			// the fenced pages back into their neighbours.
+			assert.LessOrEqual(t, len(linesOf(t, r)), r.Mappings())
 		})
 	}
 }

@@ -38,7 +38,8 @@ type Region struct {
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
 	committed uintptr        // usable bytes Ready from the start; size >= committed. guarded by mu
 	spans     spans          // page states of the whole reservation. guarded by mu
-	vmas      int            // kernel mappings charged to the budget; == spans.vmas(). guarded by mu
+	vmas      int            // kernel mappings charged to the budget; == spans.vmas(splits). guarded by mu
+	splits    []uintptr      // offsets where mprotect or munmap cut the mapping; sorted. guarded by mu
 	closed    bool           // guarded by mu
 }
 
@@ -144,7 +145,7 @@ func Map(size int, opts *Options) (*Region, error) {
 	if guard == 0 {
 		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
 	}
-	vmas := sp.vmas()
+	vmas := sp.vmas(nil)
 	if err := charge(vmas, "map", o.Name); err != nil {
 		return nil, err
 	}
@@ -596,7 +597,11 @@ func (r *Region) check(what string, off, n int) (uintptr, uintptr, error) {
 // before making it and refunding any it frees after. r.mu must be held.
 func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string, sys func() error) error {
 	next := r.spans.setWhy(off, n, part, p, why)
-	delta := next.vmas() - r.vmas
+	splits := r.splits
+	if !r.spans.allProt(off, n, p) {
+		splits = addSplits(splits, off, off+n) // the kernel cuts the mapping here
+	}
+	delta := next.vmas(splits) - r.vmas
 	if delta > 0 {
 		if err := charge(delta, what, r.name); err != nil {
 			return err
@@ -611,7 +616,7 @@ func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string,
 	if delta < 0 {
 		_ = charge(delta, "", "")
 	}
-	r.spans, r.vmas = next, r.vmas+delta
+	r.spans, r.splits, r.vmas = next, splits, r.vmas+delta
 	publish(r.info())
 	return nil
 }

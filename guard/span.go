@@ -1,5 +1,7 @@
 package guard
 
+import "sort"
+
 // A span is a run of pages of one region in one state. A region's spans
 // are sorted, cover its whole reservation (guards included) without gaps,
 // and never have two equal neighbours. A spans value is never modified
@@ -92,6 +94,20 @@ func (s spans) at(off uintptr) (span, bool) {
 	return span{}, false
 }
 
+// allProt reports whether every page of [off, off+n) already has prot p,
+// so that setting it changes nothing the kernel sees.
+func (s spans) allProt(off, n uintptr, p prot) bool {
+	for _, sp := range s {
+		if sp.off+sp.n <= off || sp.off >= off+n {
+			continue
+		}
+		if sp.prot != p {
+			return false
+		}
+	}
+	return true
+}
+
 // only reports whether every page of [off, off+n) has one of the parts
 // allowed.
 func (s spans) only(off, n uintptr, allowed ...Part) bool {
@@ -111,9 +127,13 @@ func (s spans) only(off, n uintptr, allowed ...Part) bool {
 }
 
 // vmas returns how many kernel mappings the spans cost: one per maximal
-// run of mapped spans with the same prot. The kernel may merge a run with
-// a neighbouring mapping outside the region, so this is an upper bound.
-func (s spans) vmas() int {
+// run of mapped spans with the same prot, plus one for each split point
+// inside such a run. A split point is an offset where an mprotect or
+// munmap once cut a mapping: the kernel re-merges the two sides only when
+// their anonymous memory is compatible, which it stops being once each
+// side has faulted pages in on its own, so guard counts the cut as
+// permanent. The result is an upper bound: the kernel may merge more.
+func (s spans) vmas(splits []uintptr) int {
 	count := 0
 	last := protHole
 	for _, sp := range s {
@@ -122,5 +142,31 @@ func (s spans) vmas() int {
 		}
 		last = sp.prot
 	}
+	for _, p := range splits {
+		if p == 0 {
+			continue
+		}
+		left, ok1 := s.at(p - 1)
+		right, ok2 := s.at(p)
+		if ok1 && ok2 && left.prot == right.prot && left.prot != protHole {
+			count++
+		}
+	}
 	return count
+}
+
+// addSplits returns splits with off and end added, sorted and unique; it
+// does not modify splits.
+func addSplits(splits []uintptr, off, end uintptr) []uintptr {
+	out := make([]uintptr, 0, len(splits)+2)
+	out = append(out, splits...)
+	for _, p := range []uintptr{off, end} {
+		i := sort.Search(len(out), func(i int) bool { return out[i] >= p })
+		if i == len(out) || out[i] != p {
+			out = append(out, 0)
+			copy(out[i+1:], out[i:])
+			out[i] = p
+		}
+	}
+	return out
 }
