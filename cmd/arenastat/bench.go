@@ -136,6 +136,27 @@ func churn(n int) {
 	sink += int64(len(m))
 }
 
+// withList builds an n-node list of int64 by PushFront in a bump arena
+// named name, calls use with it, and closes the arena.
+func withList(name string, n int, use func(*list.List[int64])) error {
+	b, err := arena.NewBump(&arena.Options{Name: name})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	l, err := list.New[int64](b, nil)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if _, err := l.PushFront(int64(i)); err != nil {
+			return err
+		}
+	}
+	use(l)
+	return nil
+}
+
 func init() {
 	workloads["W3"] = []struct {
 		arena string
@@ -154,25 +175,12 @@ func init() {
 			return nil
 		}},
 		{"list", func(n int, peak func()) error {
-			b, err := arena.NewBump(&arena.Options{Name: "bench-w3"})
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			l, err := list.New[int64](b, nil)
-			if err != nil {
-				return err
-			}
-			for i := range n {
-				if _, err := l.PushFront(int64(i)); err != nil {
-					return err
+			return withList("bench-w3", n, func(l *list.List[int64]) {
+				for e := range l.All() {
+					sink += e.Value
 				}
-			}
-			for e := range l.All() {
-				sink += e.Value
-			}
-			peak()
-			return nil
+				peak()
+			})
 		}},
 	}
 	workloads["W4"] = []struct {
@@ -190,23 +198,10 @@ func init() {
 			return nil
 		}},
 		{"list", func(n int, peak func()) error {
-			b, err := arena.NewBump(&arena.Options{Name: "bench-w4"})
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			l, err := list.New[int64](b, nil)
-			if err != nil {
-				return err
-			}
-			for i := range n {
-				if _, err := l.PushFront(int64(i)); err != nil {
-					return err
-				}
-			}
-			churn(n)
-			peak()
-			return nil
+			return withList("bench-w4", n, func(*list.List[int64]) {
+				churn(n)
+				peak()
+			})
 		}},
 	}
 }
