@@ -18,9 +18,10 @@
 // moves further reserved pages to Ready, so an arena grows in place.
 // Protect moves Ready pages back to Reserved (a fence for quarantines) and
 // Unprotect returns them. Release keeps pages Ready but drops their
-// contents (MADV_DONTNEED: RSS falls, they read back as zero). Punch moves
-// pages to Unmapped, splitting the kernel mapping in two. Close unmaps
-// everything.
+// contents (MADV_DONTNEED: RSS falls, they read back as zero). Freeze
+// makes Ready pages read-only and Thaw undoes it. Punch moves pages to
+// Unmapped, splitting the kernel mapping in two. Close unmaps everything.
+// MapFile makes the same layout over a file, private or shared.
 //
 // Fences cost kernel mappings. Each mprotect that changes part of a
 // mapping splits it, and a process may hold only vm.max_map_count of them;
@@ -36,6 +37,7 @@
 // the end), and Catch turns a fault inside a function into a *FaultError.
 // **A fault outside Catch still kills the process**: Go recovers memory
 // faults only in a goroutine that asked for it with debug.SetPanicOnFault.
+// SetTrace keeps the last system calls guard made, with their reasons.
 //
 // Lifecycle: (1) Map; (2) use Bytes or Pointer, Commit to grow, Protect,
 // Release or Punch pages; (3) Close. Linux is the first platform; darwin
