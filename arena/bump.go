@@ -87,8 +87,9 @@ const (
 	// that start at clearMin, so a small refill clears little, and double
 	// up to clearMax, where Go's memclr switches to non-temporal stores:
 	// W1 warm went from 7.3 to 5.7 ns/object against a fixed 64 KiB stride.
-	clearMin = 64 << 10
-	clearMax = 32 << 20
+	clearMin    = 64 << 10
+	clearMax    = 32 << 20
+	populateMax = 2 << 20
 )
 
 // NewBump returns an empty bump arena; nothing is mapped until the first
@@ -233,7 +234,10 @@ func (b *Bump) prepare(c *chunk, end uintptr) {
 		default:
 			ps := uintptr(align.PageSize())
 			from := align.Down(b.zeroTo, ps)
-			to, _ := align.Up(max(end, b.zeroTo+b.stride), ps) // ok: below size + stride
+			// Fault in at most populateMax ahead: one system call per 2 MiB
+			// costs nothing measurable, and RSS stays close to what is used
+			// (W3's bytes per node went from 26.9 to 24.x).
+			to, _ := align.Up(max(end, b.zeroTo+min(b.stride, populateMax)), ps) // ok: below size + stride
 			to = min(to, c.size)
 			if err := c.r.Populate(int(from), int(to-from)); err != nil {
 				if errors.Is(err, errors.ErrUnsupported) {
