@@ -18,6 +18,7 @@ type Syscall struct {
 	Err  string    `json:"err,omitempty"` // the errno, if it failed
 }
 
+// String formats the call as strace would, with the reason after it.
 func (s Syscall) String() string {
 	e := ""
 	if s.Err != "" {
@@ -30,6 +31,7 @@ func (s Syscall) String() string {
 // name. Two strings, so that making one costs nothing when tracing is off.
 type reason struct{ what, name string }
 
+// String reads "commit in region \"nodes\"".
 func (r reason) String() string {
 	if r.name == "" {
 		return r.what

@@ -58,6 +58,7 @@ EXIT STATUS
 // usageError is a mistake in the command line: exit status 2.
 type usageError struct{ msg string }
 
+// Error adds where to look for help.
 func (e usageError) Error() string { return e.msg + " (see arenastat -help)" }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
