@@ -307,6 +307,16 @@ func BenchmarkFirstTouch(b *testing.B) {
 	}
 }
 
+// inParallel runs fn in n goroutines, passing each its index, and waits
+// for them all.
+func inParallel(n int, fn func(w int)) {
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() { fn(w) })
+	}
+	wg.Wait()
+}
+
 // BenchmarkConcurrent has two goroutines allocate 100,000 32-byte
 // objects each per op, then frees them all: a Shared arena (Reset) against
 // the Go heap (the GC), with one goroutine on a Bump for reference.
@@ -322,17 +332,13 @@ func BenchmarkConcurrent(b *testing.B) {
 			keep[w] = make([]*obj32, per)
 		}
 		for b.Loop() {
-			var wg sync.WaitGroup
-			for w := range workers {
-				wg.Go(func() {
-					for i := range per {
-						o := new(obj32)
-						o.A = int64(i)
-						keep[w][i] = o
-					}
-				})
-			}
-			wg.Wait()
+			inParallel(workers, func(w int) {
+				for i := range per {
+					o := new(obj32)
+					o.A = int64(i)
+					keep[w][i] = o
+				}
+			})
 		}
 		report(b)
 	})
@@ -345,20 +351,16 @@ func BenchmarkConcurrent(b *testing.B) {
 		}
 		defer s.Close()
 		for b.Loop() {
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for i := range per {
-						o, err := arena.New[obj32](s)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						o.A = int64(i)
+			inParallel(workers, func(int) {
+				for i := range per {
+					o, err := arena.New[obj32](s)
+					if err != nil {
+						b.Error(err)
+						return
 					}
-				})
-			}
-			wg.Wait()
+					o.A = int64(i)
+				}
+			})
 			s.Reset()
 		}
 		report(b)

@@ -3,7 +3,6 @@ package arena_test
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"testing"
 	"unsafe"
 
@@ -195,18 +194,14 @@ func BenchmarkFreeListConcurrent(b *testing.B) {
 	b.Run("arena=goheap/goroutines=2", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					var keep [64][]byte
-					for i := range per {
-						s := make([]byte, 64)
-						s[0] = 1
-						keep[i%64] = s
-					}
-				})
-			}
-			wg.Wait()
+			inParallel(workers, func(int) {
+				var keep [64][]byte
+				for i := range per {
+					s := make([]byte, 64)
+					s[0] = 1
+					keep[i%64] = s
+				}
+			})
 		}
 		report(b)
 	})
@@ -219,31 +214,27 @@ func BenchmarkFreeListConcurrent(b *testing.B) {
 		}
 		defer s.Close()
 		for b.Loop() {
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					var keep [64]unsafe.Pointer
-					for i := range per {
-						if old := keep[i%64]; old != nil {
-							if err := s.Free(old); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-						p, err := s.Alloc(64, 8)
-						if err != nil {
+			inParallel(workers, func(int) {
+				var keep [64]unsafe.Pointer
+				for i := range per {
+					if old := keep[i%64]; old != nil {
+						if err := s.Free(old); err != nil {
 							b.Error(err)
 							return
 						}
-						*(*byte)(p) = 1
-						keep[i%64] = p
 					}
-					for _, p := range keep {
-						s.Free(p)
+					p, err := s.Alloc(64, 8)
+					if err != nil {
+						b.Error(err)
+						return
 					}
-				})
-			}
-			wg.Wait()
+					*(*byte)(p) = 1
+					keep[i%64] = p
+				}
+				for _, p := range keep {
+					s.Free(p)
+				}
+			})
 		}
 		report(b)
 	})
