@@ -37,6 +37,12 @@ type Bump struct {
 
 	st      *bumpState // the rest; also what the leak cleanup holds
 	cleanup runtime.Cleanup
+
+	// inner, with Options.Sample, is the Bump that serves the allocations
+	// not sampled, sharing st. This Bump's own fast path then always
+	// fails, so that each allocation reaches allocSlow and the sampling
+	// counter: a Bump without sampling pays nothing for it.
+	inner *Bump
 }
 
 // bumpState is the part of a Bump that the fast path never touches. It
@@ -56,6 +62,7 @@ type bumpState struct {
 	closed bool
 	frozen bool                     // Freeze made every chunk read-only; allocation is refused
 	thawTo uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
+	smp    *sampler                 // Options.Sample; nil when off
 	quar   []quarantined            // fenced chunks waiting out their quarantine
 	site   uintptr                  // program counter of the NewBump call, for leak reports
 	id     uint64                   // in the registry
@@ -100,6 +107,12 @@ func NewBump(opts *Options) (*Bump, error) {
 		return nil, err
 	}
 	b := &Bump{st: st}
+	if st.opts.Sample > 0 {
+		if st.smp, err = newSampler(st.name, &st.opts); err != nil {
+			return nil, err
+		}
+		b.inner = &Bump{st: st}
+	}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
 	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
 	return b, nil
@@ -125,6 +138,10 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 		return nil, errSize("%s arena %q: Limit %d is negative", kind, o.Name, o.Limit)
 	case o.Quarantine < 0:
 		return nil, errSize("%s arena %q: Quarantine %d is negative", kind, o.Name, o.Quarantine)
+	case o.Sample < 0:
+		return nil, errSize("%s arena %q: Sample %d is negative", kind, o.Name, o.Sample)
+	case o.SampleSlots < 0:
+		return nil, errSize("%s arena %q: SampleSlots %d is negative", kind, o.Name, o.SampleSlots)
 	}
 	if o.InitialSize == 0 {
 		o.InitialSize = defaultInitial
@@ -177,6 +194,9 @@ var maxAlign = uintptr(align.PageSize())
 // allocSlow handles everything the fast path does not: bad arguments,
 // size 0, zeroing ahead after a Reset, and moving to a new chunk.
 func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+	if b.inner != nil {
+		return b.allocSampling(size, al)
+	}
 	if invariantsEnabled {
 		b.st.enter()
 		defer b.st.exit()
@@ -211,6 +231,21 @@ func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
 			return nil, err
 		}
 	}
+}
+
+// allocSampling is Alloc with Options.Sample: every Nth allocation goes
+// to the sampler, the others, and those it cannot place, to the inner
+// Bump.
+func (b *Bump) allocSampling(size, al uintptr) (unsafe.Pointer, error) {
+	st := b.st
+	if size > 0 && !st.closed && !st.frozen && st.smp.tick() {
+		if p := st.smp.alloc(size, al); p != nil {
+			b.allocs++
+			b.requested += uint64(size)
+			return p, nil
+		}
+	}
+	return b.inner.Alloc(size, al)
 }
 
 // prepare moves the frontier zeroTo of the current chunk c to at least
@@ -360,6 +395,15 @@ func (b *Bump) Reset() {
 	if st.closed {
 		return
 	}
+	if b.inner != nil {
+		if st.frozen {
+			_ = st.smp.setFrozen(false) // the blocks are about to be fenced
+		}
+		b.inner.Reset()
+		st.smp.reset()
+		b.gen++
+		return
+	}
 	if invariantsEnabled {
 		st.enter()
 		defer st.exit()
@@ -485,6 +529,9 @@ func (st *bumpState) release(c *chunk) {
 // released (RSS falls). Allocations are untouched. It returns ErrClosed
 // after Close, or the first system-call error.
 func (b *Bump) Trim() error {
+	if b.inner != nil {
+		return b.inner.Trim()
+	}
 	st := b.st
 	if st.closed {
 		return ErrClosed
@@ -532,6 +579,17 @@ func (b *Bump) Freeze() error {
 	case st.frozen:
 		return nil
 	}
+	if b.inner != nil {
+		if err := b.inner.Freeze(); err != nil {
+			return err
+		}
+		if err := st.smp.setFrozen(true); err != nil {
+			_ = st.smp.setFrozen(false)
+			_ = b.inner.Thaw()
+			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
+		}
+		return nil
+	}
 	for i, c := range st.chunks {
 		if err := c.r.Freeze(0, int(c.size)); err != nil {
 			for _, d := range st.chunks[:i] {
@@ -552,6 +610,13 @@ func (b *Bump) Thaw() error {
 		return ErrClosed
 	case !st.frozen:
 		return nil
+	}
+	if b.inner != nil {
+		err := st.smp.setFrozen(false)
+		if e := b.inner.Thaw(); e != nil {
+			err = e
+		}
+		return err
 	}
 	return b.thaw()
 }
@@ -579,6 +644,9 @@ func (b *Bump) Close() error {
 	b.cleanup.Stop()
 	b.base, b.off, b.zeroTo = nil, 0, 0
 	b.gen++
+	if b.inner != nil {
+		b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0
+	}
 	return st.close()
 }
 
@@ -594,6 +662,11 @@ func (st *bumpState) close() error {
 	}
 	for _, q := range st.quar {
 		if err := q.c.r.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if st.smp != nil {
+		if err := st.smp.close(); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -30,6 +30,9 @@ var (
 	// ErrAlign reports an alignment that is not a power of two or exceeds
 	// the page size. It also matches unix.EINVAL.
 	ErrAlign = errors.New("arena: invalid alignment")
+	// ErrUnsupported reports an option an arena kind does not offer. It
+	// also matches errors.ErrUnsupported.
+	ErrUnsupported = fmt.Errorf("arena: option not supported: %w", errors.ErrUnsupported)
 )
 
 func errSize(format string, args ...any) error {

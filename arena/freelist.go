@@ -72,9 +72,10 @@ type flState struct {
 	requested uint64  // bytes asked for, ever
 	allocs    uint64
 	frees     uint64
-	released  uint64 // bytes given back to the OS, ever
-	syscalls  uint64 // calls into guard that reach the kernel
-	retired   uint64 // blocks withdrawn after a write after free
+	released  uint64   // bytes given back to the OS, ever
+	syscalls  uint64   // calls into guard that reach the kernel
+	retired   uint64   // blocks withdrawn after a write after free
+	smp       *sampler // Options.Sample; nil when off
 
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
@@ -138,7 +139,7 @@ type largeBlock struct {
 
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. Of the Options it uses Name, Limit, NoGuards,
-// HugePages, Prefault and Hardened.
+// HugePages, Prefault, Hardened and the Sample options.
 func NewFreeList(opts *Options) (*FreeList, error) {
 	st := &flState{chunks: make(map[uintptr]*flChunk), large: make(map[uintptr]*largeBlock)}
 	if opts != nil {
@@ -151,6 +152,11 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 		return nil, errSize("freelist arena %q: Limit %d is negative", st.opts.Name, st.opts.Limit)
 	}
 	st.name = st.opts.Name
+	smp, err := newSampler(st.name, &st.opts)
+	if err != nil {
+		return nil, err
+	}
+	st.smp = smp
 	st.site = callerPC(1)
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
@@ -185,6 +191,13 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	}
 	if size == 0 {
 		return zeroSized(), nil
+	}
+	if st.smp != nil && st.smp.tick() {
+		if p := st.smp.alloc(size, al); p != nil {
+			st.requested += uint64(size)
+			st.allocs++
+			return p, nil
+		}
 	}
 	if al <= maxAlign {
 		if c := classFor(size, al); c >= 0 {
@@ -408,6 +421,15 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if st.frozen {
 		return ErrFrozen
 	}
+	if st.smp != nil {
+		if handled, err := st.smp.free(p); handled {
+			var r *Report
+			if err == nil || errors.As(err, &r) {
+				st.frees++
+			}
+			return err
+		}
+	}
 	s, i, err := st.find(p)
 	if err != nil {
 		return err
@@ -545,6 +567,11 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	if p == nil || p == zeroSized() {
 		return 0, nil
 	}
+	if st.smp != nil {
+		if n, ok := st.smp.usable(p); ok {
+			return n, nil
+		}
+	}
 	s, _, err := st.find(p)
 	switch {
 	case err != nil:
@@ -577,7 +604,7 @@ func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) 
 	if n == 0 {
 		return nil, f.Free(p)
 	}
-	if n <= old && (n > old/2 || old <= 16) {
+	if n <= old && (n > old/2 || old <= 16) && (f.st.smp == nil || !f.st.smp.owns(p)) {
 		clearBytes(add(p, n), old-n)
 		return p, nil
 	}
@@ -634,6 +661,15 @@ func (f *FreeList) Freeze() error {
 			return err
 		}
 	}
+	if st.smp != nil {
+		if err := st.smp.setFrozen(true); err != nil {
+			_ = st.smp.setFrozen(false)
+			for _, d := range done {
+				_ = d.Thaw(0, d.Size())
+			}
+			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
+		}
+	}
 	st.frozen = true
 	return nil
 }
@@ -659,15 +695,25 @@ func (f *FreeList) Thaw() error {
 	for _, b := range st.large {
 		keep(b.r.Thaw(0, int(b.size)))
 	}
+	if st.smp != nil {
+		keep(st.smp.setFrozen(false))
+	}
 	st.frozen = false
 	return first
 }
 
 // Close unmaps every chunk and large block; afterwards every call returns
-// ErrClosed and Close returns nil again.
+// ErrClosed and Close returns nil again. In hardened mode (Options.Sample)
+// blocks never freed are reported first to the leak handler, as a
+// LeakReport whose Unfreed lists them (see SetLeakHandler).
 func (f *FreeList) Close() error {
 	if f.st.closed {
 		return nil
+	}
+	if f.st.smp != nil {
+		if u := f.Unfreed(); u.Blocks > 0 {
+			reportLeak(LeakReport{Name: f.st.name, Kind: "freelist", Site: site(f.st.site), Unfreed: &u})
+		}
 	}
 	f.cl.Stop()
 	f.st.gen++
@@ -689,12 +735,35 @@ func (st *flState) close() error {
 	for _, b := range st.large {
 		keep(b.r.Close())
 	}
+	if st.smp != nil {
+		keep(st.smp.close())
+	}
 	st.chunks, st.large, st.current = nil, nil, nil
 	st.recent = [64]*flChunk{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
 	st.mapped, st.inUse = 0, 0
 	return first
+}
+
+// Unfreed lists the blocks allocated and not freed: how many, their
+// bytes (at block size; sampled blocks at their requested size), and,
+// for the sampled ones (Options.Sample), where each was allocated. O(live
+// sampled blocks + classes).
+func (f *FreeList) Unfreed() Unfreed {
+	st := f.st
+	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
+	for c := range st.classes {
+		u.Blocks += int(st.classes[c].inUse)
+	}
+	if st.smp != nil {
+		u.Sampled = st.smp.unfreed()
+		u.Blocks += len(u.Sampled)
+		for _, b := range u.Sampled {
+			u.Bytes += uint64(b.Size)
+		}
+	}
+	return u
 }
 
 // leaked runs when a FreeList became unreachable without Close.

@@ -33,6 +33,9 @@ type FreeListStats struct {
 	Fragmentation float64      `json:"fragmentation"` // Committed / InUse; 0 when nothing is in use
 	Classes       []ClassStats `json:"classes"`       // classes with at least one span, smallest first
 	Closed        bool         `json:"closed"`
+	// Sample describes the sampled blocks (Options.Sample), which the
+	// counts above include; nil when sampling is off.
+	Sample *SampleStats `json:"sample,omitempty"`
 }
 
 // Stats returns the arena's statistics; Resident costs one mincore call
@@ -43,6 +46,10 @@ func (f *FreeList) Stats() FreeListStats {
 		Name: st.name, Kind: "freelist", Requested: st.requested, InUse: uint64(st.inUse),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
 		Allocs: st.allocs, Frees: st.frees, Large: len(st.large), Retired: st.retired, Closed: st.closed,
+	}
+	if st.smp != nil {
+		s.Sample = st.smp.snapshot()
+		s.InUse += s.Sample.LiveBytes
 	}
 	for _, ch := range st.chunks {
 		if n, err := ch.r.Resident(); err == nil {

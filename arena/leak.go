@@ -9,18 +9,24 @@ import (
 	"github.com/dustin/go-humanize"
 )
 
-// A LeakReport describes an arena that became unreachable without Close.
-// Its mappings have been released by the time the report is made.
+// A LeakReport describes an arena that became unreachable without Close,
+// whose mappings have been released by the time the report is made; or,
+// with Unfreed set, a hardened FreeList (Options.Sample) closed with
+// blocks never freed.
 type LeakReport struct {
-	Name   string // the arena's name
-	Kind   string // "bump" or "shared"
-	Site   string // where it was created, "file:line"
-	Chunks int    // mappings released
-	Bytes  uint64 // usable bytes released
+	Name    string   // the arena's name
+	Kind    string   // "bump", "shared" or "freelist"
+	Site    string   // where it was created, "file:line"
+	Chunks  int      // mappings released
+	Bytes   uint64   // usable bytes released
+	Unfreed *Unfreed // blocks a hardened FreeList's Close found never freed; nil otherwise
 }
 
-// String is the line the default leak handler prints.
+// String is what the default leak handler prints.
 func (r LeakReport) String() string {
+	if r.Unfreed != nil {
+		return fmt.Sprintf("arena: freelist arena created at %s closed with blocks never freed: %s", r.Site, r.Unfreed)
+	}
 	return fmt.Sprintf("arena: %s arena %q created at %s was never closed; released %d chunk(s), %s",
 		r.Kind, r.Name, r.Site, r.Chunks, humanize.IBytes(r.Bytes))
 }

@@ -58,6 +58,34 @@ type Options struct {
 	// "use after reset". It costs fresh chunks for every Reset.
 	// Default: 0, off.
 	Quarantine int
+
+	// Sample turns on hardened mode: every Sample-th allocation (1: every
+	// one, as Electric Fence does) is placed flush against a fenced page,
+	// in a pool of its own, and the call stack that made it is recorded.
+	// Free (FreeList), Reset or Close fence its pages again and record
+	// that stack too; the freed block then stays fenced in a first-in
+	// first-out quarantine of SampleSlots slots. A fault at or next to a
+	// sampled block is explained by Catch or Explain as an overflow,
+	// underflow, use after free, use after reset or use after close,
+	// naming both sites. A sampled allocation costs a system call or two
+	// (see BenchmarkSampled); the others cost a counter. When guard's
+	// mapping budget is spent, sampling stops (SampleStats.Stopped)
+	// rather than an allocation failing. Used by Bump and FreeList;
+	// NewShared refuses it. Sampled blocks do not count against Limit.
+	// Default: 0, off.
+	Sample int
+
+	// SampleUnderflow places sampled blocks against the fence below them
+	// instead of above, to catch underflows (an access before the start)
+	// rather than overflows. Default: false, overflows.
+	SampleUnderflow bool
+
+	// SampleSlots is how many sampled blocks of up to four pages the
+	// arena holds at once, live and quarantined; a sample due while all
+	// are live is skipped. Each slot is five pages of address space, but
+	// memory only while live. Larger blocks get a mapping each, and the
+	// last 64 freed stay fenced. Default: 1024.
+	SampleSlots int
 }
 
 func (o *Options) regionOptions(name string, size uintptr) *guard.Options {

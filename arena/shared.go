@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,9 @@ func NewShared(opts *Options) (*Shared, error) {
 	st, err := newState("shared", opts)
 	if err != nil {
 		return nil, err
+	}
+	if st.opts.Sample > 0 {
+		return nil, fmt.Errorf("%w: shared arena %q: Sample is not supported; sample with a Bump per goroutine or a SyncFreeList", ErrUnsupported, st.name)
 	}
 	s := &Shared{st: st}
 	s.cl = runtime.AddCleanup(s, (*bumpState).leaked, st)

@@ -23,11 +23,23 @@ type Stats struct {
 	Allocs    uint64 `json:"allocs"`    // allocations of one byte or more, ever
 	Resets    uint64 `json:"resets"`
 	Closed    bool   `json:"closed"`
+	// Sample describes the sampled allocations (Options.Sample), which
+	// the counts above include; nil when sampling is off.
+	Sample *SampleStats `json:"sample,omitempty"`
 }
 
 // Stats returns the arena's statistics. It makes one mincore call per
 // chunk, so it is for monitoring, not for the fast path.
 func (b *Bump) Stats() Stats {
+	if b.inner != nil {
+		s := b.inner.Stats()
+		s.Allocs += b.allocs
+		s.Requested += b.requested
+		s.Sample = b.st.smp.snapshot()
+		s.InUse += s.Sample.LiveBytes
+		s.Peak = max(s.Peak, s.InUse)
+		return s
+	}
 	st := b.st
 	inUse := uint64(st.done + b.off)
 	s := Stats{

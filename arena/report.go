@@ -1,0 +1,342 @@
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/mmarena/mmarena/guard"
+)
+
+// A Kind names what a memory error did.
+type Kind uint8
+
+const (
+	KindOverflow      Kind = iota + 1 // an access past a live block's end
+	KindUnderflow                     // an access before a live block's start
+	KindUseAfterFree                  // an access to a block after Free
+	KindUseAfterReset                 // an access to a block after its arena's Reset
+	KindUseAfterClose                 // an access to a block after its arena's Close
+)
+
+var kindNames = [...]string{
+	KindOverflow:      "overflow",
+	KindUnderflow:     "underflow",
+	KindUseAfterFree:  "use after free",
+	KindUseAfterReset: "use after reset",
+	KindUseAfterClose: "use after close",
+}
+
+// String names the kind as reports do: "use after free".
+func (k Kind) String() string {
+	if k > 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+// A Report explains a fault at or near a sampled block (Options.Sample):
+// what kind of error it was, which block, how far from it, and the call
+// stacks that allocated and freed the block.
+type Report struct {
+	Kind  Kind
+	Addr  uintptr // the faulting address
+	Arena string  // the arena's name
+	Block uintptr // the block's first byte
+	Size  uintptr // the block's size, as requested
+	// Distance is how many bytes past the block's end (overflow) or
+	// before its start (underflow) Addr is, counting the first byte
+	// outside as 1; for the use-after kinds it is Addr's offset from the
+	// block's start, which may be negative or past its size.
+	Distance int64
+	// AtFree is true when the overflow was found by Free, in the bytes
+	// between the block's end and the fence that alignment left, rather
+	// than by a fault.
+	AtFree    bool
+	Allocated []string // "function file:line", innermost first; the arena's own frames left out
+	Freed     []string // likewise, for the Free, Reset or Close; nil while the block is live
+	Fault     *guard.FaultError
+}
+
+// Error reads like `arena: use after free: 8 bytes into a 48-byte block
+// at 0x7f3c2a401fd0 of "cache", allocated at main.load (load.go:31),
+// freed at main.evict (cache.go:77)`.
+func (r *Report) Error() string {
+	var b strings.Builder
+	b.WriteString("arena: ")
+	b.WriteString(r.Kind.String())
+	b.WriteString(": ")
+	b.WriteString(r.where())
+	if len(r.Allocated) > 0 {
+		b.WriteString(", allocated at ")
+		b.WriteString(r.Allocated[0])
+	}
+	if len(r.Freed) > 0 {
+		b.WriteString(", ")
+		b.WriteString(r.freedWord())
+		b.WriteString(" at ")
+		b.WriteString(r.Freed[0])
+	}
+	return b.String()
+}
+
+// where says where the address was, relative to the block.
+func (r *Report) where() string {
+	blk := fmt.Sprintf("%d-byte block at %#x of %q", r.Size, r.Block, r.Arena)
+	switch r.Kind {
+	case KindOverflow:
+		s := fmt.Sprintf("%s past the end of a %s", bytesWord(r.Distance), blk)
+		if r.AtFree {
+			s += " (found by Free in the bytes alignment left before the fence)"
+		}
+		return s
+	case KindUnderflow:
+		return fmt.Sprintf("%s before the start of a %s", bytesWord(r.Distance), blk)
+	}
+	switch {
+	case r.Distance < 0:
+		return fmt.Sprintf("%s before the start of a %s", bytesWord(-r.Distance), blk)
+	case r.Distance >= int64(r.Size):
+		return fmt.Sprintf("%s past the end of a %s", bytesWord(r.Distance-int64(r.Size)+1), blk)
+	}
+	return fmt.Sprintf("%s into a %s", bytesWord(r.Distance), blk)
+}
+
+func (r *Report) freedWord() string {
+	switch r.Kind {
+	case KindUseAfterReset:
+		return "reset"
+	case KindUseAfterClose:
+		return "closed"
+	}
+	return "freed"
+}
+
+// String is the report over several lines, with the call stacks.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n", r.Kind, r.where())
+	stack := func(what string, fs []string) {
+		if len(fs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "  %s at:\n", what)
+		for _, f := range fs {
+			fmt.Fprintf(&b, "    %s\n", f)
+		}
+	}
+	stack("allocated", r.Allocated)
+	stack(r.freedWord(), r.Freed)
+	return b.String()
+}
+
+// Unwrap returns the fault, if the report was made from one.
+func (r *Report) Unwrap() error {
+	if r.Fault == nil {
+		return nil
+	}
+	return r.Fault
+}
+
+func bytesWord(n int64) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// attribute is the pure core of Explain: it names addr against the
+// sampled blocks near it. A block's neighbourhood is its pages and the
+// fence page on either side; where two neighbourhoods overlap (the fence
+// between two slots) the nearer block wins, and the lower one on a tie.
+// An access inside a live block is not a sampling error: ok is false.
+func attribute(addr, pageSize uintptr, blocks []sampled) (r Report, ok bool) {
+	best, bestDist := -1, uintptr(0)
+	for i := range blocks {
+		b := &blocks[i]
+		if addr+pageSize < b.lo || addr >= b.hi+pageSize {
+			continue
+		}
+		var d uintptr
+		switch {
+		case addr < b.addr:
+			d = b.addr - addr
+		case addr >= b.addr+b.size:
+			d = addr - (b.addr + b.size) + 1
+		}
+		if best < 0 || d < bestDist || d == bestDist && b.addr < blocks[best].addr {
+			best, bestDist = i, d
+		}
+	}
+	if best < 0 {
+		return Report{}, false
+	}
+	b := &blocks[best]
+	r = Report{Addr: addr, Block: b.addr, Size: b.size, Distance: int64(addr) - int64(b.addr)}
+	switch b.state {
+	case blockFreed:
+		r.Kind = KindUseAfterFree
+	case blockReset:
+		r.Kind = KindUseAfterReset
+	case blockClosed:
+		r.Kind = KindUseAfterClose
+	default:
+		switch {
+		case bestDist == 0:
+			return Report{}, false
+		case addr < b.addr:
+			r.Kind = KindUnderflow
+		default:
+			r.Kind = KindOverflow
+		}
+		r.Distance = int64(bestDist)
+	}
+	return r, true
+}
+
+// Explain names addr if it lies in or next to a sampled block of any
+// arena, live or among the last 16 closed: the kind of error, the block,
+// the distance, and where the block was allocated and freed. Safe for
+// concurrent use.
+func Explain(addr uintptr) (*Report, bool) {
+	for _, s := range allSamplers() {
+		if r, ok := s.explain(addr); ok {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// explain is Explain for one sampler.
+func (s *sampler) explain(addr uintptr) (*Report, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var near []sampled
+	if s.pool != nil && addr+s.ps >= s.addr && addr < s.addr+uintptr(s.nslots)*s.stride {
+		// The fence page at addr may belong to the slot below or above.
+		i := int((addr + s.ps - s.addr) / s.stride)
+		for _, j := range []int{i - 1, i} {
+			if j >= 0 && j < s.nslots && s.slots[j] != nil {
+				near = append(near, *s.slots[j])
+			}
+		}
+	}
+	for _, b := range s.solo {
+		near = append(near, *b)
+	}
+	r, ok := attribute(addr, s.ps, near)
+	if !ok {
+		return nil, false
+	}
+	r.Arena = s.name
+	for i := range near {
+		if near[i].addr == r.Block {
+			r.Allocated = frames(near[i].allocPC[:])
+			if near[i].state != blockLive {
+				r.Freed = frames(near[i].freePC[:])
+			}
+		}
+	}
+	return &r, true
+}
+
+// report builds the report of b for an error found without a fault.
+// s.mu must be held.
+func (s *sampler) report(b *sampled, k Kind, addr uintptr) *Report {
+	r := &Report{Kind: k, Addr: addr, Arena: s.name, Block: b.addr, Size: b.size, Allocated: frames(b.allocPC[:])}
+	r.Distance = int64(addr - (b.addr + b.size) + 1)
+	return r
+}
+
+// Catch runs fn like guard.Catch, and when the fault lies at or near a
+// sampled block it returns a *Report explaining it (whose Unwrap gives
+// the *guard.FaultError); any other fault is returned as guard.Catch
+// returns it. Like guard.Catch, it catches faults of the calling
+// goroutine only.
+func Catch(fn func()) error {
+	err := guard.Catch(fn)
+	var fe *guard.FaultError
+	if errors.As(err, &fe) {
+		if r, ok := Explain(fe.Addr); ok {
+			r.Fault = fe
+			return r
+		}
+	}
+	return err
+}
+
+// frames formats the recorded program counters as "function file:line",
+// leaving out the arena package's own frames and the runtime's.
+func frames(pcs []uintptr) []string {
+	n := 0
+	for n < len(pcs) && pcs[n] != 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	var out []string
+	fs := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := fs.Next()
+		if f.Function != "" && !internalFrame(f) {
+			out = append(out, fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line))
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+func internalFrame(f runtime.Frame) bool {
+	const pkg = "github.com/mmarena/mmarena/arena."
+	if strings.HasPrefix(f.Function, "runtime.") || strings.HasPrefix(f.Function, "testing.") {
+		return true
+	}
+	return strings.HasPrefix(f.Function, pkg) && !strings.HasSuffix(f.File, "_test.go")
+}
+
+// firstSite is the innermost frame of pcs, or "an unknown site".
+func firstSite(pcs []uintptr) string {
+	if fs := frames(pcs); len(fs) > 0 {
+		return fs[0]
+	}
+	return "an unknown site"
+}
+
+// Unfreed describes the blocks a FreeList handed out and that were never
+// freed.
+type Unfreed struct {
+	Name    string         // the arena's name
+	Blocks  int            // how many
+	Bytes   uint64         // their bytes: block sizes, and requested sizes for sampled blocks
+	Sampled []UnfreedBlock // the sampled ones among them, with their allocation sites
+}
+
+// String reads like `"cache": 3 blocks (192 B) never freed; 1 sampled,
+// allocated at main.load /src/load.go:31`.
+func (u Unfreed) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q: %d block(s) (%s) never freed", u.Name, u.Blocks, humanize.IBytes(u.Bytes))
+	if len(u.Sampled) > 0 {
+		fmt.Fprintf(&b, "; %d sampled:", len(u.Sampled))
+		for _, s := range u.Sampled {
+			site := "an unknown site"
+			if len(s.Allocated) > 0 {
+				site = s.Allocated[0]
+			}
+			fmt.Fprintf(&b, "\n  %d bytes at %#x allocated at %s", s.Size, s.Addr, site)
+		}
+	}
+	return b.String()
+}
+
+// An UnfreedBlock is a sampled block never freed.
+type UnfreedBlock struct {
+	Addr      uintptr
+	Size      uintptr  // as requested for a sampled block; the class size otherwise
+	Allocated []string // the allocation's call stack, for sampled blocks only
+}
