@@ -454,15 +454,12 @@ func (s *sampler) close() error {
 			first = err
 		}
 	}
-	for _, b := range s.slots {
-		if b != nil && b.state == blockLive {
-			b.state = blockClosed
-		}
+	var pcs [siteDepth]uintptr
+	runtime.Callers(3, pcs[:])
+	for _, b := range s.liveBlocks() {
+		b.state, b.freePC = blockClosed, pcs
 	}
 	for _, b := range s.solo {
-		if b.state == blockLive {
-			b.state = blockClosed
-		}
 		keep(b.r.Close())
 	}
 	if s.pool != nil {

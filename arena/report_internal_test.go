@@ -1,0 +1,77 @@
+package arena
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestAttribute names made-up addresses against made-up blocks: no
+// memory is mapped, so every case is exact.
+func TestAttribute(t *testing.T) {
+	const ps = 0x1000
+	// Two pool slots of one page each, fence pages between them, as the
+	// pool lays them out: slot A at 0x10000, its fence 0x11000, slot B at
+	// 0x12000, its fence 0x13000. A is right-aligned, 48 bytes; B is
+	// left-aligned, 100 bytes; C, far away, has a mapping of its own.
+	a := sampled{addr: 0x11000 - 48, size: 48, lo: 0x10000, hi: 0x11000, state: blockLive}
+	b := sampled{addr: 0x12000, size: 100, lo: 0x12000, hi: 0x13000, state: blockLive}
+	c := sampled{addr: 0x40000, size: 5000, lo: 0x40000, hi: 0x42000, state: blockLive}
+	with := func(s sampled, st blockState) sampled { s.state = st; return s }
+
+	tests := []struct {
+		name   string
+		addr   uintptr
+		blocks []sampled
+		ok     bool
+		kind   Kind
+		block  uintptr
+		dist   int64
+	}{
+		{"one past the end", 0x11000, []sampled{a, b}, true, KindOverflow, a.addr, 1},
+		{"eight past the end", 0x11007, []sampled{a, b}, true, KindOverflow, a.addr, 8},
+		{"one before the start", 0x11fff, []sampled{a, b}, true, KindUnderflow, b.addr, 1},
+		// 0x11800 is 2049 past A and 2048 before B: B is nearer.
+		{"nearer block wins", 0x11800, []sampled{a, b}, true, KindUnderflow, b.addr, 2048},
+		{"nearer block wins, from below", 0x11000 + 0x800 - 1, []sampled{a, b}, true, KindOverflow, a.addr, 0x800},
+		{"slot's fenced pages before a right-aligned block", 0x10000, []sampled{a}, true, KindUnderflow, a.addr, int64(a.addr - 0x10000)},
+		{"below the first slot: its low guard", 0xffff, []sampled{a}, true, KindUnderflow, a.addr, int64(a.addr - 0xffff)},
+		{"inside a live block is no sampling error", a.addr + 3, []sampled{a, b}, false, 0, 0, 0},
+		{"use after free, inside", a.addr + 8, []sampled{with(a, blockFreed), b}, true, KindUseAfterFree, a.addr, 8},
+		{"use after free, past the end", 0x11002, []sampled{with(a, blockFreed)}, true, KindUseAfterFree, a.addr, 50},
+		{"use after reset", b.addr, []sampled{a, with(b, blockReset)}, true, KindUseAfterReset, b.addr, 0},
+		{"use after close", c.addr + 4999, []sampled{a, b, with(c, blockClosed)}, true, KindUseAfterClose, c.addr, 4999},
+		{"own mapping, one past", c.addr + 5000, []sampled{a, b, c}, true, KindOverflow, c.addr, 1},
+		{"own mapping, high guard", 0x42000 + 0xfff, []sampled{c}, true, KindOverflow, c.addr, 0x2000 + 0xfff - 5000 + 1},
+		{"beyond the fence", 0x43000, []sampled{c}, false, 0, 0, 0},
+		{"far from every block", 0x90000, []sampled{a, b, c}, false, 0, 0, 0},
+		{"no blocks", 0x11000, nil, false, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok := attribute(tt.addr, ps, tt.blocks)
+			assert.Equal(t, tt.ok, ok)
+			if !tt.ok {
+				return
+			}
+			assert.Equal(t, tt.kind, r.Kind, r.Kind.String())
+			assert.Equal(t, tt.block, r.Block)
+			assert.Equal(t, tt.dist, r.Distance)
+			assert.Equal(t, tt.addr, r.Addr)
+		})
+	}
+}
+
+func TestReportText(t *testing.T) {
+	r := &Report{Kind: KindUseAfterFree, Addr: 0x1008, Arena: "cache", Block: 0x1000, Size: 48, Distance: 8,
+		Allocated: []string{"main.load /src/load.go:31", "main.main /src/main.go:9"},
+		Freed:     []string{"main.evict /src/cache.go:77"}}
+	assert.Equal(t, `arena: use after free: 8 bytes into a 48-byte block at 0x1000 of "cache", allocated at main.load /src/load.go:31, freed at main.evict /src/cache.go:77`, r.Error())
+	assert.Contains(t, r.String(), "  allocated at:\n    main.load /src/load.go:31\n    main.main /src/main.go:9\n  freed at:\n    main.evict /src/cache.go:77\n")
+
+	r = &Report{Kind: KindOverflow, Arena: "x", Block: 0x1000, Size: 13, Distance: 1, AtFree: true}
+	assert.Equal(t, `arena: overflow: 1 byte past the end of a 13-byte block at 0x1000 of "x" (found by Free in the bytes alignment left before the fence)`, r.Error())
+	r = &Report{Kind: KindUseAfterReset, Arena: "x", Block: 0x1000, Size: 16, Distance: -4, Freed: []string{"f a.go:1"}}
+	assert.Equal(t, `arena: use after reset: 4 bytes before the start of a 16-byte block at 0x1000 of "x", reset at f a.go:1`, r.Error())
+	assert.Equal(t, "Kind(9)", Kind(9).String())
+}
