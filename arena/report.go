@@ -50,7 +50,9 @@ type Report struct {
 	// Distance is how many bytes past the block's end (overflow) or
 	// before its start (underflow) Addr is, counting the first byte
 	// outside as 1; for the use-after kinds it is Addr's offset from the
-	// block's start, which may be negative or past its size.
+	// block's start, which may be negative or past its size. An access
+	// through a struct pointer may fault at the struct's first byte, where
+	// Go probes a pointer for nil, rather than at the field.
 	Distance int64
 	// AtFree is true when the overflow was found by Free, in the bytes
 	// between the block's end and the fence that alignment left, rather
