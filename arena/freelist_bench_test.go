@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
@@ -84,45 +85,98 @@ func BenchmarkW2(b *testing.B) {
 		b.ReportMetric(float64(gcCount()-gc0), "gcs")
 		rss.report(b)
 	})
-	b.Run("arena=freelist", func(b *testing.B) {
+	b.Run("arena=freelist", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}) })
+	// Hardened mode as one would leave it on in production: one
+	// allocation in 1000 fenced, with its call stack recorded.
+	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: 1000}) })
+}
+
+func w2FreeList(b *testing.B, opts *arena.Options) {
+	mapcheck.Baseline(b)
+	b.ReportAllocs()
+	coldStart()
+	rss := newPeakRSS() // the peak includes the live set
+	f, err := arena.NewFreeList(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rng := xorshift(88172645463325252)
+	live := make([]unsafe.Pointer, w2Live)
+	for i := range live {
+		if live[i], err = f.Alloc(rng.w2Size(), 8); err != nil {
+			b.Fatal(err)
+		}
+	}
+	gc0, cpu0 := gcCount(), cpuTime()
+	i := 0
+	for b.Loop() {
+		k := rng.next() % w2Live
+		if err := f.Free(live[k]); err != nil {
+			b.Fatal(err)
+		}
+		n := rng.w2Size()
+		p, err := f.Alloc(n, 8)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*(*byte)(p), *(*byte)(unsafe.Add(p, n-1)) = 1, 1
+		live[k] = p
+		rss.sample(i)
+		i++
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(gcCount()-gc0), "gcs")
+	rss.report(b)
+	st := f.Stats()
+	b.ReportMetric(st.Fragmentation, "committed/inuse")
+	if st.Sample != nil {
+		b.ReportMetric(float64(st.Sample.Sampled)/float64(b.N), "sampled/op")
+	}
+	for _, p := range live {
+		if err := f.Free(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSampled measures an Alloc and Free pair of 64 bytes when every
+// allocation is fenced (Sample 1, Electric Fence style), against none:
+// the price of the system calls that unfence a slot and fence it again,
+// and of recording two call stacks.
+func BenchmarkSampled(b *testing.B) {
+	run := func(b *testing.B, opts *arena.Options) {
 		mapcheck.Baseline(b)
-		b.ReportAllocs()
-		coldStart()
-		rss := newPeakRSS() // the peak includes the live set
-		f, err := arena.NewFreeList(&arena.Options{Name: "w2"})
+		f, err := arena.NewFreeList(opts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		rng := xorshift(88172645463325252)
-		live := make([]unsafe.Pointer, w2Live)
-		for i := range live {
-			if live[i], err = f.Alloc(rng.w2Size(), 8); err != nil {
-				b.Fatal(err)
-			}
-		}
-		gc0, cpu0 := gcCount(), cpuTime()
-		i := 0
+		b.ReportAllocs()
 		for b.Loop() {
-			k := rng.next() % w2Live
-			if err := f.Free(live[k]); err != nil {
-				b.Fatal(err)
-			}
-			n := rng.w2Size()
-			p, err := f.Alloc(n, 8)
+			p, err := f.Alloc(64, 8)
 			if err != nil {
 				b.Fatal(err)
 			}
-			*(*byte)(p), *(*byte)(unsafe.Add(p, n-1)) = 1, 1
-			live[k] = p
-			rss.sample(i)
-			i++
+			*(*byte)(p) = 1
+			if err := f.Free(p); err != nil {
+				b.Fatal(err)
+			}
 		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-		b.ReportMetric(float64(gcCount()-gc0), "gcs")
-		rss.report(b)
-		b.ReportMetric(f.Stats().Fragmentation, "committed/inuse")
-	})
+		if s := f.Stats().Sample; s != nil {
+			if s.Sampled != uint64(b.N) {
+				b.Fatalf("%d of %d allocations sampled", s.Sampled, b.N)
+			}
+			b.ReportMetric(float64(s.Syscalls)/float64(b.N), "guard-calls/op")
+		}
+	}
+	b.Run("sample=0", func(b *testing.B) { run(b, nil) })
+	for _, f := range []guard.Fence{guard.FenceMarkers, guard.FenceMprotect} {
+		b.Run("sample=1/fence="+f.String(), func(b *testing.B) {
+			defer arena.SetSampleFence(f)()
+			run(b, &arena.Options{Sample: 1})
+		})
+	}
 }
 
 // BenchmarkW5 is workload W5, memalign: 1,000,000 live blocks allocated

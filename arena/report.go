@@ -217,12 +217,15 @@ func (s *sampler) explain(addr uintptr) (*Report, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var near []sampled
-	if s.pool != nil && addr+s.ps >= s.addr && addr < s.addr+uintptr(s.nslots)*s.stride {
+	for _, seg := range s.segs {
+		if addr+s.ps < seg.addr || addr >= seg.addr+uintptr(seg.r.Size())+s.ps {
+			continue
+		}
 		// The fence page at addr may belong to the slot below or above.
-		i := int((addr + s.ps - s.addr) / s.stride)
+		i := int((addr + s.ps - seg.addr) / s.stride)
 		for _, j := range []int{i - 1, i} {
-			if j >= 0 && j < s.nslots && s.slots[j] != nil {
-				near = append(near, *s.slots[j])
+			if j >= 0 && j < segSlots && seg.first+j < s.nslots && s.slots[seg.first+j] != nil {
+				near = append(near, *s.slots[seg.first+j])
 			}
 		}
 	}

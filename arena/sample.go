@@ -3,6 +3,7 @@ package arena
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -18,16 +19,23 @@ import (
 // first-in first-out quarantine until every other slot has been used. A
 // fault in or next to a slot is turned into a Report by Explain or Catch.
 //
-// The pool is one guard region: slots of slotPages data pages, each
-// followed by one fenced page, so every slot has a fence on both sides.
-// With guard markers (MADV_GUARD_INSTALL) the whole pool is one kernel
-// mapping whatever is fenced; with mprotect each slot ever used may cost
-// two, charged to guard's budget, and sampling stops, rather than an
-// allocation failing, when the budget is spent. Blocks larger than a slot
-// get a guarded mapping each, kept fenced for soloKept frees.
+// The pool is made of segments, each a guard region of segSlots slots of
+// slotPages data pages, each slot followed by one fenced page, so every
+// slot has a fence on both sides. Segments rather than one region: guard
+// keeps a region's page states in a list it copies on every change, so
+// a region with thousands of slots in different states made each
+// fence cost 90 us (BenchmarkSampled); a segment keeps the list short.
+// Segments are aligned to segAlign, so a pointer's segment is found with
+// a shift and a map lookup. With guard markers (MADV_GUARD_INSTALL) a
+// segment is one kernel mapping whatever is fenced; with mprotect each
+// slot ever used may cost two more, charged to guard's budget, and
+// sampling stops, rather than an allocation failing, when the budget is
+// spent. Blocks larger than a slot get a guarded mapping each, kept
+// fenced for soloKept frees.
 
 const (
 	slotPages          = 4    // data pages per slot: blocks up to 16 KiB with 4 KiB pages share the pool
+	segSlots           = 16   // slots per segment
 	defaultSampleSlots = 1024 // slots, live and quarantined, by default
 	soloKept           = 64   // freed blocks with a mapping of their own kept fenced
 	siteDepth          = 16   // program counters recorded per allocation or free
@@ -70,9 +78,9 @@ type sampler struct {
 	under  bool // left-aligned: catch underflows
 	ps     uintptr
 	nslots int
-	pool   *guard.Region
-	base   unsafe.Pointer       // the pool's first usable byte
-	addr   uintptr              // likewise, as a number
+	segs   []*segment           // by index; segment k holds slots [k*segSlots, (k+1)*segSlots)
+	bySeg  map[uintptr]*segment // by usable start >> segShift
+	shift  uint                 // log2 of the segments' alignment
 	stride uintptr              // slot data plus its fence page
 	data   uintptr              // slot data bytes
 	slots  []*sampled           // by slot; nil if never used
@@ -97,6 +105,14 @@ type SampleStats struct {
 	Stopped     string `json:"stopped,omitempty"`
 }
 
+// A segment is one region of the pool.
+type segment struct {
+	r     *guard.Region
+	base  unsafe.Pointer // first usable byte
+	addr  uintptr        // likewise, as a number
+	first int            // its first slot
+}
+
 // newSampler returns the sampler for an arena, or nil when opts ask for
 // none. Nothing is mapped until the first sample.
 func newSampler(name string, o *Options) (*sampler, error) {
@@ -116,8 +132,9 @@ func newSampler(name string, o *Options) (*sampler, error) {
 	s := &sampler{
 		every: uint64(o.Sample), left: uint64(o.Sample), name: name, under: o.SampleUnderflow,
 		ps: ps, nslots: n, stride: (slotPages + 1) * ps, data: slotPages * ps,
-		solo: make(map[uintptr]*sampled),
+		solo: make(map[uintptr]*sampled), bySeg: make(map[uintptr]*segment),
 	}
+	s.shift = uint(bits.Len(uint(segSlots*s.stride - 1)))
 	s.stats.Every, s.stats.Slots = o.Sample, n
 	registerSampler(s)
 	return s, nil
@@ -189,24 +206,25 @@ func (s *sampler) place(lo, hi, size, al uintptr) (addr, from, to uintptr) {
 // allocSlot takes the next slot of the pool: one never used, else the
 // one quarantined longest.
 func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) {
-	if s.pool == nil {
-		if err := s.mapPool(); err != nil {
-			return nil, nil, err
-		}
-	}
 	var i int
 	switch {
 	case s.unused < s.nslots:
 		i = s.unused
+		if i%segSlots == 0 {
+			if err := s.mapSegment(i); err != nil {
+				return nil, nil, err
+			}
+		}
 	case len(s.freed) > 0:
 		i = s.freed[0]
 	default:
 		return nil, nil, errPoolFull
 	}
-	off := uintptr(i) * s.stride
-	addr, from, to := s.place(s.addr+off, s.addr+off+s.data, size, al)
+	seg := s.segs[i/segSlots]
+	lo := seg.addr + uintptr(i%segSlots)*s.stride
+	addr, from, to := s.place(lo, lo+s.data, size, al)
 	s.stats.Syscalls++
-	if err := s.pool.Unprotect(int(from-s.addr), int(to-from)); err != nil {
+	if err := seg.r.Unprotect(int(from-seg.addr), int(to-from)); err != nil {
 		return nil, nil, err
 	}
 	if i == s.unused {
@@ -215,15 +233,17 @@ func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) 
 		s.freed = s.freed[1:]
 		s.stats.Quarantined--
 	}
-	b := &sampled{addr: addr, size: size, lo: s.addr + off, hi: s.addr + off + s.data, pages: [2]uintptr{from, to}, slot: i}
+	b := &sampled{addr: addr, size: size, lo: lo, hi: lo + s.data, pages: [2]uintptr{from, to}, slot: i}
 	s.slots[i] = b
-	return b, add(s.base, addr-s.addr), nil
+	return b, add(seg.base, addr-seg.addr), nil
 }
 
-// mapPool maps the pool, every page fenced.
-func (s *sampler) mapPool() error {
-	size := uintptr(s.nslots)*s.stride - s.ps // the last slot's fence is the region's high guard
-	r, err := guard.Map(int(size), &guard.Options{Name: s.name + " (sampled)", Fence: sampleFence})
+// mapSegment maps the segment whose first slot is first, every page
+// fenced.
+func (s *sampler) mapSegment(first int) error {
+	n := min(segSlots, s.nslots-first)
+	size := uintptr(n)*s.stride - s.ps // the last slot's fence is the region's high guard
+	r, err := guard.Map(int(size), &guard.Options{Name: s.name + " (sampled)", Fence: sampleFence, Align: 1 << s.shift})
 	s.stats.Syscalls++
 	if err != nil {
 		return err
@@ -233,8 +253,12 @@ func (s *sampler) mapPool() error {
 		_ = r.Close()
 		return err
 	}
-	s.pool, s.base, s.addr = r, r.Pointer(), r.Addr()
-	s.slots = make([]*sampled, s.nslots)
+	seg := &segment{r: r, base: r.Pointer(), addr: r.Addr(), first: first}
+	if s.slots == nil {
+		s.slots = make([]*sampled, s.nslots)
+	}
+	s.segs = append(s.segs, seg)
+	s.bySeg[seg.addr>>s.shift] = seg
 	return nil
 }
 
@@ -284,15 +308,28 @@ func (s *sampler) region(b *sampled) (*guard.Region, int) {
 	if b.r != nil {
 		return b.r, int(b.pages[0] - b.lo)
 	}
-	return s.pool, int(b.pages[0] - s.addr)
+	seg := s.segs[b.slot/segSlots]
+	return seg.r, int(b.pages[0] - seg.addr)
+}
+
+// segmentOf returns the segment whose usable pages hold addr, or nil.
+func (s *sampler) segmentOf(addr uintptr) *segment {
+	if len(s.segs) == 0 {
+		return nil
+	}
+	seg := s.bySeg[addr>>s.shift]
+	if seg == nil || addr < seg.addr || addr-seg.addr >= uintptr(seg.r.Size()) {
+		return nil
+	}
+	return seg
 }
 
 // find returns the sampled block, live or quarantined, whose pages hold
 // addr, or nil. The arena's goroutine may call it without mu, being the
 // only writer; any other goroutine must hold mu.
 func (s *sampler) find(addr uintptr) *sampled {
-	if s.pool != nil && addr >= s.addr && addr-s.addr < uintptr(s.nslots)*s.stride {
-		if b := s.slots[(addr-s.addr)/s.stride]; b != nil && addr >= b.lo && addr < b.hi {
+	if seg := s.segmentOf(addr); seg != nil {
+		if b := s.slots[seg.first+int((addr-seg.addr)/s.stride)]; b != nil && addr >= b.lo && addr < b.hi {
 			return b
 		}
 		return nil
@@ -462,8 +499,8 @@ func (s *sampler) close() error {
 	for _, b := range s.solo {
 		keep(b.r.Close())
 	}
-	if s.pool != nil {
-		keep(s.pool.Close())
+	for _, seg := range s.segs {
+		keep(seg.r.Close())
 	}
 	s.stats.Live, s.stats.LiveBytes, s.stats.Quarantined = 0, 0, 0
 	retireSampler(s)
