@@ -75,6 +75,7 @@ func tour(w io.Writer) error {
 		{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
 		{"The same fences as guard markers: one kernel mapping", stepMarkers},
 		{"A one-byte overflow hits the guard and is named", stepOverflow},
+		{"Hardened mode: a use after free caught, with both call sites", stepHardened},
 		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
 		{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
 		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
