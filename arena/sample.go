@@ -233,8 +233,12 @@ func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) 
 		s.freed = s.freed[1:]
 		s.stats.Quarantined--
 	}
-	b := &sampled{addr: addr, size: size, lo: lo, hi: lo + s.data, pages: [2]uintptr{from, to}, slot: i}
-	s.slots[i] = b
+	b := s.slots[i] // a slot's record is reused, so sampling makes no garbage of its own
+	if b == nil {
+		b = new(sampled)
+		s.slots[i] = b
+	}
+	*b = sampled{addr: addr, size: size, lo: lo, hi: lo + s.data, pages: [2]uintptr{from, to}, slot: i}
 	return b, add(seg.base, addr-seg.addr), nil
 }
 
