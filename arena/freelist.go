@@ -421,16 +421,15 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if st.frozen {
 		return ErrFrozen
 	}
-	if st.smp != nil {
-		if handled, err := st.smp.free(p); handled {
-			var r *Report
-			if err == nil || errors.As(err, &r) {
-				st.frees++
-			}
-			return err
-		}
-	}
 	s, i, err := st.find(p)
+	if err == errSampled {
+		err = st.smp.free(p)
+		var r *Report
+		if err == nil || errors.As(err, &r) {
+			st.frees++
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -457,8 +456,12 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	return nil
 }
 
+// errSampled is find's answer for a pointer into a sampled block, which
+// the sampler deals with.
+var errSampled = errors.New("arena: sampled block")
+
 // find locates the allocated block at p: its span and index, or a nil
-// span for a large block. It returns the error Free should give for any
+// span for a large block; errSampled if p is in a sampled block's pages. It returns the error Free should give for any
 // pointer that is not an allocated block's start.
 func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	addr := uintptr(p)
@@ -496,6 +499,9 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	}
 	if _, ok := st.large[addr]; ok {
 		return nil, 0, nil
+	}
+	if st.smp != nil && st.smp.find(addr) != nil {
+		return nil, 0, errSampled
 	}
 	for start, b := range st.large {
 		if addr > start && addr < start+b.size {
@@ -567,13 +573,10 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	if p == nil || p == zeroSized() {
 		return 0, nil
 	}
-	if st.smp != nil {
-		if n, ok := st.smp.usable(p); ok {
-			return n, nil
-		}
-	}
 	s, _, err := st.find(p)
 	switch {
+	case err == errSampled:
+		return st.smp.usable(p)
 	case err != nil:
 		return 0, err
 	case s == nil:

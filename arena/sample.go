@@ -169,9 +169,9 @@ func (s *sampler) alloc(size, al uintptr) unsafe.Pointer {
 		b, p, err = s.allocSolo(size, al)
 	}
 	if err != nil {
-		if errors.Is(err, guard.ErrBudget) {
-			s.stats.Stopped = "sampling stopped: " + err.Error()
-		} else if b == nil && p == nil && err != errPoolFull {
+		if err != errPoolFull {
+			// Out of mappings (guard's budget, or the kernel's): stop
+			// sampling for good rather than fail allocations.
 			s.stats.Stopped = "sampling stopped: " + err.Error()
 		}
 		s.stats.Skipped++
@@ -352,42 +352,49 @@ func (s *sampler) find(addr uintptr) *sampled {
 	return nil
 }
 
-// owns reports whether p was handed out by the sampler and is live.
+// owns reports whether p was handed out by the sampler and is live. For
+// the arena's goroutine only, like find.
 func (s *sampler) owns(p unsafe.Pointer) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	b := s.find(uintptr(p))
 	return b != nil && b.addr == uintptr(p) && b.state == blockLive
 }
 
-// usable returns the size of the live sampled block at p.
-func (s *sampler) usable(p unsafe.Pointer) (uintptr, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.find(uintptr(p))
-	if b == nil || b.addr != uintptr(p) || b.state != blockLive {
-		return 0, false
+// usable returns the size of the live sampled block at p. For the
+// arena's goroutine only, like find.
+func (s *sampler) usable(p unsafe.Pointer) (uintptr, error) {
+	b, err := s.live(uintptr(p))
+	if err != nil {
+		return 0, err
 	}
-	return b.size, true
+	return b.size, nil
 }
 
-// free fences the block at p. handled is false when p is nothing of
-// the sampler's, for the arena to deal with. A block whose canary bytes
-// were overwritten is freed all the same and reported as an overflow.
-func (s *sampler) free(p unsafe.Pointer) (handled bool, err error) {
+// live returns the live sampled block starting at addr, or the error
+// Free gives for addr. For the arena's goroutine only, like find.
+func (s *sampler) live(addr uintptr) (*sampled, error) {
+	b := s.find(addr)
+	switch {
+	case b == nil:
+		return nil, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
+	case b.addr != addr:
+		return nil, fmt.Errorf("%w: %#x is not the start of the sampled %d-byte block at %#x in %q", ErrInvalidFree, addr, b.size, b.addr, s.name)
+	case b.state != blockLive:
+		return nil, fmt.Errorf("%w: sampled %d-byte block at %#x in %q, freed at %s", ErrDoubleFree, b.size, addr, s.name, firstSite(b.freePC[:]))
+	}
+	return b, nil
+}
+
+// free fences the live block at p, or returns the error live gives. A
+// block whose canary bytes were overwritten is freed all the same and
+// reported as an overflow.
+func (s *sampler) free(p unsafe.Pointer) error {
 	addr := uintptr(p)
-	b := s.find(addr) // without mu: this goroutine is the only writer
-	if b == nil {
-		return false, nil
+	b, err := s.live(addr)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case b.addr != addr:
-		return true, fmt.Errorf("%w: %#x is not the start of the sampled %d-byte block at %#x in %q", ErrInvalidFree, addr, b.size, b.addr, s.name)
-	case b.state != blockLive:
-		return true, fmt.Errorf("%w: sampled %d-byte block at %#x in %q, freed at %s", ErrDoubleFree, b.size, addr, s.name, firstSite(b.freePC[:]))
-	}
 	var report error
 	if !s.under {
 		if n := firstNot(add(p, b.size), b.hi-(b.addr+b.size), canary); n >= 0 {
@@ -398,7 +405,7 @@ func (s *sampler) free(p unsafe.Pointer) (handled bool, err error) {
 	}
 	runtime.Callers(3, b.freePC[:])
 	s.retire(b, blockFreed, "use after free")
-	return true, report
+	return report
 }
 
 // retire fences a live block and moves it to state. A block that cannot
