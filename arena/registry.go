@@ -31,6 +31,9 @@ type Summary struct {
 	Resets    uint64    `json:"resets"`
 	Ranges    []Range   `json:"ranges"` // usable address ranges of its mappings
 	Updated   time.Time `json:"updated"`
+	// Sample describes hardened mode's sampled blocks (Options.Sample);
+	// nil when it is off.
+	Sample *SampleStats `json:"sample,omitempty"`
 }
 
 // A Range is the usable part of one mapping, [Start, End).
@@ -135,12 +138,18 @@ func (b *Bump) publish() {
 	if st.slot == nil {
 		return
 	}
-	st.slot.Store(&Summary{
+	s := &Summary{
 		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
 		InUse: uint64(st.done + b.off), Committed: uint64(st.mapped),
 		Chunks: len(st.chunks) + len(st.quar), Allocs: b.allocs, Resets: st.resets,
 		Ranges: st.chunkRanges(), Updated: time.Now(),
-	})
+	}
+	if st.smp != nil { // b is the inner Bump: add what was sampled
+		s.Sample = st.smp.snapshot()
+		s.Allocs += s.Sample.Sampled
+		s.InUse += s.Sample.LiveBytes
+	}
+	st.slot.Store(s)
 }
 
 // publish refreshes a Shared's summary. s.mu must be held.
@@ -174,6 +183,6 @@ func (st *flState) publish() {
 		ID: st.id, Name: st.name, Kind: "freelist", Site: site(st.site),
 		InUse: uint64(st.inUse), Committed: uint64(st.mapped),
 		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
-		Ranges: rs, Updated: time.Now(),
+		Ranges: rs, Updated: time.Now(), Sample: st.smp.snapshot(),
 	})
 }

@@ -204,10 +204,29 @@ func attribute(addr, pageSize uintptr, blocks []sampled) (r Report, ok bool) {
 // the distance, and where the block was allocated and freed. Safe for
 // concurrent use.
 func Explain(addr uintptr) (*Report, bool) {
-	for _, s := range allSamplers() {
-		if r, ok := s.explain(addr); ok {
-			return r, true
+	return explainIn(addr, allSamplers(), guard.Lookup)
+}
+
+// explainIn is Explain over the given samplers. A closed arena's address
+// space may since have been mapped again by someone else: an address that
+// lookup places in a live region is not blamed on a closed arena's block.
+func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Location) (*Report, bool) {
+	var where *guard.Location
+	for _, s := range samplers {
+		r, ok := s.explain(addr)
+		if !ok {
+			continue
 		}
+		if r.Kind == KindUseAfterClose {
+			if where == nil {
+				loc := lookup(addr)
+				where = &loc
+			}
+			if where.Part != guard.PartClosed && where.Part != guard.PartUnknown {
+				continue
+			}
+		}
+		return r, true
 	}
 	return nil, false
 }

@@ -3,6 +3,8 @@ package arena
 import (
 	"testing"
 
+	"github.com/mmarena/mmarena/guard"
+
 	"github.com/stretchr/testify/assert"
 )
 
@@ -74,4 +76,28 @@ func TestReportText(t *testing.T) {
 	r = &Report{Kind: KindUseAfterReset, Arena: "x", Block: 0x1000, Size: 16, Distance: -4, Freed: []string{"f a.go:1"}}
 	assert.Equal(t, `arena: use after reset: 4 bytes before the start of a 16-byte block at 0x1000 of "x", reset at f a.go:1`, r.Error())
 	assert.Equal(t, "Kind(9)", Kind(9).String())
+}
+
+// TestExplainRemapped: after an arena's Close its addresses may be mapped
+// again; a fault there belongs to the new owner, not to the closed block.
+func TestExplainRemapped(t *testing.T) {
+	s := &sampler{name: "old", ps: 0x1000, closed: true,
+		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
+	for _, tt := range []struct {
+		part guard.Part
+		ok   bool
+	}{
+		{guard.PartClosed, true},
+		{guard.PartUnknown, true},
+		{guard.PartHighGuard, false},
+		{guard.PartUsable, false},
+	} {
+		r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part} })
+		assert.Equal(t, tt.ok, ok, tt.part.String())
+		if ok {
+			assert.Equal(t, KindUseAfterClose, r.Kind)
+			assert.Equal(t, "old", r.Arena)
+			assert.EqualValues(t, 16, r.Distance)
+		}
+	}
 }

@@ -42,13 +42,23 @@ func liveService(t *testing.T, name string) (url string, b *arena.Bump) {
 func TestWatch(t *testing.T) {
 	mapcheck.Baseline(t)
 	url, _ := liveService(t, "watched")
+	f, err := arena.NewFreeList(&arena.Options{Name: "watched-hardened", Sample: 10})
+	require.NoError(t, err)
+	defer f.Close()
+	for range 100 {
+		p, err := f.Alloc(64, 8)
+		require.NoError(t, err)
+		require.NoError(t, f.Free(p))
+	}
+	f.Stats() // publish
 	pid := strconv.Itoa(os.Getpid())
 	out, stderr, code := arenastat(t, "watch", "-count", "2", "-interval", "10ms", "-pid", pid, url)
 	require.Equal(t, 0, code, stderr)
 	assert.Empty(t, stderr)
 	assert.Equal(t, 2, strings.Count(out, "CREATED AT"), "two draws, each a table:\n%s", out)
 	assert.Contains(t, out, "pid "+pid)
-	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +\d+ +20,000 +0 +1\.\d MiB +arenastat/commands_test\.go:\d+ *$`, out)
+	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +\d+ +20,000 +0 +- +1\.\d MiB +arenastat/commands_test\.go:\d+ *$`, out)
+	assert.Regexp(t, `(?m)^ *watched-hardened +freelist +0 B +[\d.]+ MiB +\d+ +100 +0 +10 +[\d.]+ [KM]iB +arenastat/commands_test\.go:\d+ *$`, out)
 
 	out, stderr, code = arenastat(t, "-json", "watch", "-count", "1", url)
 	require.Equal(t, 0, code, stderr)

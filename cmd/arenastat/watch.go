@@ -79,7 +79,7 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 	fmt.Fprintf(w, "%s  pid %d  %s  %d arena(s), %d of %d kernel mappings held\n",
 		url, snap.PID, snap.Time.Format(time.TimeOnly), len(rows), snap.Budget.Held, snap.Budget.Limit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "NAME\tKIND\tIN USE\tCOMMITTED\tCHUNKS\tALLOCS\tRESETS\t"
+	head := "NAME\tKIND\tIN USE\tCOMMITTED\tCHUNKS\tALLOCS\tRESETS\tSAMPLED\t"
 	if rss {
 		head += "RSS\t"
 	}
@@ -88,6 +88,11 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%d\t", r.Name, r.Kind,
 			humanize.IBytes(r.InUse), humanize.IBytes(r.Committed), r.Chunks,
 			humanize.Comma(int64(r.Allocs)), r.Resets)
+		if r.Sample != nil {
+			line += humanize.Comma(int64(r.Sample.Sampled)) + "\t"
+		} else {
+			line += "-\t"
+		}
 		if rss {
 			line += humanize.IBytes(*r.RSS) + "\t"
 		}
