@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
@@ -81,9 +82,7 @@ func BenchmarkW2(b *testing.B) {
 			rss.sample(i)
 			i++
 		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-		b.ReportMetric(float64(gcCount()-gc0), "gcs")
-		rss.report(b)
+		reportChurn(b, cpu0, gc0, rss)
 	})
 	b.Run("arena=freelist", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}) })
 	// Hardened mode as one would leave it on in production: one
@@ -91,6 +90,15 @@ func BenchmarkW2(b *testing.B) {
 	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: 1000}) })
 }
 
+// reportChurn reports W2's CPU time per op, GC cycles and peak RSS since
+// the loop began at CPU time cpu0 and GC count gc0.
+func reportChurn(b *testing.B, cpu0 time.Duration, gc0 uint32, rss *peakRSS) {
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(gcCount()-gc0), "gcs")
+	rss.report(b)
+}
+
+// w2FreeList is W2 on a FreeList made with opts.
 func w2FreeList(b *testing.B, opts *arena.Options) {
 	mapcheck.Baseline(b)
 	b.ReportAllocs()
@@ -125,9 +133,7 @@ func w2FreeList(b *testing.B, opts *arena.Options) {
 		rss.sample(i)
 		i++
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(gcCount()-gc0), "gcs")
-	rss.report(b)
+	reportChurn(b, cpu0, gc0, rss)
 	st := f.Stats()
 	b.ReportMetric(st.Fragmentation, "committed/inuse")
 	if st.Sample != nil {

@@ -69,8 +69,9 @@ type Options struct {
 	// underflow, use after free, use after reset or use after close,
 	// naming both sites. A sampled allocation costs a system call or two
 	// (see BenchmarkSampled); the others cost a counter. When guard's
-	// mapping budget is spent, sampling stops (SampleStats.Stopped)
-	// rather than an allocation failing. Used by Bump and FreeList;
+	// mapping budget is spent, sampling stops for the rest of the
+	// arena's life (SampleStats.Stopped says why) rather than an
+	// allocation failing. Used by Bump and FreeList;
 	// NewShared refuses it. Sampled blocks do not count against Limit.
 	// Default: 0, off.
 	Sample int
