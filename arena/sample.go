@@ -102,6 +102,7 @@ type SampleStats struct {
 	Quarantined int    `json:"quarantined"` // freed sampled blocks still fenced
 	Slots       int    `json:"slots"`       // the pool's slots
 	Syscalls    uint64 `json:"syscalls"`    // calls into guard made for sampling, ever
+	Mappings    int    `json:"mappings"`    // kernel mappings the pool and the blocks with their own mapping cost now
 	Stopped     string `json:"stopped,omitempty"`
 }
 
@@ -526,6 +527,14 @@ func (s *sampler) snapshot() *SampleStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	if !s.closed {
+		for _, seg := range s.segs {
+			st.Mappings += seg.r.Mappings()
+		}
+		for _, b := range s.solo {
+			st.Mappings += b.r.Mappings()
+		}
+	}
 	return &st
 }
 

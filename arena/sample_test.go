@@ -249,6 +249,40 @@ func TestSampledEveryNth(t *testing.T) {
 	assert.Equal(t, 0, f.Unfreed().Blocks)
 }
 
+// TestSampledMappings: with guard markers a pool segment is one kernel
+// mapping however its slots are fenced; with mprotect, slots split it.
+func TestSampledMappings(t *testing.T) {
+	for _, fence := range []guard.Fence{guard.FenceAuto, guard.FenceMprotect} {
+		t.Run(fence.String(), func(t *testing.T) {
+			defer arena.SetSampleFence(fence)()
+			probe, err := guard.Map(1, &guard.Options{Fence: fence})
+			require.NoError(t, err)
+			resolved := probe.Fence()
+			require.NoError(t, probe.Close())
+
+			mapcheck.Baseline(t)
+			f := newFreeList(t, &arena.Options{Sample: 1})
+			var ps []unsafe.Pointer
+			for range 20 { // two 16-slot segments
+				ps = append(ps, allocSampled(t, f, 100))
+			}
+			for i := 0; i < len(ps); i += 2 {
+				require.NoError(t, f.Free(ps[i]))
+			}
+			m := f.Stats().Sample.Mappings
+			t.Logf("%s: 20 slots used, 10 freed: %d kernel mappings", resolved, m)
+			if resolved == guard.FenceMarkers {
+				assert.Equal(t, 2, m)
+			} else {
+				assert.Greater(t, m, 20)
+			}
+			for i := 1; i < len(ps); i += 2 {
+				require.NoError(t, f.Free(ps[i]))
+			}
+		})
+	}
+}
+
 func TestSampledQuarantine(t *testing.T) {
 	f := newFreeList(t, &arena.Options{Sample: 1, SampleSlots: 2})
 	a := allocSampled(t, f, 8)
