@@ -85,7 +85,7 @@ type Options struct {
 	// arena holds at once, live and quarantined; a sample due while all
 	// are live is skipped. Each slot is five pages of address space, but
 	// memory only while live. Larger blocks get a mapping each, and the
-	// last 64 freed stay fenced. Default: 1024.
+	// last 64 freed stay fenced. At most 1<<20. Default: 1024.
 	SampleSlots int
 }
 

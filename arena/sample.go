@@ -34,13 +34,14 @@ import (
 // fenced for soloKept frees.
 
 const (
-	slotPages          = 4    // data pages per slot: blocks up to 16 KiB with 4 KiB pages share the pool
-	segSlots           = 16   // slots per segment
-	defaultSampleSlots = 1024 // slots, live and quarantined, by default
-	soloKept           = 64   // freed blocks with a mapping of their own kept fenced
-	siteDepth          = 16   // program counters recorded per allocation or free
-	canary             = 0xCB // fills the bytes between a right-aligned block's end and its fence
-	samplersKept       = 16   // closed arenas whose sampled blocks Explain still names
+	slotPages          = 4       // data pages per slot: blocks up to 16 KiB with 4 KiB pages share the pool
+	segSlots           = 16      // slots per segment
+	defaultSampleSlots = 1024    // slots, live and quarantined, by default
+	maxSampleSlots     = 1 << 20 // 20 GiB of address space with 4 KiB pages
+	soloKept           = 64      // freed blocks with a mapping of their own kept fenced
+	siteDepth          = 16      // program counters recorded per allocation or free
+	canary             = 0xCB    // fills the bytes between a right-aligned block's end and its fence
+	samplersKept       = 16      // closed arenas whose sampled blocks Explain still names
 )
 
 // blockState is what became of a sampled block.
@@ -122,6 +123,8 @@ func newSampler(name string, o *Options) (*sampler, error) {
 		return nil, errSize("arena %q: Sample %d is negative", name, o.Sample)
 	case o.SampleSlots < 0:
 		return nil, errSize("arena %q: SampleSlots %d is negative", name, o.SampleSlots)
+	case o.SampleSlots > maxSampleSlots:
+		return nil, errTooLarge("arena %q: SampleSlots %d is more than %d", name, o.SampleSlots, maxSampleSlots)
 	case o.Sample == 0:
 		return nil, nil
 	}

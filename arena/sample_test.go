@@ -415,7 +415,7 @@ func TestUnfreed(t *testing.T) {
 }
 
 func TestSampleOptions(t *testing.T) {
-	for _, o := range []arena.Options{{Sample: -1}, {Sample: 1, SampleSlots: -1}} {
+	for _, o := range []arena.Options{{Sample: -1}, {Sample: 1, SampleSlots: -1}, {Sample: 1, SampleSlots: 1<<20 + 1}} {
 		_, err := arena.NewFreeList(&o)
 		require.ErrorIs(t, err, arena.ErrSize)
 		_, err = arena.NewBump(&o)
