@@ -23,11 +23,13 @@ type fuzzArena interface {
 // model of live allocations: every result is aligned, zeroed, disjoint
 // from the other live ones, keeps its bytes until Reset, and the arena
 // never maps past its limit; after Close every call fails with ErrClosed
-// and every mapping is returned.
+// and every mapping is returned. Bit 0 of kind picks Shared; bit 1 makes
+// a Bump hardened (Options.Sample), which must keep the same model.
 func FuzzArenaOps(f *testing.F) {
 	f.Add(byte(0), []byte{0, 10, 3, 1, 0, 0, 2, 5, 9, 0, 200, 12, 3, 0, 0, 0, 7, 6})
 	f.Add(byte(1), []byte{0, 255, 12, 0, 255, 12, 0, 255, 12, 3, 0, 0, 0, 1, 0, 4, 0, 0})
 	f.Add(byte(0), []byte{0, 0, 3, 0, 1, 13, 0, 1, 0, 0, 250, 255, 5, 17, 0, 4, 0, 0, 0, 1, 3})
+	f.Add(byte(2), []byte{0, 10, 3, 1, 0, 0, 2, 5, 9, 0, 200, 12, 4, 0, 0, 0, 7, 6, 0, 90, 3})
 	f.Fuzz(func(t *testing.T, kind byte, ops []byte) {
 		const limit = 256 << 10
 		_, held := guard.Budget()
@@ -35,6 +37,9 @@ func FuzzArenaOps(f *testing.F) {
 		var a fuzzArena
 		var err error
 		if kind&1 == 0 {
+			if kind&2 != 0 { // hardened: every other allocation fenced, in 8 slots
+				opts.Sample, opts.SampleSlots = 2, 8
+			}
 			a, err = arena.NewBump(opts)
 		} else {
 			a, err = arena.NewShared(opts)
