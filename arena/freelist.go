@@ -424,8 +424,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	s, i, err := st.find(p)
 	if err == errSampled {
 		err = st.smp.free(p)
-		var r *Report
-		if err == nil || errors.As(err, &r) {
+		if _, overflow := err.(*Report); err == nil || overflow { // freed, even with a report
 			st.frees++
 		}
 		return err

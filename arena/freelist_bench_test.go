@@ -146,6 +146,75 @@ func w2FreeList(b *testing.B, opts *arena.Options) {
 	}
 }
 
+// BenchmarkW2SampleOverhead runs W2 on two FreeLists at once, one plain
+// and one sampling 1 allocation in 1000, alternating batches of 100,000
+// ops between them and timing each side, so that the machine's drift
+// (which, on a shared machine, is larger than the effect) falls on both
+// alike. It reports each side's ns/op and the sampled side's overhead in
+// percent; run with -benchtime 10000000x -count 10.
+func BenchmarkW2SampleOverhead(b *testing.B) {
+	mapcheck.Baseline(b)
+	type side struct {
+		f    *arena.FreeList
+		rng  xorshift
+		live []unsafe.Pointer
+		took time.Duration
+	}
+	sides := [2]*side{}
+	for i, opts := range []*arena.Options{{Name: "w2-plain"}, {Name: "w2-sampled", Sample: 1000}} {
+		f, err := arena.NewFreeList(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		s := &side{f: f, rng: xorshift(88172645463325252), live: make([]unsafe.Pointer, w2Live)}
+		for k := range s.live {
+			if s.live[k], err = f.Alloc(s.rng.w2Size(), 8); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sides[i] = s
+	}
+	const batch = 100_000
+	run := func(s *side, n int) {
+		start := time.Now()
+		for range n {
+			k := s.rng.next() % w2Live
+			if err := s.f.Free(s.live[k]); err != nil {
+				b.Fatal(err)
+			}
+			size := s.rng.w2Size()
+			p, err := s.f.Alloc(size, 8)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*(*byte)(p), *(*byte)(unsafe.Add(p, size-1)) = 1, 1
+			s.live[k] = p
+		}
+		s.took += time.Since(start)
+	}
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		n := min(batch, b.N-done)
+		run(sides[0], n)
+		run(sides[1], n)
+	}
+	b.StopTimer()
+	plain := float64(sides[0].took.Nanoseconds()) / float64(b.N)
+	sampled := float64(sides[1].took.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(plain, "plain-ns/op")
+	b.ReportMetric(sampled, "sampled-ns/op")
+	b.ReportMetric(100*(sampled-plain)/plain, "overhead-%")
+	b.ReportMetric(float64(sides[1].f.Stats().Sample.Sampled)/float64(b.N), "sampled/op")
+	for _, s := range sides {
+		for _, p := range s.live {
+			if err := s.f.Free(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // BenchmarkSampled measures an Alloc and Free pair of 64 bytes when every
 // allocation is fenced (Sample 1, Electric Fence style), against none:
 // the price of the system calls that unfence a slot and fence it again,

@@ -86,7 +86,7 @@ type sampler struct {
 	data   uintptr              // slot data bytes
 	slots  []*sampled           // by slot; nil if never used
 	unused int                  // slots [unused, nslots) were never used
-	freed  []int                // quarantined slots, oldest first
+	freed  ring                 // quarantined slots, oldest first
 	solo   map[uintptr]*sampled // blocks with a mapping of their own, live and quarantined, by address
 	soloQ  []*sampled           // the quarantined ones, oldest first
 	stats  SampleStats
@@ -105,6 +105,22 @@ type SampleStats struct {
 	Syscalls    uint64 `json:"syscalls"`    // calls into guard made for sampling, ever
 	Mappings    int    `json:"mappings"`    // kernel mappings the pool and the blocks with their own mapping cost now
 	Stopped     string `json:"stopped,omitempty"`
+}
+
+// A ring is a first-in first-out queue of slot numbers, allocated once.
+type ring struct {
+	buf     []int
+	head, n int
+}
+
+func (q *ring) first() int { return q.buf[q.head] }
+
+func (q *ring) pop() { q.head, q.n = (q.head+1)%len(q.buf), q.n-1 }
+
+// push adds i; the ring never holds more than the slots there are.
+func (q *ring) push(i int) {
+	q.buf[(q.head+q.n)%len(q.buf)] = i
+	q.n++
 }
 
 // A segment is one region of the pool.
@@ -138,6 +154,7 @@ func newSampler(name string, o *Options) (*sampler, error) {
 		ps: ps, nslots: n, stride: (slotPages + 1) * ps, data: slotPages * ps,
 		solo: make(map[uintptr]*sampled), bySeg: make(map[uintptr]*segment),
 	}
+	s.freed.buf = make([]int, n)
 	s.shift = uint(bits.Len(uint(segSlots*s.stride - 1)))
 	s.stats.Every, s.stats.Slots = o.Sample, n
 	registerSampler(s)
@@ -219,8 +236,8 @@ func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) 
 				return nil, nil, err
 			}
 		}
-	case len(s.freed) > 0:
-		i = s.freed[0]
+	case s.freed.n > 0:
+		i = s.freed.first()
 	default:
 		return nil, nil, errPoolFull
 	}
@@ -234,7 +251,7 @@ func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) 
 	if i == s.unused {
 		s.unused++
 	} else {
-		s.freed = s.freed[1:]
+		s.freed.pop()
 		s.stats.Quarantined--
 	}
 	b := s.slots[i] // a slot's record is reused, so sampling makes no garbage of its own
@@ -429,7 +446,7 @@ func (s *sampler) retire(b *sampled, state blockState, why string) {
 	}
 	s.stats.Quarantined++
 	if b.r == nil {
-		s.freed = append(s.freed, b.slot)
+		s.freed.push(b.slot)
 		return
 	}
 	s.soloQ = append(s.soloQ, b)

@@ -38,6 +38,8 @@ type Region struct {
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
 	committed uintptr        // usable bytes Ready from the start; size >= committed. guarded by mu
 	spans     spans          // page states of the whole reservation. guarded by mu
+	spare     spans          // the buffer the previous spans were in, reused by the next change. guarded by mu
+	in        *info          // what Lookup sees of the region, updated by sync. guarded by mu and registry.mu
 	vmas      int            // kernel mappings charged to the budget; == spans.vmas(splits). guarded by mu
 	splits    []uintptr      // offsets where mprotect or munmap cut the mapping; sorted. guarded by mu
 	closed    bool           // guarded by mu
@@ -164,7 +166,8 @@ func Map(size int, opts *Options) (*Region, error) {
 	if r.populate = o.Populate; r.populate {
 		populate(add(r.base, r.guard), r.committed, reason{"populate", o.Name})
 	}
-	publish(r.info())
+	r.in = r.info()
+	publish(r.in)
 	return r, nil
 }
 
@@ -356,6 +359,7 @@ func (r *Region) Commit(n int) error {
 	}
 	if err == nil {
 		r.committed = want
+		r.sync()
 	}
 	return err
 }
@@ -557,7 +561,7 @@ func (r *Region) Close() error {
 	}
 	_ = charge(-r.vmas, "", "")
 	r.closed, r.base, r.vmas = true, nil, 0
-	retire(r.info())
+	retire(r.in)
 	return first
 }
 
@@ -596,7 +600,11 @@ func (r *Region) check(what string, off, n int) (uintptr, uintptr, error) {
 // calling sys, charging the budget for any mappings the change adds
 // before making it and refunding any it frees after. r.mu must be held.
 func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string, sys func() error) error {
-	next := r.spans.setWhy(off, n, part, p, why)
+	// The new states are built in the spare buffer: Lookup reads spans
+	// only under the registry's lock, and the old ones stop being
+	// visible to it in sync, so each change reuses the buffer of the one
+	// before and, once the buffers are large enough, allocates nothing.
+	next := r.spans.setWhyInto(r.spare[:0], off, n, part, p, why)
 	splits := r.splits
 	if !r.spans.allProt(off, n, p) {
 		splits = addSplits(splits, off, off+n) // the kernel cuts the mapping here
@@ -616,8 +624,8 @@ func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string,
 	if delta < 0 {
 		_ = charge(delta, "", "")
 	}
-	r.spans, r.splits, r.vmas = next, splits, r.vmas+delta
-	publish(r.info())
+	r.spans, r.spare, r.splits, r.vmas = next, r.spans, splits, r.vmas+delta
+	r.sync()
 	return nil
 }
 func pageSize() int { return align.PageSize() }

@@ -2,9 +2,10 @@ package guard
 
 import "sync"
 
-// info is a snapshot of a region for fault attribution. It is never
-// modified after it is published, so Lookup can read it without the
-// region's lock (and a fault inside a region method cannot deadlock).
+// info is what Lookup knows of a region. The region changes it only
+// under the registry's lock (sync) and Lookup reads it only under the
+// registry's read lock, without the region's lock, so a fault inside a
+// region method cannot deadlock. After Close it never changes.
 type info struct {
 	id        uint64
 	name      string
@@ -13,7 +14,7 @@ type info struct {
 	guard     uintptr
 	size      uintptr
 	committed uintptr
-	spans     spans // offsets from addr; shared, never modified
+	spans     spans // offsets from addr; the region's own, swapped for the next by sync
 }
 
 // info snapshots r. r.mu must be held.
@@ -46,7 +47,15 @@ var registry struct {
 	next   int               // next slot of closed; guarded by mu
 }
 
-// publish records the latest snapshot of a live region.
+// sync shows Lookup the region's current committed size and page states.
+// r.mu must be held.
+func (r *Region) sync() {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	r.in.committed, r.in.spans = r.committed, r.spans
+}
+
+// publish records a new live region.
 func publish(in *info) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
@@ -71,6 +80,7 @@ func retire(in *info) {
 // and the last 64 closed ones. Safe for concurrent use; O(regions).
 func Lookup(addr uintptr) Location {
 	registry.mu.RLock()
+	defer registry.mu.RUnlock() // the infos' spans may change once it is released
 	live := make([]*info, 0, len(registry.live))
 	for _, in := range registry.live {
 		live = append(live, in)
@@ -81,6 +91,5 @@ func Lookup(addr uintptr) Location {
 			closed = append(closed, in)
 		}
 	}
-	registry.mu.RUnlock()
 	return attribute(addr, live, closed)
 }

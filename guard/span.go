@@ -1,12 +1,15 @@
 package guard
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // A span is a run of pages of one region in one state. A region's spans
 // are sorted, cover its whole reservation (guards included) without gaps,
-// and never have two equal neighbours. A spans value is never modified
-// after it is built: set returns a new one, so the registry can share it
-// with readers without a lock.
+// and never have two equal neighbours. set returns a new value rather
+// than change its receiver; a region alternates between two buffers (see
+// Region.transition).
 type span struct {
 	off  uintptr // from the start of the reservation; page-aligned
 	n    uintptr // bytes; page-aligned, > 0
@@ -36,8 +39,13 @@ func (s spans) set(off, n uintptr, part Part, p prot) spans {
 
 // setWhy is set with a reason attached to the new span.
 func (s spans) setWhy(off, n uintptr, part Part, p prot, why string) spans {
+	return s.setWhyInto(make(spans, 0, len(s)+2), off, n, part, p, why)
+}
+
+// setWhyInto is setWhy building the result in out, an empty slice whose
+// array must not be s's.
+func (s spans) setWhyInto(out spans, off, n uintptr, part Part, p prot, why string) spans {
 	end := off + n
-	out := make(spans, 0, len(s)+2)
 	push := func(sp span) {
 		if sp.n == 0 {
 			return
@@ -158,6 +166,9 @@ func (s spans) vmas(splits []uintptr) int {
 // addSplits returns splits with off and end added, sorted and unique; it
 // does not modify splits.
 func addSplits(splits []uintptr, off, end uintptr) []uintptr {
+	if slices.Contains(splits, off) && slices.Contains(splits, end) {
+		return splits // the usual case once pages have been fenced before
+	}
 	out := make([]uintptr, 0, len(splits)+2)
 	out = append(out, splits...)
 	for _, p := range []uintptr{off, end} {
