@@ -341,13 +341,18 @@ type Unfreed struct {
 }
 
 // String reads like `"cache": 3 blocks (192 B) never freed; 1 sampled,
-// allocated at main.load /src/load.go:31`.
+// allocated at main.load /src/load.go:31`, listing at most 10 sampled
+// blocks.
 func (u Unfreed) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%q: %d block(s) (%s) never freed", u.Name, u.Blocks, humanize.IBytes(u.Bytes))
 	if len(u.Sampled) > 0 {
 		fmt.Fprintf(&b, "; %d sampled:", len(u.Sampled))
-		for _, s := range u.Sampled {
+		for i, s := range u.Sampled {
+			if i == unfreedShown {
+				fmt.Fprintf(&b, "\n  and %d more", len(u.Sampled)-i)
+				break
+			}
 			site := "an unknown site"
 			if len(s.Allocated) > 0 {
 				site = s.Allocated[0]
@@ -357,6 +362,9 @@ func (u Unfreed) String() string {
 	}
 	return b.String()
 }
+
+// unfreedShown is how many sampled blocks Unfreed.String lists.
+const unfreedShown = 10
 
 // An UnfreedBlock is a sampled block never freed.
 type UnfreedBlock struct {

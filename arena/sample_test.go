@@ -391,6 +391,10 @@ func TestUnfreed(t *testing.T) {
 	assert.ElementsMatch(t, []uintptr{uintptr(ps[3]), uintptr(big)}, addrs)
 	sitesName(t, u.Sampled[0].Allocated, "")
 	assert.Contains(t, u.String(), `"leaky": 5 block(s)`)
+
+	many := arena.Unfreed{Name: "x", Blocks: 12, Sampled: make([]arena.UnfreedBlock, 12)}
+	assert.Equal(t, 10, strings.Count(many.String(), "allocated at"))
+	assert.Contains(t, many.String(), "\n  and 2 more")
 	_ = large
 
 	var got []arena.LeakReport
