@@ -50,9 +50,9 @@
 // Reset and Close fence it again and record theirs. A fault there is
 // turned by Catch or Explain into a Report naming the kind (overflow,
 // underflow, use after free, use after reset, use after close), the
-// distance, the block and both stacks. One sample in a thousand costs
-// W2 a few percent (see BenchmarkW2); every allocation fenced costs a
-// system call or two each (BenchmarkSampled).
+// distance, the block and both stacks. One sample in a thousand made
+// W2 about 8% slower (BenchmarkW2SampleOverhead); every allocation fenced
+// costs a system call or two each (BenchmarkSampled).
 //
 // Lifecycle: (1) NewBump or NewShared; (2) Alloc, New, MakeSlice, String,
 // Bytes; (3) Reset to reuse the memory, as often as needed, and Trim to
