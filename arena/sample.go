@@ -22,11 +22,11 @@ import (
 // The pool is made of segments, each a guard region of segSlots slots of
 // slotPages data pages, each slot followed by one fenced page, so every
 // slot has a fence on both sides. Segments rather than one region: guard
-// keeps a region's page states in a list it copies on every change, so
-// a region with thousands of slots in different states made each
-// fence cost 90 us (BenchmarkSampled); a segment keeps the list short.
-// Segments are aligned to segAlign, so a pointer's segment is found with
-// a shift and a map lookup. With guard markers (MADV_GUARD_INSTALL) a
+// rebuilds a region's list of page states on every change, in time
+// linear in its length, so one region with a thousand slots in different
+// states made each fence cost 90 us (BenchmarkSampled); a segment keeps
+// the list short. Segments are aligned to the power of two above their
+// size, so a pointer's segment is found with a shift and a map lookup. With guard markers (MADV_GUARD_INSTALL) a
 // segment is one kernel mapping whatever is fenced; with mprotect each
 // slot ever used may cost two more, charged to guard's budget, and
 // sampling stops, rather than an allocation failing, when the budget is
