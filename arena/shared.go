@@ -84,7 +84,10 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		sl := sh.cur.Load()
 		if sl != nil {
 			old := sl.next.Load()
-			start := (old + al - 1) &^ (al - 1)
+			// A slab starts wherever the chunk had got to, so the
+			// alignment is of the address, not of the offset.
+			base := uintptr(sl.base)
+			start := (base+old+al-1)&^(al-1) - base
 			if start <= sl.size && size <= sl.size-start {
 				if !sl.next.CompareAndSwap(old, start+size) {
 					continue // another goroutine took those bytes; try again
