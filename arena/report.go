@@ -58,9 +58,9 @@ type Report struct {
 	// between the block's end and the fence that alignment left, rather
 	// than by a fault.
 	AtFree    bool
-	Allocated []string // "function file:line", innermost first; the arena's own frames left out
-	Freed     []string // likewise, for the Free, Reset or Close; nil while the block is live
-	Fault     *guard.FaultError
+	Allocated []string          // "function file:line", innermost first; the arena's own frames left out
+	Freed     []string          // likewise, for the Free, Reset or Close; nil while the block is live
+	Fault     *guard.FaultError // the fault the report explains; nil for one made by Free
 }
 
 // Error reads like `arena: use after free: 8 bytes into a 48-byte block

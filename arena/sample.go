@@ -95,16 +95,16 @@ type sampler struct {
 
 // SampleStats describe an arena's sampled allocations (Options.Sample).
 type SampleStats struct {
-	Every       int    `json:"every"`       // Options.Sample
-	Sampled     uint64 `json:"sampled"`     // allocations placed against a fence, ever
-	Skipped     uint64 `json:"skipped"`     // samples due but not taken: every slot live, alignment above a page, or stopped
-	Live        int    `json:"live"`        // sampled blocks allocated now
-	LiveBytes   uint64 `json:"live_bytes"`  // their bytes, as requested
-	Quarantined int    `json:"quarantined"` // freed sampled blocks still fenced
-	Slots       int    `json:"slots"`       // the pool's slots
-	Syscalls    uint64 `json:"syscalls"`    // calls into guard made for sampling, ever
-	Mappings    int    `json:"mappings"`    // kernel mappings the pool and the blocks with their own mapping cost now
-	Stopped     string `json:"stopped,omitempty"`
+	Every       int    `json:"every"`             // Options.Sample
+	Sampled     uint64 `json:"sampled"`           // allocations placed against a fence, ever
+	Skipped     uint64 `json:"skipped"`           // samples due but not taken: every slot live, alignment above a page, or stopped
+	Live        int    `json:"live"`              // sampled blocks allocated now
+	LiveBytes   uint64 `json:"live_bytes"`        // their bytes, as requested
+	Quarantined int    `json:"quarantined"`       // freed sampled blocks still fenced
+	Slots       int    `json:"slots"`             // the pool's slots
+	Syscalls    uint64 `json:"syscalls"`          // calls into guard made for sampling, ever
+	Mappings    int    `json:"mappings"`          // kernel mappings the pool and the blocks with their own mapping cost now
+	Stopped     string `json:"stopped,omitempty"` // why sampling stopped for good (the mapping budget ran out); "" while it runs
 }
 
 // A ring is a first-in first-out queue of slot numbers, allocated once.
