@@ -27,7 +27,7 @@ type Bump struct {
 	// the current chunk.
 	base   unsafe.Pointer // first usable byte of the current chunk; nil before the first chunk and after Close
 	off    uintptr        // next free byte, from base; off <= zeroTo
-	zeroTo uintptr        // [off, zeroTo) reads as zero and is faulted in; zeroTo <= the chunk's size
+	zeroTo uintptr        // [off, zeroTo) reads as zero; faulted in but for a large allocation's tail; zeroTo <= the chunk's size
 
 	allocs    uint64         // allocations with size > 0, ever
 	requested uint64         // bytes asked for, ever
@@ -77,7 +77,7 @@ type chunk struct {
 	base  unsafe.Pointer // first usable byte
 	size  uintptr        // usable bytes; page multiple
 	dirty uintptr        // [0, dirty) may hold old bytes; the rest reads zero. <= size
-	ready uintptr        // [0, ready) has been touched or populated: no page faults. <= size
+	ready uintptr        // [0, ready) has been touched, populated or handed out (fresh, reading zero). <= size
 	next  atomic.Uintptr // Shared only: next free byte; next <= size
 }
 
@@ -274,14 +274,19 @@ func (b *Bump) prepare(c *chunk, end uintptr) {
 			// (W3's bytes per node went from 26.9 to 24.x).
 			to, _ := align.Up(max(end, b.zeroTo+min(b.stride, populateMax)), ps) // ok: below size + stride
 			to = min(to, c.size)
-			if err := c.r.Populate(int(from), int(to-from)); err != nil {
+			// A larger allocation is faulted in for its first populateMax
+			// bytes only: the rest is fresh, reads zero and faults in as it
+			// is touched, so Alloc(512 MiB) does not take 512 MiB of RAM
+			// at once (and cannot be OOM-killed for memory never used).
+			pop := min(to, from+populateMax)
+			if err := c.r.Populate(int(from), int(pop-from)); err != nil {
 				if errors.Is(err, errors.ErrUnsupported) {
 					canPopulate.Store(false) // fault pages as they are touched, from now on
 				}
 				b.zeroTo = c.size // fresh memory reads zero either way
 				continue
 			}
-			b.zeroTo, c.ready = to, to
+			b.zeroTo, c.ready = to, to // [pop, to) is fresh: it reads zero too
 		}
 	}
 }

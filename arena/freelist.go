@@ -359,10 +359,10 @@ func (st *flState) newChunk() error {
 	o := &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: chunkBytes,
 		HugePages: st.opts.HugePages, Populate: st.opts.Prefault}
 	r, err := guard.Map(chunkBytes, o)
-	st.syscalls++
 	if err != nil {
 		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
 	}
+	st.syscalls++ // counted on success only: a refused call changes no stats
 	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
 	for i := range ch.last {
 		ch.last[i] = -1
@@ -393,10 +393,10 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 	}
 	r, err := guard.Map(int(n), &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: int(max(al, ps)),
 		HugePages: st.opts.HugePages, Populate: st.opts.Prefault})
-	st.syscalls++
 	if err != nil {
 		return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
 	}
+	st.syscalls++ // counted on success only: a refused call changes no stats
 	st.large[r.Addr()] = &largeBlock{r: r, size: n}
 	st.mapped += n
 	st.inUse += n

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -66,19 +67,45 @@ func sysMaxMapCount() int {
 
 // sysResident returns how many bytes of [p, p+n) are in RAM. x/sys has no
 // mincore wrapper, so this is the raw call; vec is a Go slice passed in
-// the form the syscall package documents as safe.
+// the form the syscall package documents as safe. It asks for at most
+// residentBatch pages at a time, so that the vector stays small however
+// large the range (a 64 TiB reservation would need a 16 GiB one).
 func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error) {
-	vec := make([]byte, n/pageSize)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(p), n, uintptr(unsafe.Pointer(&vec[0])))
-	if errno != 0 {
-		return 0, sysError("mincore", uintptr(p), n, errno)
-	}
+	const residentBatch = 4096
+	vec := make([]byte, min(n/pageSize, residentBatch))
 	var in uintptr
-	for _, v := range vec {
-		in += uintptr(v & 1)
+	for done := uintptr(0); done < n; {
+		m := min(n-done, residentBatch*pageSize)
+		_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(p)+done, m, uintptr(unsafe.Pointer(&vec[0])))
+		if errno != 0 {
+			return 0, sysError("mincore", uintptr(p)+done, m, errno)
+		}
+		for _, v := range vec[:m/pageSize] {
+			in += uintptr(v & 1)
+		}
+		done += m
 	}
 	return in * pageSize, nil
 }
+
+// backable is what sysBackable answers, read once.
+var backable = sync.OnceValue(func() uintptr {
+	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return ^uintptr(0) // "always overcommit": the kernel would not check either
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return ^uintptr(0)
+	}
+	unit := uintptr(max(si.Unit, 1))
+	return (uintptr(si.Totalram) + uintptr(si.Totalswap)) * unit
+})
+
+// sysBackable returns the most memory one mapping could ever have backed
+// at once: RAM plus swap, the bound heuristic overcommit
+// (vm.overcommit_memory 0) puts on a single mapping, or no bound when
+// the system always overcommits.
+func sysBackable() uintptr { return backable() }
 
 // sysHuge advises transparent huge pages for [p, p+n) and reports
 // whether the kernel took the advice (EINVAL without THP support).

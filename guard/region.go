@@ -70,7 +70,8 @@ var nextID atomic.Uint64
 // pages (a 100-byte request still costs a page), fenced by guard pages.
 // The memory reads as zero. Map returns an error, and maps nothing, when
 // size is zero or negative (ErrSize, unix.EINVAL), too large for the
-// address space (ErrSize, unix.ENOMEM), an option is invalid, the mapping
+// address space or for RAM and swap together (ErrSize, unix.ENOMEM; not
+// checked where vm.overcommit_memory is 1), an option is invalid, the mapping
 // budget is exhausted (ErrBudget, unix.ENOMEM), or the kernel refuses.
 func Map(size int, opts *Options) (*Region, error) {
 	var o Options
@@ -87,6 +88,14 @@ func Map(size int, opts *Options) (*Region, error) {
 	committed, ok := align.Up(uintptr(size), ps)
 	if !ok || committed > maxReserve {
 		return nil, tooLarge("map %q: size %d is larger than the address space", o.Name, size)
+	}
+	if lim := sysBackable(); committed > lim {
+		// Ready pages are a promise of memory; MAP_NORESERVE keeps the
+		// kernel from checking it, so guard does what heuristic
+		// overcommit would have done: refuse more than RAM plus swap,
+		// rather than let the first touch of the far pages OOM-kill the
+		// process. Reserve is not limited: it is only address space.
+		return nil, tooLarge("map %q: size %d is more than this machine's RAM and swap (%d bytes) could ever back", o.Name, size, lim)
 	}
 	usable := committed
 	if o.Reserve < 0 {
