@@ -71,3 +71,12 @@ func (e *budgetError) Error() string {
 
 // Is matches ErrBudget and unix.ENOMEM.
 func (e *budgetError) Is(target error) bool { return target == ErrBudget || target == unix.ENOMEM }
+
+// forceCharge records delta more mappings held, past the limit if need
+// be: for mappings that exist whether guard likes it or not, such as a
+// range the kernel refused to unmap.
+func forceCharge(delta int) {
+	budget.mu.Lock()
+	defer budget.mu.Unlock()
+	budget.held += delta
+}

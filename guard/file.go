@@ -3,8 +3,11 @@ package guard
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/internal/inject"
 )
 
 // MapFile maps the first size bytes of f (rounded up to whole pages),
@@ -39,7 +42,12 @@ func MapFile(f *os.File, size int, shared bool, opts *Options) (*Region, error) 
 		flags = unix.MAP_FIXED | unix.MAP_SHARED
 	}
 	r.mu.Lock()
-	p, err := unix.MmapPtr(int(f.Fd()), 0, add(r.base, r.guard), r.size, unix.PROT_READ|unix.PROT_WRITE, flags)
+	var p unsafe.Pointer
+	if e := inject.Fail(inject.Mmap); e != 0 {
+		err = e
+	} else {
+		p, err = unix.MmapPtr(int(f.Fd()), 0, add(r.base, r.guard), r.size, unix.PROT_READ|unix.PROT_WRITE, flags)
+	}
 	record("mmap", uintptr(p), r.size, reason{"map file", r.name}, err)
 	r.mu.Unlock()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/internal/inject"
 	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
@@ -13,7 +14,14 @@ import (
 // that guard made; callers check that, these shims do not. Each returns
 // the raw errno (wrapped by sysError) and changes nothing else, and each
 // records the call in the trace (SetTrace) with the reason it is given. The
-// OS-specific halves are in mmap_linux.go and mmap_other.go:
+// OS-specific halves are in mmap_linux.go and mmap_other.go.
+//
+// Each shim asks internal/inject first: a call a test told to fail
+// returns that errno without reaching the kernel, and is traced as a
+// failure like any other (one atomic load when no test armed it).
+//
+//	sysMap, sysUnmap        mmap and munmap
+//	sysProtect, sysDiscard  mprotect and madvise(MADV_DONTNEED)
 //
 //	mapFlags                flags for a private anonymous mapping
 //	sysFenceInstall/Remove  guard markers; errNoMarkers where absent
@@ -26,7 +34,13 @@ import (
 // sysMap maps n bytes of private anonymous memory at an address of the
 // kernel's choosing, with protection prot.
 func sysMap(n uintptr, prot int, why reason) (unsafe.Pointer, error) {
-	p, err := unix.MmapPtr(-1, 0, nil, n, prot, mapFlags)
+	var p unsafe.Pointer
+	var err error
+	if e := inject.Fail(inject.Mmap); e != 0 {
+		err = e
+	} else {
+		p, err = unix.MmapPtr(-1, 0, nil, n, prot, mapFlags)
+	}
 	record("mmap", uintptr(p), n, why, err)
 	if err != nil {
 		return nil, sysError("mmap", 0, n, err)
@@ -37,7 +51,12 @@ func sysMap(n uintptr, prot int, why reason) (unsafe.Pointer, error) {
 
 // sysUnmap unmaps [p, p+n). Unmapping the middle of a mapping splits it.
 func sysUnmap(p unsafe.Pointer, n uintptr, why reason) error {
-	err := unix.MunmapPtr(p, n)
+	var err error
+	if e := inject.Fail(inject.Munmap); e != 0 {
+		err = e
+	} else {
+		err = unix.MunmapPtr(p, n)
+	}
 	record("munmap", uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("munmap", uintptr(p), n, err)
@@ -48,7 +67,12 @@ func sysUnmap(p unsafe.Pointer, n uintptr, why reason) error {
 
 // sysProtect sets the protection of [p, p+n).
 func sysProtect(p unsafe.Pointer, n uintptr, prot int, why reason) error {
-	err := unix.Mprotect(bytesAt(p, n), prot)
+	var err error
+	if e := inject.Fail(inject.Mprotect); e != 0 {
+		err = e
+	} else {
+		err = unix.Mprotect(bytesAt(p, n), prot)
+	}
 	record(protName[prot], uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("mprotect", uintptr(p), n, err)
@@ -67,10 +91,18 @@ var protName = map[int]string{
 // no RAM until touched again, and read back as zero (MADV_DONTNEED; not
 // MADV_FREE, whose pages may keep their old bytes).
 func sysDiscard(p unsafe.Pointer, n uintptr, why reason) error {
-	err := unix.Madvise(bytesAt(p, n), unix.MADV_DONTNEED)
+	err := madvise(p, n, unix.MADV_DONTNEED)
 	record("madvise(MADV_DONTNEED)", uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("madvise", uintptr(p), n, err)
 	}
 	return nil
+}
+
+// madvise is unix.Madvise behind the injection switch.
+func madvise(p unsafe.Pointer, n uintptr, advice int) error {
+	if e := inject.Fail(inject.Madvise); e != 0 {
+		return e
+	}
+	return unix.Madvise(bytesAt(p, n), advice)
 }

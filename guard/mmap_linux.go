@@ -21,7 +21,7 @@ const mapFlags = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_NORESERVE
 const haveMarkers = true
 
 func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error {
-	err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_INSTALL)
+	err := madvise(p, n, unix.MADV_GUARD_INSTALL)
 	record("madvise(MADV_GUARD_INSTALL)", uintptr(p), n, why, err)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
@@ -33,7 +33,7 @@ func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error {
 }
 
 func sysFenceRemove(p unsafe.Pointer, n uintptr, why reason) error {
-	err := unix.Madvise(bytesAt(p, n), unix.MADV_GUARD_REMOVE)
+	err := madvise(p, n, unix.MADV_GUARD_REMOVE)
 	record("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, err)
@@ -110,15 +110,23 @@ func sysBackable() uintptr { return backable() }
 // sysHuge advises transparent huge pages for [p, p+n) and reports
 // whether the kernel took the advice (EINVAL without THP support).
 func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool {
-	err := unix.Madvise(bytesAt(p, n), unix.MADV_HUGEPAGE)
+	err := madvise(p, n, unix.MADV_HUGEPAGE)
 	record("madvise(MADV_HUGEPAGE)", uintptr(p), n, why, err)
 	return err == nil
 }
 
 // sysPopulate faults [p, p+n) in for writing (MADV_POPULATE_WRITE, Linux
-// 5.14), reporting false where the kernel does not know the advice.
-func sysPopulate(p unsafe.Pointer, n uintptr, why reason) bool {
-	err := unix.Madvise(bytesAt(p, n), unix.MADV_POPULATE_WRITE)
+// 5.14). It returns errors.ErrUnsupported where the kernel does not know
+// the advice (EINVAL), and the errno of any other failure (ENOMEM when
+// memory runs out, EAGAIN, EINTR).
+func sysPopulate(p unsafe.Pointer, n uintptr, why reason) error {
+	err := madvise(p, n, unix.MADV_POPULATE_WRITE)
 	record("madvise(MADV_POPULATE_WRITE)", uintptr(p), n, why, err)
-	return err == nil
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL):
+		return errors.ErrUnsupported
+	}
+	return sysError("madvise(MADV_POPULATE_WRITE)", uintptr(p), n, err)
 }

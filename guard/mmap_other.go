@@ -35,7 +35,7 @@ func sysResident(p unsafe.Pointer, n uintptr, pageSize uintptr) (uintptr, error)
 
 func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool { return false }
 
-func sysPopulate(p unsafe.Pointer, n uintptr, why reason) bool { return false }
+func sysPopulate(p unsafe.Pointer, n uintptr, why reason) error { return errors.ErrUnsupported }
 
 // sysBackable sets no bound: these systems are not asked how much RAM
 // and swap they have.

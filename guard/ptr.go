@@ -19,7 +19,7 @@ func bytesAt(p unsafe.Pointer, n uintptr) []byte { return unsafe.Slice((*byte)(p
 // and otherwise by writing a zero to the first byte of each page, which
 // changes nothing: fresh pages read as zero. ok: [p, p+n) is Ready.
 func populate(p unsafe.Pointer, n uintptr, why reason) {
-	if n == 0 || sysPopulate(p, n, why) {
+	if n == 0 || sysPopulate(p, n, why) == nil {
 		return
 	}
 	ps := uintptr(pageSize())

@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -157,6 +156,7 @@ func Map(size int, opts *Options) (*Region, error) {
 		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
 	}
 	vmas := sp.vmas(nil)
+	_ = retryUnmaps() // ranges a munmap failed on before go first; the budget counts them
 	if err := charge(vmas, "map", o.Name); err != nil {
 		return nil, err
 	}
@@ -196,21 +196,24 @@ func mapRegion(name string, mapLen, total, guard, usable, committed, alignTo, ps
 	start := align.Down(uintptr(p)+guard+alignTo-1, alignTo) - guard
 	head := start - uintptr(p)
 	tail := mapLen - head - total
+	// Until the region exists, a failure undoes the mapping, which is
+	// one kernel mapping (the fences come last, and guard markers do not
+	// split it); a refused undo is deferred, not leaked (deferred.go).
 	if head > 0 {
 		if err := sysUnmap(p, head, reason{"trim to alignment", name}); err != nil {
-			_ = sysUnmap(p, mapLen, reason{"undo map", name})
+			_ = unmapOrDefer(p, mapLen, 1, reason{"undo map", name})
 			return nil, err
 		}
 	}
 	base := add(p, head)
 	if tail > 0 {
 		if err := sysUnmap(add(base, total), tail, reason{"trim to alignment", name}); err != nil {
-			_ = sysUnmap(base, total+tail, reason{"undo map", name})
+			_ = unmapOrDefer(base, total+tail, 1, reason{"undo map", name})
 			return nil, err
 		}
 	}
 	fail := func(err error) (*Region, error) {
-		_ = sysUnmap(base, total, reason{"undo map", name})
+		_ = unmapOrDefer(base, total, 1, reason{"undo map", name})
 		return nil, err
 	}
 	if !allRW {
@@ -272,9 +275,12 @@ func probeMarkers() int32 {
 	if err != nil {
 		return 0 // try again next time
 	}
-	defer sysUnmap(p, ps, why)
-	if sysFenceInstall(p, ps, why) != nil {
+	defer unmapOrDefer(p, ps, 1, why)
+	switch err := sysFenceInstall(p, ps, why); {
+	case err == errNoMarkers:
 		return 2
+	case err != nil:
+		return 0 // out of memory or told to retry: the kernel said nothing about markers
 	}
 	return 1
 }
@@ -375,7 +381,8 @@ func (r *Region) Commit(n int) error {
 
 // Protect moves the usable pages [off, off+n) from Ready to Reserved: any
 // access faults and Lookup names them "protected". Their contents are
-// discarded; after Unprotect they read as zero. It needs committed,
+// discarded; after Unprotect they read as zero. On an error the pages
+// stay Ready, though their contents may already be discarded. It needs committed,
 // unpunched pages and page-aligned off and n (ErrRange), and may need
 // kernel mappings (ErrBudget) when the fence is mprotect.
 func (r *Region) Protect(off, n int) error {
@@ -410,11 +417,15 @@ func (r *Region) fenceOp(what string, off, n int, on bool, why string) error {
 	case on && r.fence == FenceMarkers:
 		return r.transition(o, l, PartProtected, protRW, why, what, func() error { return sysFenceInstall(p, l, reason{what, r.name}) })
 	case on:
+		// Discard first, then fence: if the mprotect fails, the pages
+		// stay Ready (reading zero), as the failed call reports; the
+		// other order could leave them PROT_NONE while guard, told of a
+		// failure, still counted them Ready.
 		return r.transition(o, l, PartProtected, protNone, why, what, func() error {
-			if err := sysProtect(p, l, unix.PROT_NONE, reason{what, r.name}); err != nil {
+			if err := sysDiscard(p, l, reason{what, r.name}); err != nil {
 				return err
 			}
-			return sysDiscard(p, l, reason{what, r.name})
+			return sysProtect(p, l, unix.PROT_NONE, reason{what, r.name})
 		})
 	case r.fence == FenceMarkers:
 		return r.transition(o, l, PartUsable, protRW, "", what, func() error { return sysFenceRemove(p, l, reason{what, r.name}) })
@@ -501,7 +512,8 @@ func (r *Region) Punch(off, n int) error {
 // Populate faults the usable pages [off, off+n) in for writing with one
 // system call (MADV_POPULATE_WRITE), which costs far less than taking a
 // page fault on each. It returns an error matching errors.ErrUnsupported
-// where the kernel cannot (before Linux 5.14, or not Linux), ErrRange for
+// where the kernel cannot (before Linux 5.14, or not Linux), the errno
+// when it runs out of memory (ENOMEM) or asks to retry, ErrRange for
 // pages that are not Ready, and ErrClosed after Close.
 func (r *Region) Populate(off, n int) error {
 	r.mu.Lock()
@@ -513,8 +525,8 @@ func (r *Region) Populate(off, n int) error {
 	if !r.spans.only(o, l, PartUsable) {
 		return rangeError("populate [%d, %d) of region %q: pages must be Ready", off, off+n, r.name)
 	}
-	if !sysPopulate(add(r.base, o), l, reason{"populate", r.name}) {
-		return fmt.Errorf("guard: populate in region %q: %w", r.name, errors.ErrUnsupported)
+	if err := sysPopulate(add(r.base, o), l, reason{"populate", r.name}); err != nil {
+		return fmt.Errorf("guard: populate in region %q: %w", r.name, err)
 	}
 	return nil
 }
@@ -546,13 +558,20 @@ func (r *Region) Resident() (int, error) {
 // belong to someone else by now), and returns its mappings to the budget.
 // It is idempotent: a second Close returns nil. After Close every other
 // method returns ErrClosed, and Lookup names the old addresses "closed".
+//
+// Close always closes. If the kernel refuses a munmap (ENOMEM at
+// vm.max_map_count, say), the region is closed all the same, but the
+// range stays mapped, still charged to the budget, and guard tries again
+// at the next Map or Close and at FlushUnmaps; Close then returns an
+// error wrapping the errno. Nothing is left mapped for good.
 func (r *Region) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil
+		return retryUnmaps()
 	}
 	var first error
+	_ = charge(-r.vmas, "", "")
 	for i := 0; i < len(r.spans); {
 		if r.spans[i].prot == protHole {
 			i++
@@ -563,14 +582,19 @@ func (r *Region) Close() error {
 			j++
 			end = r.spans[j].off + r.spans[j].n
 		}
-		if err := sysUnmap(add(r.base, r.spans[i].off), end-r.spans[i].off, reason{"close", r.name}); err != nil && first == nil {
-			first = fmt.Errorf("guard: close region %q: %w", r.name, err)
+		// The run's own share of the region's mappings: runs are
+		// separated by holes, so the shares add up to r.vmas.
+		vmas := r.spans[i : j+1].vmas(r.splits)
+		if err := unmapOrDefer(add(r.base, r.spans[i].off), end-r.spans[i].off, vmas, reason{"close", r.name}); err != nil && first == nil {
+			first = fmt.Errorf("guard: close region %q: %w (%w)", r.name, err, errDeferred)
 		}
 		i = j + 1
 	}
-	_ = charge(-r.vmas, "", "")
 	r.closed, r.base, r.vmas = true, nil, 0
 	retire(r.in)
+	if first == nil {
+		first = retryUnmaps()
+	}
 	return first
 }
 
