@@ -661,7 +661,6 @@ func (r *Region) unmap(what string) error {
 	return first
 }
 
-
 // String describes the region in one line, with human sizes.
 func (r *Region) String() string {
 	r.mu.Lock()

@@ -14,7 +14,7 @@ type info struct {
 	guard     uintptr
 	size      uintptr
 	committed uintptr
-	spans     spans // offsets from addr; the region's own, swapped for the next by sync
+	spans     spans         // offsets from addr; the region's own, swapped for the next by sync
 	why       string        // set by Retire: what a later access is, "use after close"
 	site      func() string // set by Retire: where the region was retired; may be nil
 }
