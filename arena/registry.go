@@ -34,6 +34,9 @@ type Summary struct {
 	// Sample describes hardened mode's sampled blocks (Options.Sample);
 	// nil when it is off.
 	Sample *SampleStats `json:"sample,omitempty"`
+	// Leaked is set when the arena became unreachable without Close. It
+	// stays listed, with its last numbers: its memory stays mapped.
+	Leaked bool `json:"leaked,omitempty"`
 }
 
 // A Range is the usable part of one mapping, [Start, End).
@@ -185,4 +188,12 @@ func (st *flState) publish() {
 		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
 		Ranges: rs, Updated: time.Now(), Sample: st.smp.snapshot(),
 	})
+}
+
+// markLeaked flags an arena's summary as leaked: it stays in the
+// registry, since its memory stays mapped.
+func markLeaked(slot *atomic.Pointer[Summary]) {
+	s := *slot.Load()
+	s.Leaked, s.Updated = true, time.Now()
+	slot.Store(&s)
 }
