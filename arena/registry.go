@@ -49,12 +49,15 @@ type Range struct {
 // guard's mapping budget and, if tracing is on (guard.SetTrace), the last
 // system calls made.
 type Snapshot struct {
-	Format   string          `json:"format"`
-	Time     time.Time       `json:"time"`
-	PID      int             `json:"pid"`
-	Arenas   []Summary       `json:"arenas"`
-	Budget   Budget          `json:"budget"`
-	Syscalls []guard.Syscall `json:"syscalls,omitempty"`
+	Format string    `json:"format"`
+	Time   time.Time `json:"time"`
+	PID    int       `json:"pid"`
+	Arenas []Summary `json:"arenas"`
+	Budget Budget    `json:"budget"`
+	// Quarantine is guard's quarantine of closed arenas' ranges: what it
+	// holds, its bound, its evictions and its oldest entry.
+	Quarantine guard.QuarantineStats `json:"quarantine"`
+	Syscalls   []guard.Syscall       `json:"syscalls,omitempty"`
 }
 
 // Budget is guard's count of the kernel mappings it holds.
@@ -107,7 +110,7 @@ func TakeSnapshot() Snapshot {
 	limit, held := guard.Budget()
 	calls, _ := guard.Trace()
 	return Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
-		Arenas: arenas, Budget: Budget{limit, held}, Syscalls: calls}
+		Arenas: arenas, Budget: Budget{limit, held}, Quarantine: guard.Quarantined(), Syscalls: calls}
 }
 
 var publishOnce sync.Once
