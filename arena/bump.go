@@ -46,9 +46,8 @@ type Bump struct {
 }
 
 // bumpState is the part of a Bump that the fast path never touches. It
-// is separate so that runtime.AddCleanup can release the chunks of a Bump
-// that became unreachable without Close: the cleanup holds the state, not
-// the Bump.
+// is separate so that runtime.AddCleanup can report a Bump that became
+// unreachable without Close: the cleanup holds the state, not the Bump.
 type bumpState struct {
 	name   string
 	kind   string // "bump" or "shared"
@@ -468,8 +467,13 @@ func (st *bumpState) dropKept() error {
 	st.ranges = nil
 	var first error
 	keep := st.cur + 1
+	var pcs *[4]uintptr
 	for _, c := range st.chunks[keep:] {
-		if err := c.r.Close(); err != nil && first == nil {
+		if pcs == nil {
+			pcs = closeSite()
+		}
+		// A kept chunk may still be pointed into from before a Reset.
+		if err := retireRegion(c.r, "use after reset", pcs); err != nil && first == nil {
 			first = err
 		}
 		st.mapped -= c.size
@@ -638,9 +642,17 @@ func (b *Bump) thaw() error {
 	return first
 }
 
-// Close unmaps every chunk. Every allocation becomes invalid; afterwards
+// Close gives every chunk back. Every allocation becomes invalid; afterwards
 // Alloc and the helpers return ErrClosed, Reset does nothing, and Close
-// returns nil again. It returns the first unmapping error, if any.
+// returns nil again. The chunks' pages are dropped, but their address
+// ranges stay reserved and fenced in guard's quarantine (see
+// guard.SetQuarantine), so a pointer kept past Close faults, and Catch
+// names it a use after close of this arena, with the Close call site,
+// instead of reading whatever arena is made next. It returns the first
+// system-call error, if any.
+//
+// An arena must outlive every pointer into it. One dropped without Close
+// is reported (SetLeakHandler) and keeps its memory, mapped and intact.
 func (b *Bump) Close() error {
 	st := b.st
 	if st.closed {
@@ -652,26 +664,27 @@ func (b *Bump) Close() error {
 	if b.inner != nil {
 		b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0
 	}
-	return st.close()
+	return st.close(closeSite())
 }
 
-// close unmaps everything the state holds.
-func (st *bumpState) close() error {
+// close retires everything the state holds into guard's quarantine,
+// naming pcs as the Close site.
+func (st *bumpState) close(pcs *[4]uintptr) error {
 	st.closed = true
 	unregister(st.id)
 	var first error
 	for _, c := range st.chunks {
-		if err := c.r.Close(); err != nil && first == nil {
+		if err := retireRegion(c.r, "use after close", pcs); err != nil && first == nil {
 			first = err
 		}
 	}
 	for _, q := range st.quar {
-		if err := q.c.r.Close(); err != nil && first == nil {
+		if err := retireRegion(q.c.r, "use after close", pcs); err != nil && first == nil {
 			first = err
 		}
 	}
 	if st.smp != nil {
-		if err := st.smp.close(); err != nil && first == nil {
+		if err := st.smp.close(pcs); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -19,11 +19,21 @@
 // Safety promised: memory is zeroed when handed out, as Go's new is; bad
 // sizes, alignments and lengths are errors that change nothing; every
 // chunk is fenced by guard pages, so running off its end faults and is
-// named (guard.Catch); use after Close returns ErrClosed; an arena dropped
-// without Close is reported and released. Where it stops: a pointer kept
-// past Reset or Close points at reused or unmapped memory, as in C. The
-// Quarantine option fences reset memory so such a pointer faults and is
-// named "use after reset" while debugging.
+// named (Catch); use after Close returns ErrClosed.
+//
+// **An arena must outlive every pointer into it; a leaked one keeps its
+// memory.** Close drops the pages but keeps the address range reserved
+// and fenced in guard's process-wide quarantine (1 GiB of address space
+// by default, first in first out; guard.SetQuarantine), so a pointer
+// kept past Close faults, and Catch names it a use after close of that
+// arena with the Close call site, instead of reading the next arena's
+// objects. An arena dropped without Close (say a function returned a
+// slice it filled, and the GC cannot know the slice needs the arena) is
+// reported to the leak handler and never unmapped: a leak, as in C.
+// Where it stops: a range leaves the quarantine when newer ones push it
+// out, and then a stale pointer into it is as wild as in C; a pointer
+// kept past Reset points at reused memory, unless the Quarantine option
+// fences reset memory ("use after reset") while debugging.
 //
 // A Shared arena is the variant for many goroutines at once: goroutines
 // allocate from per-shard slabs with a compare-and-swap, so two cores do
@@ -56,5 +66,6 @@
 //
 // Lifecycle: (1) NewBump or NewShared; (2) Alloc, New, MakeSlice, String,
 // Bytes; (3) Reset to reuse the memory, as often as needed, and Trim to
-// give it back; (4) Close.
+// give it back; (4) Close, after the last use of every pointer into it;
+// the range then waits, fenced, in guard's quarantine.
 package arena

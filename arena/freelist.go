@@ -513,11 +513,13 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
 }
 
-// freeLarge unmaps a large block.
+// freeLarge gives a large block's mapping back. Its range waits, fenced,
+// in guard's quarantine, so a use after free faults and is named, and a
+// second Free is known for a double free.
 func (st *flState) freeLarge(p unsafe.Pointer) error {
 	addr := uintptr(p)
 	b := st.large[addr]
-	err := b.r.Close()
+	err := retireRegion(b.r, "use after free", closeSite())
 	st.syscalls++
 	delete(st.large, addr)
 	st.frees++
@@ -719,10 +721,12 @@ func (f *FreeList) Close() error {
 	}
 	f.cl.Stop()
 	f.st.gen++
-	return f.st.close()
+	return f.st.close(closeSite())
 }
 
-func (st *flState) close() error {
+// close retires every mapping into guard's quarantine, naming pcs as the
+// Close site.
+func (st *flState) close(pcs *[4]uintptr) error {
 	st.closed = true
 	unregister(st.id)
 	var first error
@@ -732,13 +736,13 @@ func (st *flState) close() error {
 		}
 	}
 	for _, ch := range st.chunks {
-		keep(ch.r.Close())
+		keep(retireRegion(ch.r, "use after close", pcs))
 	}
 	for _, b := range st.large {
-		keep(b.r.Close())
+		keep(retireRegion(b.r, "use after close", pcs))
 	}
 	if st.smp != nil {
-		keep(st.smp.close())
+		keep(st.smp.close(pcs))
 	}
 	st.chunks, st.large, st.current = nil, nil, nil
 	st.recent = [64]*flChunk{}
@@ -768,14 +772,14 @@ func (f *FreeList) Unfreed() Unfreed {
 	return u
 }
 
-// leaked runs when a FreeList became unreachable without Close.
+// leaked runs when a FreeList became unreachable without Close. It
+// reports the leak and unmaps nothing (see LeakReport).
 func (st *flState) leaked() {
 	if st.closed {
 		return
 	}
-	r := LeakReport{Name: st.name, Kind: "freelist", Site: site(st.site), Chunks: len(st.chunks) + len(st.large), Bytes: uint64(st.mapped)}
-	_ = st.close()
-	reportLeak(r)
+	markLeaked(st.slot)
+	reportLeak(LeakReport{Name: st.name, Kind: "freelist", Site: site(st.site), Chunks: len(st.chunks) + len(st.large), Bytes: uint64(st.mapped)})
 }
 
 // Name returns the arena's name.

@@ -7,18 +7,26 @@ import (
 	"sync/atomic"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/mmarena/mmarena/guard"
 )
 
-// A LeakReport describes an arena that became unreachable without Close,
-// whose mappings have been released by the time the report is made; or,
-// with Unfreed set, a hardened FreeList (Options.Sample) closed with
+// A LeakReport describes an arena that became unreachable without Close;
+// or, with Unfreed set, a hardened FreeList (Options.Sample) closed with
 // blocks never freed.
+//
+// A leaked arena keeps its memory, as a leak in C does: its mappings stay
+// mapped and intact for the life of the process, because the program may
+// still hold pointers into them (a slice the arena filled, returned from
+// the function that made the arena: the GC does not see that such a
+// pointer keeps the arena alive). An arena must outlive every pointer
+// into it; the report is there so that the missing Close can be found.
 type LeakReport struct {
 	Name    string   // the arena's name
 	Kind    string   // "bump", "shared" or "freelist"
 	Site    string   // where it was created, "file:line"
-	Chunks  int      // mappings released
-	Bytes   uint64   // usable bytes released
+	Chunks  int      // mappings kept
+	Bytes   uint64   // usable bytes kept mapped
 	Unfreed *Unfreed // blocks a hardened FreeList's Close found never freed; nil otherwise
 }
 
@@ -27,7 +35,7 @@ func (r LeakReport) String() string {
 	if r.Unfreed != nil {
 		return fmt.Sprintf("arena: freelist arena created at %s closed with blocks never freed: %s", r.Site, r.Unfreed)
 	}
-	return fmt.Sprintf("arena: %s arena %q created at %s was never closed; released %d chunk(s), %s",
+	return fmt.Sprintf("arena: %s arena %q created at %s was never closed; its %d mapping(s), %s, stay mapped",
 		r.Kind, r.Name, r.Site, r.Chunks, humanize.IBytes(r.Bytes))
 }
 
@@ -36,7 +44,9 @@ var leakHandler atomic.Pointer[func(LeakReport)]
 // SetLeakHandler sets the function told about each arena that becomes
 // unreachable without Close, and returns the previous one; nil restores
 // the default, which prints the report on standard error. The handler runs
-// on a runtime goroutine, once per leaked arena. Safe for concurrent use.
+// on a runtime goroutine, once per leaked arena. The leaked arena's memory
+// stays mapped and intact whatever the handler does (see LeakReport): a
+// pointer into it may still be in use. Safe for concurrent use.
 func SetLeakHandler(h func(LeakReport)) func(LeakReport) {
 	var old *func(LeakReport)
 	if h == nil {
@@ -67,14 +77,32 @@ func site(pc uintptr) string {
 	return fmt.Sprintf("%s:%d", f.File, f.Line)
 }
 
-// leaked runs when the Bump owning st became unreachable without Close.
+// leaked runs when the Bump or Shared owning st became unreachable
+// without Close. It reports the leak and unmaps nothing: memory the
+// program may still point into is never given away.
 func (st *bumpState) leaked() {
 	if st.closed {
 		return
 	}
-	r := LeakReport{Name: st.name, Kind: st.kind, Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)}
-	_ = st.close()
-	reportLeak(r)
+	markLeaked(st.slot)
+	reportLeak(LeakReport{Name: st.name, Kind: st.kind, Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)})
+}
+
+// retireRegion hands r to guard's quarantine at an arena's Close (or a
+// large block's Free): its range stays reserved and fenced, so a stale
+// pointer faults, and the fault is named why ("use after close") with the
+// first call site of pcs outside this package, formatted only if a fault
+// is ever named.
+func retireRegion(r *guard.Region, why string, pcs *[4]uintptr) error {
+	return r.Retire(why, func() string { return firstSite(pcs[:]) })
+}
+
+// closeSite records the call stack of an arena's Close, for the reports
+// of a later use after close. It costs a stack walk of four frames.
+func closeSite() *[4]uintptr {
+	pcs := new([4]uintptr)
+	runtime.Callers(3, pcs[:]) // closeSite <- Close <- the caller
+	return pcs
 }
 
 // callerPC returns, for leak reports, the program counter of a call up

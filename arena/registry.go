@@ -34,6 +34,9 @@ type Summary struct {
 	// Sample describes hardened mode's sampled blocks (Options.Sample);
 	// nil when it is off.
 	Sample *SampleStats `json:"sample,omitempty"`
+	// Leaked is set when the arena became unreachable without Close. It
+	// stays listed, with its last numbers: its memory stays mapped.
+	Leaked bool `json:"leaked,omitempty"`
 }
 
 // A Range is the usable part of one mapping, [Start, End).
@@ -46,12 +49,15 @@ type Range struct {
 // guard's mapping budget and, if tracing is on (guard.SetTrace), the last
 // system calls made.
 type Snapshot struct {
-	Format   string          `json:"format"`
-	Time     time.Time       `json:"time"`
-	PID      int             `json:"pid"`
-	Arenas   []Summary       `json:"arenas"`
-	Budget   Budget          `json:"budget"`
-	Syscalls []guard.Syscall `json:"syscalls,omitempty"`
+	Format string    `json:"format"`
+	Time   time.Time `json:"time"`
+	PID    int       `json:"pid"`
+	Arenas []Summary `json:"arenas"`
+	Budget Budget    `json:"budget"`
+	// Quarantine is guard's quarantine of closed arenas' ranges: what it
+	// holds, its bound, its evictions and its oldest entry.
+	Quarantine guard.QuarantineStats `json:"quarantine"`
+	Syscalls   []guard.Syscall       `json:"syscalls,omitempty"`
 }
 
 // Budget is guard's count of the kernel mappings it holds.
@@ -104,7 +110,7 @@ func TakeSnapshot() Snapshot {
 	limit, held := guard.Budget()
 	calls, _ := guard.Trace()
 	return Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
-		Arenas: arenas, Budget: Budget{limit, held}, Syscalls: calls}
+		Arenas: arenas, Budget: Budget{limit, held}, Quarantine: guard.Quarantined(), Syscalls: calls}
 }
 
 var publishOnce sync.Once
@@ -185,4 +191,12 @@ func (st *flState) publish() {
 		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
 		Ranges: rs, Updated: time.Now(), Sample: st.smp.snapshot(),
 	})
+}
+
+// markLeaked flags an arena's summary as leaked: it stays in the
+// registry, since its memory stays mapped.
+func markLeaked(slot *atomic.Pointer[Summary]) {
+	s := *slot.Load()
+	s.Leaked, s.Updated = true, time.Now()
+	slot.Store(&s)
 }

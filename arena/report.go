@@ -200,35 +200,68 @@ func attribute(addr, pageSize uintptr, blocks []sampled) (r Report, ok bool) {
 }
 
 // Explain names addr if it lies in or next to a sampled block of any
-// arena, live or among the last 16 closed: the kind of error, the block,
-// the distance, and where the block was allocated and freed. Safe for
-// concurrent use.
+// arena, live or among the last 16 closed (the kind of error, the block,
+// the distance, and where the block was allocated and freed), or in the
+// range of any arena that was closed, or of a large FreeList block that
+// was freed, while that range waits in guard's quarantine: a use after
+// close or after free, with the arena's name and the Close or Free call
+// site (Block and Size are then the whole mapping's). An address that now
+// belongs to a live mapping or a live block is never blamed on a closed
+// arena: the live owner wins. Safe for concurrent use.
 func Explain(addr uintptr) (*Report, bool) {
 	return explainIn(addr, allSamplers(), guard.Lookup)
 }
 
 // explainIn is Explain over the given samplers. A closed arena's address
 // space may since have been mapped again by someone else: an address that
-// lookup places in a live region is not blamed on a closed arena's block.
+// lookup places in a live region is not blamed on a closed arena's block,
+// whatever that block's state was when the arena closed.
 func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Location) (*Report, bool) {
 	var where *guard.Location
+	at := func() guard.Location {
+		if where == nil {
+			loc := lookup(addr)
+			where = &loc
+		}
+		return *where
+	}
 	for _, s := range samplers {
 		r, ok := s.explain(addr)
 		if !ok {
 			continue
 		}
-		if r.Kind == KindUseAfterClose {
-			if where == nil {
-				loc := lookup(addr)
-				where = &loc
-			}
-			if where.Part != guard.PartClosed && where.Part != guard.PartUnknown {
+		if r.Kind == KindUseAfterClose || s.isClosed() {
+			if p := at().Part; p != guard.PartClosed && p != guard.PartUnknown {
 				continue
 			}
 		}
 		return r, true
 	}
-	return nil, false
+	return retiredReport(addr, at())
+}
+
+// retiredReport explains an address in a range an arena retired into
+// guard's quarantine (see retireRegion), from what guard recorded.
+func retiredReport(addr uintptr, loc guard.Location) (*Report, bool) {
+	if loc.Part != guard.PartClosed {
+		return nil, false
+	}
+	var k Kind
+	switch loc.Reason {
+	case "use after close":
+		k = KindUseAfterClose
+	case "use after free":
+		k = KindUseAfterFree
+	case "use after reset":
+		k = KindUseAfterReset
+	default:
+		return nil, false // a region someone else closed
+	}
+	r := &Report{Kind: k, Addr: addr, Arena: loc.Region, Block: addr - uintptr(loc.Offset), Size: uintptr(loc.Size), Distance: loc.Offset}
+	if loc.Site != "" {
+		r.Freed = []string{loc.Site}
+	}
+	return r, true
 }
 
 // explain is Explain for one sampler.
@@ -275,10 +308,11 @@ func (s *sampler) report(b *sampled, k Kind, addr uintptr) *Report {
 	return r
 }
 
-// Catch runs fn like guard.Catch, and when the fault lies at or near a
-// sampled block it returns a *Report explaining it (whose Unwrap gives
-// the *guard.FaultError); any other fault is returned as guard.Catch
-// returns it. Like guard.Catch, it catches faults of the calling
+// Catch runs fn like guard.Catch, and when Explain can name the fault (at
+// or near a sampled block, or in the range of an arena closed since) it
+// returns a *Report explaining it (whose Unwrap gives the
+// *guard.FaultError); any other fault is returned as guard.Catch returns
+// it. Like guard.Catch, it catches faults of the calling
 // goroutine only.
 func Catch(fn func()) error {
 	err := guard.Catch(fn)

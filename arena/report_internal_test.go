@@ -6,6 +6,7 @@ import (
 	"github.com/mmarena/mmarena/guard"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestAttribute names made-up addresses against made-up blocks: no
@@ -100,4 +101,58 @@ func TestExplainRemapped(t *testing.T) {
 			assert.EqualValues(t, 16, r.Distance)
 		}
 	}
+}
+
+// TestIssue11LiveOwnerWins: a closed arena's block that was freed (or
+// overflowed) before the Close is not blamed either for an address a live
+// region now owns; before, only use-after-close reports were checked, and
+// a fault in a live region came back as "use after free" of the old
+// arena.
+func TestIssue11LiveOwnerWins(t *testing.T) {
+	for _, state := range []blockState{blockFreed, blockLive, blockReset} {
+		s := &sampler{name: "old", ps: 0x1000, closed: true,
+			solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: state, slot: -1}}}
+		for _, tt := range []struct {
+			part guard.Part
+			ok   bool
+		}{
+			{guard.PartClosed, true},
+			{guard.PartUsable, false},
+			{guard.PartHighGuard, false},
+			{guard.PartProtected, false},
+		} {
+			addr := uintptr(0x40010)
+			if state == blockLive {
+				addr = 0x40040 // one past the end: an overflow if it were still live
+			}
+			_, ok := explainIn(addr, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part} })
+			assert.Equal(t, tt.ok, ok, "block state %d, address %s", state, tt.part)
+		}
+	}
+	// A live arena's freed block keeps its report: its pages are its own.
+	live := &sampler{name: "live", ps: 0x1000,
+		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockFreed, slot: -1}}}
+	r, ok := explainIn(0x40010, []*sampler{live}, func(uintptr) guard.Location { return guard.Location{Part: guard.PartProtected} })
+	require.True(t, ok)
+	assert.Equal(t, KindUseAfterFree, r.Kind)
+}
+
+// TestRetiredReport: ranges an arena retired are explained from guard's
+// Location; others are not.
+func TestRetiredReport(t *testing.T) {
+	loc := guard.Location{Part: guard.PartClosed, Region: "req", Offset: 40, Size: 65536, Reason: "use after close", Site: "main.f f.go:9"}
+	r, ok := retiredReport(0x50028, loc)
+	require.True(t, ok)
+	assert.Equal(t, KindUseAfterClose, r.Kind)
+	assert.Equal(t, uintptr(0x50000), r.Block)
+	assert.Equal(t, `arena: use after close: 40 bytes into a 65536-byte block at 0x50000 of "req", closed at main.f f.go:9`, r.Error())
+	loc.Reason = "use after free"
+	r, _ = retiredReport(0x50028, loc)
+	assert.Equal(t, KindUseAfterFree, r.Kind)
+	loc.Reason = ""
+	_, ok = retiredReport(0x50028, loc)
+	assert.False(t, ok, "a region closed by someone else")
+	loc.Reason, loc.Part = "use after close", guard.PartUsable
+	_, ok = retiredReport(0x50028, loc)
+	assert.False(t, ok)
 }

@@ -509,8 +509,9 @@ func (s *sampler) setFrozen(ro bool) error {
 	return first
 }
 
-// close unmaps everything; the blocks' records stay for Explain.
-func (s *sampler) close() error {
+// close retires every mapping into guard's quarantine, naming site as
+// the Close; the blocks' records stay for Explain.
+func (s *sampler) close(site *[4]uintptr) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -529,10 +530,10 @@ func (s *sampler) close() error {
 		b.state, b.freePC = blockClosed, pcs
 	}
 	for _, b := range s.solo {
-		keep(b.r.Close())
+		keep(retireRegion(b.r, "use after close", site))
 	}
 	for _, seg := range s.segs {
-		keep(seg.r.Close())
+		keep(retireRegion(seg.r, "use after close", site))
 	}
 	s.stats.Live, s.stats.LiveBytes, s.stats.Quarantined = 0, 0, 0
 	retireSampler(s)
@@ -609,4 +610,11 @@ func allSamplers() []*sampler {
 		}
 	}
 	return out
+}
+
+// isClosed reports whether the arena the sampler served was closed.
+func (s *sampler) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }

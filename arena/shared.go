@@ -227,8 +227,10 @@ func stackHash() uintptr {
 	return (a >> 13) ^ (a >> 17)
 }
 
-// Close unmaps every chunk; afterwards allocations return ErrClosed. It
-// must not run while any goroutine allocates. A second Close returns nil.
+// Close gives every chunk back, as Bump.Close does (their ranges wait,
+// fenced, in guard's quarantine); afterwards allocations return
+// ErrClosed. It must not run while any goroutine allocates. A second
+// Close returns nil.
 func (s *Shared) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,7 +242,7 @@ func (s *Shared) Close() error {
 		s.shards[i].cur.Store(nil)
 	}
 	s.gen.Add(1)
-	return s.st.close()
+	return s.st.close(closeSite())
 }
 
 // Name returns the arena's name.

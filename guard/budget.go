@@ -45,10 +45,22 @@ func Budget() (limit, held int) {
 }
 
 // charge records that a caller is about to hold delta more mappings
-// (delta may be negative) for an operation on a named region, or refuses with an error that wraps ErrBudget
-// and unix.ENOMEM when that would pass the limit. A refused charge
-// changes nothing.
+// (delta may be negative) for an operation on a named region. Past the
+// limit it first unmaps regions from the quarantine, oldest first, since
+// their mappings guard nothing live; when that is not enough it refuses
+// with an error that wraps ErrBudget and unix.ENOMEM. A refused charge
+// changes nothing. The caller may hold the lock of a region that is not
+// retired, never the quarantine's.
 func charge(delta int, what, name string) error {
+	for {
+		err := chargeOnce(delta, what, name)
+		if err == nil || !evictOldest() {
+			return err
+		}
+	}
+}
+
+func chargeOnce(delta int, what, name string) error {
 	budget.mu.Lock()
 	defer budget.mu.Unlock()
 	if delta > 0 && budget.held+delta > budget.limit {

@@ -23,6 +23,16 @@
 // Unmapped, splitting the kernel mapping in two. Close unmaps everything.
 // MapFile makes the same layout over a file, private or shared.
 //
+// Retire is Close for memory that pointers may still reach: every page
+// moves to Reserved (contents dropped, then PROT_NONE) and the region
+// waits in a process-wide quarantine, its addresses still held, so that
+// nothing else is mapped there and a stray access faults and is named
+// with the reason and call site Retire was given. The quarantine is first
+// in, first out, bounded by address space (DefaultQuarantine, 1 GiB;
+// SetQuarantine) and counted in the mapping budget, which unmaps its
+// oldest regions before refusing anyone; regions leave it for Unmapped.
+// Arenas retire their mappings at Close.
+//
 // Fences cost kernel mappings. Each mprotect that changes part of a
 // mapping splits it, and a process may hold only vm.max_map_count of them;
 // past that, the Go runtime itself dies on its next heap growth. Where the
@@ -40,6 +50,6 @@
 // SetTrace keeps the last system calls guard made, with their reasons.
 //
 // Lifecycle: (1) Map; (2) use Bytes or Pointer, Commit to grow, Protect,
-// Release or Punch pages; (3) Close. Linux is the first platform; darwin
+// Release or Punch pages; (3) Close, or Retire into the quarantine. Linux is the first platform; darwin
 // and freebsd build and map, without guard markers or mapping names.
 package guard

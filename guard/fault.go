@@ -50,7 +50,8 @@ type Location struct {
 	Offset    int64  // Addr minus the region's usable start; negative in the low guard
 	Size      int    // the region's usable bytes
 	Committed int    // the region's committed bytes
-	Reason    string // for PartProtected: the reason given to ProtectFor, or ""
+	Reason    string // for PartProtected: the reason given to ProtectFor; for PartClosed: the one given to Retire; or ""
+	Site      string // for PartClosed: where Retire was called, as its caller formats it; or ""
 }
 
 // String describes the location the way a fault report reads:
@@ -66,7 +67,14 @@ func (l Location) String() string {
 	case PartReserved:
 		return fmt.Sprintf("%s past the committed end of region %q (%s)", bytesWord(l.Offset-int64(l.Committed)+1), l.Region, l.Part)
 	case PartClosed:
-		return fmt.Sprintf("at offset %d of region %q (%s: use after Close)", l.Offset, l.Region, l.Part)
+		why := "use after Close"
+		if l.Reason != "" {
+			why = l.Reason
+		}
+		if l.Site != "" {
+			why += ", retired at " + l.Site
+		}
+		return fmt.Sprintf("at offset %d of region %q (%s: %s)", l.Offset, l.Region, l.Part, why)
 	}
 	if l.Reason != "" {
 		return fmt.Sprintf("at offset %d of region %q (%s: %s)", l.Offset, l.Region, l.Part, l.Reason)
@@ -119,9 +127,12 @@ func Catch(fn func()) (err error) {
 }
 
 // attribute is the pure core of Lookup: it names addr against the live
-// regions and then the recently closed ones (newest first). A live region
-// with a mapped page at addr wins over one whose hole covers it, since a
-// hole's addresses may since have been mapped again.
+// regions (retired ones in the quarantine among them: their addresses are
+// still reserved, so nothing else can be there) and then the recently
+// unmapped ones (newest first). A region with a mapped page at addr wins
+// over one whose hole covers it, and over every unmapped one, since
+// unmapped addresses may since have been mapped again: the live owner is
+// named, never a closed arena.
 func attribute(addr uintptr, live, closed []*info) Location {
 	var hole *info
 	for _, in := range live {
@@ -133,6 +144,9 @@ func attribute(addr uintptr, live, closed []*info) Location {
 			hole = in
 			continue
 		}
+		if sp.part == PartClosed {
+			return in.closedAt(addr)
+		}
 		loc := in.locate(addr, sp.part)
 		loc.Reason = sp.why
 		return loc
@@ -142,7 +156,7 @@ func attribute(addr uintptr, live, closed []*info) Location {
 	}
 	for _, in := range closed {
 		if addr >= in.addr && addr-in.addr < in.total {
-			return in.locate(addr, PartClosed)
+			return in.closedAt(addr)
 		}
 	}
 	return Location{Addr: addr}

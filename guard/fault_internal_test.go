@@ -27,6 +27,12 @@ func TestAttribute(t *testing.T) {
 		spans: spans{}.set(0, pg, PartUsable, protRW)}
 	old := &info{id: 4, name: "old", addr: 0x80000, total: 3 * pg, guard: pg, size: pg, committed: pg}
 	newer := &info{id: 5, name: "newer", addr: 0x80000, total: 3 * pg, guard: pg, size: pg, committed: pg}
+	// "req" was retired into the quarantine: still reserved, all PROT_NONE.
+	req := &info{id: 6, name: "req", addr: 0xa0000, total: 3 * pg, guard: pg, size: pg, committed: pg,
+		spans: spans{}.set(0, 3*pg, PartClosed, protNone), why: "use after close", site: func() string { return "main.h h.go:7" }}
+	// "now" lives where "old" was, after "old" left the quarantine.
+	now := &info{id: 7, name: "now", addr: 0x80000, total: 3 * pg, guard: pg, size: pg, committed: pg,
+		spans: spans{}.set(0, 3*pg, PartUsable, protRW).set(0, pg, PartLowGuard, protNone).set(2*pg, pg, PartHighGuard, protNone)}
 
 	tests := []struct {
 		addr   uintptr
@@ -53,6 +59,9 @@ func TestAttribute(t *testing.T) {
 		{0x81008, nil, []*info{newer, old}, PartClosed, "newer", 8, `at offset 8 of region "newer" (closed region: use after Close)`},
 		{0x81008, []*info{nodes}, []*info{old}, PartClosed, "old", 8, `at offset 8 of region "old" (closed region: use after Close)`},
 		{0x83000, nil, []*info{old}, PartUnknown, "", 0, `at 0x83000, outside every region`},
+		{0xa1010, []*info{nodes, req}, nil, PartClosed, "req", 16, `at offset 16 of region "req" (closed region: use after close, retired at main.h h.go:7)`},
+		{0xa0000, []*info{req}, nil, PartClosed, "req", -pg, `at offset -4096 of region "req" (closed region: use after close, retired at main.h h.go:7)`},
+		{0x82000, []*info{now}, []*info{old, newer}, PartHighGuard, "now", pg, `1 byte past the end of region "now" (high guard page)`},
 	}
 	for _, tt := range tests {
 		loc := attribute(tt.addr, tt.live, tt.closed)

@@ -143,13 +143,27 @@ func TestInjectedOps(t *testing.T) {
 						agree("populate", err)
 					}
 				}
-				for _, r := range regions {
-					err := r.Close()
+				// Half retire into a quarantine too small for two of
+				// them, so that retiring evicts too; a Retire that cannot
+				// fence unmaps at once.
+				old := guard.SetQuarantine(int64(30 * ps))
+				defer guard.SetQuarantine(old)
+				for i, r := range regions {
+					var err error
+					if i%2 == 0 {
+						err = r.Retire("use after close", nil)
+					} else {
+						err = r.Close()
+					}
 					if err != nil && !isInjected(err) {
 						t.Fatalf("close: %v", err)
 					}
 				}
 				regions = nil
+				require.NoError(t, func() error { inject.Disarm(); return guard.FlushQuarantine() }())
+				if n, _ := guard.DeferredUnmaps(); n != 0 {
+					t.Fatalf("%d deferred unmaps left after FlushQuarantine", n)
+				}
 			})
 		}
 	}

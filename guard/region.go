@@ -42,6 +42,7 @@ type Region struct {
 	vmas      int            // kernel mappings charged to the budget; == spans.vmas(splits). guarded by mu
 	splits    []uintptr      // offsets where mprotect or munmap cut the mapping; sorted. guarded by mu
 	closed    bool           // guarded by mu
+	retired   bool           // closed by Retire and still mapped, fenced, in the quarantine; implies closed. guarded by mu
 }
 
 // noCopy lets go vet's copylocks check catch a Region copied by value.
@@ -557,19 +558,115 @@ func (r *Region) Resident() (int, error) {
 // Close unmaps the whole region, holes excepted (their addresses may
 // belong to someone else by now), and returns its mappings to the budget.
 // It is idempotent: a second Close returns nil. After Close every other
-// method returns ErrClosed, and Lookup names the old addresses "closed".
+// method returns ErrClosed, and Lookup names the old addresses "closed"
+// until they are mapped again. Close of a retired region takes it out of
+// the quarantine and unmaps it now.
 //
 // Close always closes. If the kernel refuses a munmap (ENOMEM at
 // vm.max_map_count, say), the region is closed all the same, but the
 // range stays mapped, still charged to the budget, and guard tries again
-// at the next Map or Close and at FlushUnmaps; Close then returns an
-// error wrapping the errno. Nothing is left mapped for good.
+// at the next Map or Close, at FlushUnmaps and at FlushQuarantine; Close
+// then returns an error wrapping the errno. Nothing is left mapped for
+// good.
 func (r *Region) Close() error {
+	if dequeue(r) != nil {
+		return r.unmapRetired()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return retryUnmaps()
 	}
+	r.closed = true
+	return r.unmap("close")
+}
+
+// Retire moves the whole region to Reserved and keeps it there: its
+// contents are dropped (MADV_DONTNEED), every mapped page becomes
+// PROT_NONE, and the region waits in the process-wide quarantine
+// (SetQuarantine), its addresses still reserved, so that nothing else
+// can be mapped there. A stray access faults, and Lookup names it
+// PartClosed with why ("use after close") and the site that site
+// returns (called only when a fault is named, so that retiring costs
+// no formatting). The region is unmapped when it leaves the quarantine
+// (see FlushQuarantine). With the quarantine off, or when the fence
+// cannot be made, Retire unmaps at once, as Close does. Like Close, it is
+// idempotent and leaves every other method returning ErrClosed.
+func (r *Region) Retire(why string, site func() string) error {
+	quarantine.mu.Lock()
+	on := quarantine.limit > 0
+	quarantine.mu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	registry.mu.Lock()
+	r.in.why, r.in.site = why, site
+	registry.mu.Unlock()
+	if !on || r.fenceAll() != nil {
+		defer r.mu.Unlock()
+		return r.unmap("retire")
+	}
+	r.retired = true
+	total, vmas := r.total, r.vmas
+	r.mu.Unlock()
+	enqueue(r, total, vmas)
+	return nil
+}
+
+// fenceAll drops the contents of every mapped page of the reservation
+// and makes it PROT_NONE, one run of mapped pages at a time; on failure
+// the caller unmaps the region. r.mu must be held.
+func (r *Region) fenceAll() error {
+	next := r.spare[:0]
+	for _, sp := range r.spans {
+		if sp.prot != protHole {
+			sp.part, sp.prot, sp.why = PartClosed, protNone, ""
+		}
+		if k := len(next) - 1; k >= 0 && next[k].part == sp.part && next[k].prot == sp.prot {
+			next[k].n += sp.n
+			continue
+		}
+		next = append(next, sp)
+	}
+	for _, sp := range next {
+		if sp.prot == protHole {
+			continue
+		}
+		p := add(r.base, sp.off)
+		if err := sysDiscard(p, sp.n, reason{"retire", r.name}); err != nil {
+			return err
+		}
+		if err := sysProtect(p, sp.n, unix.PROT_NONE, reason{"retire", r.name}); err != nil {
+			return err
+		}
+	}
+	// One protection over each run: the kernel counts at most the
+	// mappings it did, and usually fewer.
+	delta := next.vmas(r.splits) - r.vmas
+	_ = charge(delta, "", "") // delta <= 0: one protection replaces several
+	r.spans, r.spare, r.vmas = next, r.spans, r.vmas+delta
+	r.sync()
+	return nil
+}
+
+// unmapRetired unmaps a region that has left the quarantine.
+func (r *Region) unmapRetired() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.retired {
+		return nil
+	}
+	r.retired = false
+	return r.unmap("leave quarantine")
+}
+
+// unmap unmaps every mapped run of the reservation, returns the region's
+// mappings to the budget and moves it to Lookup's closed ring. r.mu must
+// be held and r.closed set.
+func (r *Region) unmap(what string) error {
 	var first error
 	_ = charge(-r.vmas, "", "")
 	for i := 0; i < len(r.spans); {
@@ -585,16 +682,14 @@ func (r *Region) Close() error {
 		// The run's own share of the region's mappings: runs are
 		// separated by holes, so the shares add up to r.vmas.
 		vmas := r.spans[i : j+1].vmas(r.splits)
-		if err := unmapOrDefer(add(r.base, r.spans[i].off), end-r.spans[i].off, vmas, reason{"close", r.name}); err != nil && first == nil {
-			first = fmt.Errorf("guard: close region %q: %w (%w)", r.name, err, errDeferred)
+		if err := unmapOrDefer(add(r.base, r.spans[i].off), end-r.spans[i].off, vmas, reason{what, r.name}); err != nil && first == nil {
+			first = fmt.Errorf("guard: %s region %q: %w (%w)", what, r.name, err, errDeferred)
 		}
 		i = j + 1
 	}
-	r.closed, r.base, r.vmas = true, nil, 0
+	r.base, r.vmas = nil, 0
 	retire(r.in)
-	if first == nil {
-		first = retryUnmaps()
-	}
+	_ = retryUnmaps() // others' deferred ranges: their errors are theirs, and FlushUnmaps reports them
 	return first
 }
 
@@ -603,7 +698,10 @@ func (r *Region) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	state := ""
-	if r.closed {
+	switch {
+	case r.retired:
+		state = ", closed (in the quarantine)"
+	case r.closed:
 		state = ", closed"
 	}
 	return fmt.Sprintf("region %q at %#x: %s usable (%s committed), %s guards, fence %s, %d mapping(s)%s",

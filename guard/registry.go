@@ -14,12 +14,14 @@ type info struct {
 	guard     uintptr
 	size      uintptr
 	committed uintptr
-	spans     spans // offsets from addr; the region's own, swapped for the next by sync
+	spans     spans         // offsets from addr; the region's own, swapped for the next by sync
+	why       string        // set by Retire: what a later access is, "use after close"
+	site      func() string // set by Retire: where the region was retired; may be nil
 }
 
 // info snapshots r. r.mu must be held.
 func (r *Region) info() *info {
-	return &info{r.id, r.name, r.addr, r.total, r.guard, r.size, r.committed, r.spans}
+	return &info{id: r.id, name: r.name, addr: r.addr, total: r.total, guard: r.guard, size: r.size, committed: r.committed, spans: r.spans}
 }
 
 // locate builds the Location of addr, which lies in the reservation.
@@ -32,6 +34,17 @@ func (in *info) locate(addr uintptr, part Part) Location {
 		Size:      int(in.size),
 		Committed: int(in.committed),
 	}
+}
+
+// closedAt is the Location of addr in a closed region, with what Retire
+// was told.
+func (in *info) closedAt(addr uintptr) Location {
+	loc := in.locate(addr, PartClosed)
+	loc.Reason = in.why
+	if in.site != nil {
+		loc.Site = in.site()
+	}
+	return loc
 }
 
 // closedKept is how many closed regions Lookup still recognises. Beyond

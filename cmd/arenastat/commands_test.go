@@ -51,6 +51,11 @@ func TestWatch(t *testing.T) {
 		require.NoError(t, f.Free(p))
 	}
 	f.Stats() // publish
+	gone, err := arena.NewBump(&arena.Options{Name: "closed-one"})
+	require.NoError(t, err)
+	_, err = gone.Alloc(64, 8)
+	require.NoError(t, err)
+	require.NoError(t, gone.Close()) // its range waits in the quarantine
 	pid := strconv.Itoa(os.Getpid())
 	out, stderr, code := arenastat(t, "watch", "-count", "2", "-interval", "10ms", "-pid", pid, url)
 	require.Equal(t, 0, code, stderr)
@@ -58,6 +63,7 @@ func TestWatch(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(out, "CREATED AT"), "two draws, each a table:\n%s", out)
 	assert.Contains(t, out, "pid "+pid)
 	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +\d+ +20,000 +0 +- +1\.\d MiB +arenastat/commands_test\.go:\d+ *$`, out)
+	assert.Regexp(t, `(?m)^quarantine: [1-9]\d* closed range\(s\), [\d.]+ [KM]iB of 1\.0 GiB address space, [1-9]\d* mapping\(s\), \d+ eviction\(s\); oldest "closed-one", closed [\d.]+m?s ago$`, out)
 	assert.Regexp(t, `(?m)^ *watched-hardened +freelist +0 B +[\d.]+ MiB +\d+ +100 +0 +10 +[\d.]+ [KM]iB +arenastat/commands_test\.go:\d+ *$`, out)
 
 	out, stderr, code = arenastat(t, "-json", "watch", "-count", "1", url)
@@ -70,6 +76,10 @@ func TestWatch(t *testing.T) {
 			Allocs uint64
 			RSS    *uint64
 			Ranges []arena.Range
+		}
+		Quarantine struct {
+			Regions int
+			Oldest  string
 		}
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
@@ -85,6 +95,8 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	assert.True(t, found, out)
+	assert.GreaterOrEqual(t, doc.Quarantine.Regions, 1)
+	assert.Equal(t, "closed-one", doc.Quarantine.Oldest)
 }
 
 func TestWatchErrors(t *testing.T) {
@@ -188,7 +200,10 @@ func TestTourJSON(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, "arenastat-tour-1", doc.Format)
-	require.Len(t, doc.Steps, 13)
+	require.Len(t, doc.Steps, 15)
 	assert.Equal(t, "The page size, read at run time", doc.Steps[0].Title)
 	assert.Contains(t, strings.Join(doc.Steps[7].Lines, "\n"), `caught: guard: fault 1 byte past the end of region "tour"`)
+	assert.Equal(t, "A pointer kept past Close faults and is named, with the Close call site", doc.Steps[9].Title)
+	assert.Equal(t, "A leaked arena is reported and keeps its memory", doc.Steps[10].Title)
+	assert.Contains(t, strings.Join(doc.Steps[10].Lines, "\n"), "the leaked slice still reads 1 4 9 ... 998001")
 }

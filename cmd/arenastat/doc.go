@@ -19,7 +19,11 @@
 // arena (list_init, list_add, list_visit, a removed node reused); a
 // free-list arena's per-class table, with a double
 // and a foreign free refused and posix_memalign's answers; guard markers;
-// a one-byte overflow caught and named; munmap punching a hole and
+// a one-byte overflow caught and named; hardened mode naming a use after
+// free; a pointer kept past an arena's Close caught and named with the
+// Close call site, the closed range waiting in guard's quarantine; a
+// leaked arena reported while its memory stays mapped (in a child
+// process, since a leak lasts as long as the process); munmap punching a hole and
 // shrinking a mapping; MADV_DONTNEED giving pages back; the mapping
 // budget; and the Go heap beside the arenas on one small workload.
 //
@@ -32,7 +36,8 @@
 //
 // Watch polls URL, the expvar endpoint (/debug/vars) of a program that
 // called arena.PublishExpvar, and redraws its arenas in place every
-// -interval (in a terminal; piped, it prints one table after another).
+// -interval (in a terminal; piped, it prints one table after another),
+// with guard's mapping budget and its quarantine of closed arenas' ranges.
 // The -count flag stops after that many draws. The -pid flag adds each
 // arena's resident memory, read page by page from /proc/PID/pagemap.
 //

@@ -18,7 +18,12 @@ const (
 	exitUsage   = 2
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if os.Getenv(leakChildEnv) == "1" {
+		os.Exit(leakChild(os.Stdout)) // the tour's leak step, in a process of its own
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 const usage = `NAME
     arenastat - show mmarena's memory from the inside

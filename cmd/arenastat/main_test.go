@@ -46,13 +46,17 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 12; i++ {
+		for i := 1; i <= 14; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+strconv.Itoa(i)+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
 		// 0 bytes in under -race, where Go probes the pointer for nil first.
 		assert.Regexp(t, `use after free: (0|8) bytes into a 16-byte block at 0x[0-9a-f]+ of "tour-sessions"\n       allocated at:\n         (main|arenastat)\.newSession hardened\.go:\d+\n.*\n       freed at:\n         (main|arenastat)\.evictSession hardened\.go:\d+\n`, out)
 		assert.Regexp(t, `overflow: 1 byte past the end of a 16-byte block at 0x[0-9a-f]+ of "tour-sessions", allocated at (main|arenastat)\.newSession hardened\.go:\d+`, out)
+		assert.Regexp(t, `use after close: \d+ bytes into a 65536-byte block at 0x[0-9a-f]+ of "tour-request"\n       closed at: (main|arenastat)\.closeRequest lifetimes\.go:\d+\n`, out)
+		assert.Regexp(t, `the quarantine holds [1-9]\d* closed range\(s\)`, out)
+		assert.Regexp(t, `the leak handler reports: bump arena "tour-scores" created at lifetimes\.go:\d+, 1 mapping\(s\), 64 KiB: kept mapped`, out)
+		assert.Contains(t, out, "the leaked slice still reads 1 4 9 ... 998001")
 		assert.Contains(t, out, "holds Go pointers, which arena memory must not: struct { Name string }.Name: string")
 		assert.Regexp(t, `freeing a block twice: arena: double free: \d+-byte block at 0x[0-9a-f]+ in "tour-freelist"`, out)
 		assert.Regexp(t, `freeing a Go heap pointer: arena: pointer not owned by this arena: 0x[0-9a-f]+`, out)
@@ -95,7 +99,8 @@ func TestTourInProcess(t *testing.T) {
 	mapcheck.Baseline(t)
 	var out bytes.Buffer
 	require.NoError(t, tour(&out))
-	assert.Contains(t, out.String(), "12. ")
+	assert.Contains(t, out.String(), "14. ")
+	assert.Contains(t, out.String(), "the leaked slice still reads")
 }
 
 func TestUsage(t *testing.T) {

@@ -76,6 +76,8 @@ func tour(w io.Writer) error {
 		{"The same fences as guard markers: one kernel mapping", stepMarkers},
 		{"A one-byte overflow hits the guard and is named", stepOverflow},
 		{"Hardened mode: a use after free caught, with both call sites", stepHardened},
+		{"A pointer kept past Close faults and is named, with the Close call site", stepClosed},
+		{"A leaked arena is reported and keeps its memory", stepLeak},
 		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
 		{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
 		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},

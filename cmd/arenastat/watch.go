@@ -10,6 +10,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
 
@@ -54,12 +55,13 @@ func cmdWatch(e env, args []string) error {
 		}
 		if e.json {
 			if err := e.emit(struct {
-				Format string     `json:"format"`
-				Time   time.Time  `json:"time"`
-				PID    int        `json:"pid"`
-				Arenas []watchRow `json:"arenas"`
-				Budget any        `json:"budget"`
-			}{snap.Format, snap.Time, snap.PID, rows, snap.Budget}); err != nil {
+				Format     string     `json:"format"`
+				Time       time.Time  `json:"time"`
+				PID        int        `json:"pid"`
+				Arenas     []watchRow `json:"arenas"`
+				Budget     any        `json:"budget"`
+				Quarantine any        `json:"quarantine"`
+			}{snap.Format, snap.Time, snap.PID, rows, snap.Budget, snap.Quarantine}); err != nil {
 				return err
 			}
 			continue
@@ -78,6 +80,7 @@ func cmdWatch(e env, args []string) error {
 func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rss bool) {
 	fmt.Fprintf(w, "%s  pid %d  %s  %d arena(s), %d of %d kernel mappings held\n",
 		url, snap.PID, snap.Time.Format(time.TimeOnly), len(rows), snap.Budget.Held, snap.Budget.Limit)
+	fmt.Fprintln(w, quarantineLine(snap.Quarantine))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := "NAME\tKIND\tIN USE\tCOMMITTED\tCHUNKS\tALLOCS\tRESETS\tSAMPLED\t"
 	if rss {
@@ -99,6 +102,20 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		fmt.Fprintln(tw, line+shortSite(r.Site)+"\t")
 	}
 	tw.Flush()
+}
+
+// quarantineLine describes guard's quarantine of closed arenas' ranges in
+// one line.
+func quarantineLine(q guard.QuarantineStats) string {
+	if q.Limit == 0 {
+		return "quarantine: off"
+	}
+	s := fmt.Sprintf("quarantine: %d closed range(s), %s of %s address space, %d mapping(s), %d eviction(s)",
+		q.Regions, humanize.IBytes(uint64(q.Bytes)), humanize.IBytes(uint64(q.Limit)), q.Mappings, q.Evictions)
+	if q.Oldest != "" {
+		s += fmt.Sprintf("; oldest %q, closed %s ago", q.Oldest, time.Since(q.OldestAt).Round(time.Millisecond))
+	}
+	return s
 }
 
 // shortSite keeps the last two path elements of file:line.

@@ -1,0 +1,191 @@
+package guard
+
+import (
+	"sync"
+	"time"
+)
+
+// The quarantine keeps the address ranges of retired regions reserved
+// and fenced, so that a pointer kept past an arena's Close faults and is
+// named instead of reaching whatever the kernel would map there next. It
+// is one process-wide first-in first-out queue, bounded by the address
+// space it holds (SetQuarantine): a region leaves it, and is unmapped,
+// when newer ones push it past the bound, when the mapping budget needs
+// the mappings it holds, at FlushQuarantine, or when it is Closed.
+// Retired pages hold no memory (MADV_DONTNEED before PROT_NONE), so the
+// bound is one of address space and kernel mappings, not of RAM.
+var quarantine struct {
+	mu        sync.Mutex
+	limit     uintptr  // bytes of address space; 0: off. guarded by mu
+	bytes     uintptr  // reservation bytes of the regions in queue; <= limit after each enqueue. guarded by mu
+	queue     []qentry // oldest first from head; a nil r is a region Closed while waiting. guarded by mu
+	head      int      // queue[:head] has left; guarded by mu
+	held      int      // regions in queue[head:] with a non-nil r; guarded by mu
+	evictions uint64   // regions pushed out by the bound or the budget, ever; guarded by mu
+}
+
+// qentry is one retired region waiting in the quarantine.
+type qentry struct {
+	r     *Region
+	bytes uintptr   // the region's reservation, guards included
+	vmas  int       // kernel mappings it holds; fixed once retired
+	at    time.Time // when it was retired
+}
+
+// DefaultQuarantine is the quarantine's default bound: 1 GiB of address
+// space, which is sixteen arenas whose chunks reached 64 MiB, or sixteen
+// thousand that served one small request each. On a 47-bit address
+// space it is a 1/131072 share.
+const DefaultQuarantine = 1 << 30
+
+func init() { quarantine.limit = DefaultQuarantine }
+
+// SetQuarantine bounds the address space, in bytes, that retired regions
+// may hold in the quarantine, and returns the previous bound; regions
+// past a lower bound are unmapped at once, oldest first. n == 0 turns the
+// quarantine off (Retire then unmaps at once, as Close does); n < 0
+// restores DefaultQuarantine. Safe for concurrent use.
+func SetQuarantine(n int64) int64 {
+	quarantine.mu.Lock()
+	old := quarantine.limit
+	switch {
+	case n < 0:
+		quarantine.limit = DefaultQuarantine
+	default:
+		quarantine.limit = uintptr(n)
+	}
+	quarantine.mu.Unlock()
+	for evictOver() {
+	}
+	return int64(old)
+}
+
+// QuarantineStats describes the quarantine: what it holds, its bound,
+// and how often it had to let a region go early.
+type QuarantineStats struct {
+	Limit     int64     `json:"limit"`     // the bound, in bytes of address space; 0: off
+	Bytes     int64     `json:"bytes"`     // address space held now
+	Regions   int       `json:"regions"`   // regions held now
+	Mappings  int       `json:"mappings"`  // kernel mappings they hold, charged to the budget
+	Evictions uint64    `json:"evictions"` // regions unmapped to keep the bound or the budget, ever
+	Oldest    string    `json:"oldest"`    // the oldest region's name; "" when empty
+	OldestAt  time.Time `json:"oldest_at"` // when it was retired; zero when empty
+}
+
+// Quarantined returns the quarantine's statistics now. Safe for
+// concurrent use; O(regions held).
+func Quarantined() QuarantineStats {
+	quarantine.mu.Lock()
+	defer quarantine.mu.Unlock()
+	s := QuarantineStats{
+		Limit:     int64(quarantine.limit),
+		Bytes:     int64(quarantine.bytes),
+		Regions:   quarantine.held,
+		Evictions: quarantine.evictions,
+	}
+	for _, e := range quarantine.queue[quarantine.head:] {
+		if e.r == nil {
+			continue
+		}
+		s.Mappings += e.vmas
+		if s.Oldest == "" {
+			s.Oldest, s.OldestAt = e.r.name, e.at
+		}
+	}
+	return s
+}
+
+// FlushQuarantine unmaps every region in the quarantine, oldest first,
+// then retries every munmap the kernel refused earlier (FlushUnmaps), and
+// returns the first error. Their addresses may then be mapped again by
+// anyone. Tests use it to check that nothing else is left mapped. Safe
+// for concurrent use.
+func FlushQuarantine() error {
+	var first error
+	for {
+		r := dequeue(nil)
+		if r == nil {
+			if err := retryUnmaps(); err != nil && first == nil {
+				first = err
+			}
+			return first
+		}
+		if err := r.unmapRetired(); err != nil && first == nil {
+			first = err
+		}
+	}
+}
+
+// enqueue adds a retired region, then unmaps the oldest regions while
+// the quarantine holds more than its bound.
+func enqueue(r *Region, bytes uintptr, vmas int) {
+	quarantine.mu.Lock()
+	if quarantine.head > 0 && quarantine.head >= len(quarantine.queue)/2 {
+		// Slide the waiting entries down rather than grow for ever: each
+		// entry moves O(1) times on average.
+		n := copy(quarantine.queue, quarantine.queue[quarantine.head:])
+		clear(quarantine.queue[n:])
+		quarantine.queue, quarantine.head = quarantine.queue[:n], 0
+	}
+	quarantine.queue = append(quarantine.queue, qentry{r: r, bytes: bytes, vmas: vmas, at: time.Now()})
+	quarantine.bytes += bytes
+	quarantine.held++
+	quarantine.mu.Unlock()
+	for evictOver() {
+	}
+}
+
+// evictOver unmaps the oldest region if the quarantine holds more than
+// its bound, and reports whether it did.
+func evictOver() bool {
+	quarantine.mu.Lock()
+	over := quarantine.bytes > quarantine.limit && quarantine.held > 0
+	quarantine.mu.Unlock()
+	if !over {
+		return false
+	}
+	return evictOldest()
+}
+
+// evictOldest unmaps the oldest region in the quarantine, and reports
+// whether there was one. The budget calls it when it needs mappings.
+func evictOldest() bool {
+	r := dequeue(nil)
+	if r == nil {
+		return false
+	}
+	quarantine.mu.Lock()
+	quarantine.evictions++
+	quarantine.mu.Unlock()
+	_ = r.unmapRetired() // a refused munmap is deferred and retried (deferred.go), never lost
+	return true
+}
+
+// dequeue removes r from the queue, or the oldest region if r is nil, and
+// returns it; nil if it was not there. O(1) for the oldest, O(regions)
+// for a given one.
+func dequeue(r *Region) *Region {
+	quarantine.mu.Lock()
+	defer quarantine.mu.Unlock()
+	q := quarantine.queue
+	for i := quarantine.head; i < len(q); i++ {
+		e := q[i]
+		if e.r == nil {
+			if i == quarantine.head {
+				quarantine.head++ // a tombstone at the front
+			}
+			continue
+		}
+		if r != nil && e.r != r {
+			continue
+		}
+		q[i] = qentry{}
+		if i == quarantine.head {
+			quarantine.head++
+		}
+		quarantine.bytes -= e.bytes
+		quarantine.held--
+		return e.r
+	}
+	return nil
+}
