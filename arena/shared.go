@@ -161,6 +161,7 @@ func (s *Shared) cut(size, al uintptr) (*slab, error) {
 		if _, err := st.advance(size, func() {}); err != nil {
 			return nil, err
 		}
+		s.publish() // a new or reused chunk: the registry's summary follows, as Bump's does
 	}
 }
 
@@ -267,6 +268,9 @@ func (s *Shared) Stats() Stats {
 		Committed: uint64(st.mapped), Resets: st.resets, Closed: st.closed,
 	}
 	st.addChunkStats(&out)
+	if !st.closed {
+		s.publish()
+	}
 	return out
 }
 
