@@ -413,7 +413,7 @@ func (b *Bump) Reset() {
 		defer st.exit()
 	}
 	if st.frozen {
-		b.thaw() // memory handed out again must be writable
+		_ = b.thaw() // memory handed out again must be writable; if it cannot be, the arena stays frozen
 	}
 	b.gen++
 	st.peak = max(st.peak, st.done+b.off)
@@ -435,6 +435,11 @@ func (b *Bump) Reset() {
 	}
 	st.cur = 0
 	b.enterChunk(st.chunks[0])
+	if st.frozen {
+		// The thaw above failed: a chunk is still read-only, so the
+		// fast path stays shut until Thaw succeeds.
+		st.thawTo, b.zeroTo = b.zeroTo, 0
+	}
 	b.publish()
 	if invariantsEnabled {
 		b.validate()
@@ -602,7 +607,12 @@ func (b *Bump) Freeze() error {
 	for i, c := range st.chunks {
 		if err := c.r.Freeze(0, int(c.size)); err != nil {
 			for _, d := range st.chunks[:i] {
-				_ = d.r.Thaw(0, int(d.size))
+				if d.r.Thaw(0, int(d.size)) != nil {
+					// A chunk stays read-only: the arena must say frozen,
+					// or the next allocation would write to it. Thaw
+					// retries.
+					st.frozen, st.thawTo, b.zeroTo = true, b.zeroTo, 0
+				}
 			}
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
@@ -611,7 +621,9 @@ func (b *Bump) Freeze() error {
 	return nil
 }
 
-// Thaw makes a frozen arena writable again, as it was before Freeze.
+// Thaw makes a frozen arena writable again, as it was before Freeze. If
+// the kernel refuses for a chunk, Thaw returns the error and the arena
+// stays frozen; Thaw may be called again.
 func (b *Bump) Thaw() error {
 	st := b.st
 	switch {
@@ -630,6 +642,9 @@ func (b *Bump) Thaw() error {
 	return b.thaw()
 }
 
+// thaw makes every chunk writable. If any stays read-only, the arena
+// stays frozen, allocation stays refused, and the next Thaw (or Reset)
+// tries again.
 func (b *Bump) thaw() error {
 	st := b.st
 	var first error
@@ -638,7 +653,9 @@ func (b *Bump) thaw() error {
 			first = fmt.Errorf("arena: thaw %q: %w", st.name, err)
 		}
 	}
-	st.frozen, b.zeroTo = false, st.thawTo
+	if first == nil {
+		st.frozen, b.zeroTo = false, st.thawTo
+	}
 	return first
 }
 

@@ -645,11 +645,16 @@ func (f *FreeList) Freeze() error {
 		return nil
 	}
 	var done []*guard.Region
+	undo := func() {
+		for _, d := range done {
+			if d.Thaw(0, d.Size()) != nil {
+				st.frozen = true // a mapping stays read-only: refuse writes until Thaw
+			}
+		}
+	}
 	each := func(r *guard.Region, n int) error {
 		if err := r.Freeze(0, n); err != nil {
-			for _, d := range done {
-				_ = d.Thaw(0, d.Size())
-			}
+			undo()
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
 		done = append(done, r)
@@ -668,9 +673,7 @@ func (f *FreeList) Freeze() error {
 	if st.smp != nil {
 		if err := st.smp.setFrozen(true); err != nil {
 			_ = st.smp.setFrozen(false)
-			for _, d := range done {
-				_ = d.Thaw(0, d.Size())
-			}
+			undo()
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
 	}
@@ -678,7 +681,9 @@ func (f *FreeList) Freeze() error {
 	return nil
 }
 
-// Thaw makes a frozen FreeList writable again.
+// Thaw makes a frozen FreeList writable again. If the kernel refuses for
+// a mapping, Thaw returns the error and the arena stays frozen; Thaw may
+// be called again.
 func (f *FreeList) Thaw() error {
 	st := f.st
 	switch {
@@ -702,7 +707,7 @@ func (f *FreeList) Thaw() error {
 	if st.smp != nil {
 		keep(st.smp.setFrozen(false))
 	}
-	st.frozen = false
+	st.frozen = first != nil // a mapping left read-only keeps writes refused; Thaw again
 	return first
 }
 

@@ -38,6 +38,7 @@ type injArena struct {
 	live  []injBlock
 	tag   byte
 	gen   int // arenas opened so far, for unique names
+	opts  arena.Options
 }
 
 // injBlock is a live allocation and the byte written into all of it.
@@ -55,7 +56,11 @@ var injCounts struct{ inputs, ops, failures uint64 }
 func (a *injArena) open() {
 	a.gen++
 	a.name = fmt.Sprintf("inject-%s-%d", injKinds[a.kind], a.gen)
-	opts := &arena.Options{Name: a.name, InitialSize: 16 << 10, MaxChunk: 256 << 10}
+	opts := &arena.Options{Name: a.name, InitialSize: 16 << 10, MaxChunk: 256 << 10,
+		Quarantine: a.opts.Quarantine, ResetRelease: a.opts.ResetRelease}
+	if a.kind != 0 && a.kind != 1 {
+		opts.Quarantine, opts.ResetRelease = 0, false // Reset options of Bump and Shared only
+	}
 	var err error
 	// Opening maps nothing; a failure here is not injected.
 	switch a.kind {
@@ -142,7 +147,10 @@ func (a *injArena) step(op, arg byte) error {
 		return a.listStep(op, arg)
 	}
 	canFree := a.fl != nil || a.sfl != nil
-	switch op % 8 {
+	if a.frozen() && op%10 < 7 {
+		op = 9 // allocation is refused while frozen: thaw instead
+	}
+	switch op % 10 {
 	case 0, 1, 2: // small
 		return a.allocOne(uintptr(arg%64+1)*8, 8<<(arg%4))
 	case 3: // medium, up to 64 KiB
@@ -172,12 +180,42 @@ func (a *injArena) step(op, arg byte) error {
 			return a.bump.Trim()
 		}
 		return a.sh.Trim()
+	case 8:
+		return a.freeze(true)
+	case 9:
+		return a.freeze(false)
 	}
 	// Close and open another: the closed arena's ranges go to the
 	// quarantine, which is small enough here to evict.
 	err := a.close()
 	a.open()
 	return err
+}
+
+// frozen reports whether the arena says it is read-only.
+func (a *injArena) frozen() bool {
+	switch {
+	case a.bump != nil:
+		return a.bump.Frozen()
+	case a.fl != nil:
+		return a.fl.Frozen()
+	}
+	return false
+}
+
+// freeze freezes or thaws the arenas that can be.
+func (a *injArena) freeze(on bool) error {
+	switch {
+	case a.bump != nil && on:
+		return a.bump.Freeze()
+	case a.bump != nil:
+		return a.bump.Thaw()
+	case a.fl != nil && on:
+		return a.fl.Freeze()
+	case a.fl != nil:
+		return a.fl.Thaw()
+	}
+	return nil
 }
 
 func (a *injArena) allocOne(size, al uintptr) error {
@@ -304,7 +342,7 @@ func (a *injArena) verify(what string) {
 			t.Fatalf("after %s: the arena's range [%#x, %#x) is not all mapped", what, r.Start, r.End)
 		}
 	}
-	if sum != committed {
+	if sum != committed && (a.opts.Quarantine == 0 || sum > committed) { // quarantined chunks are committed, not published
 		t.Fatalf("after %s: Stats.Committed is %d, the published ranges hold %d", what, committed, sum)
 	}
 	// Every page written is in RAM (mincore), and RAM is within what is
@@ -354,6 +392,8 @@ func FuzzInjectedOps(f *testing.F) {
 		mapcheck.Baseline(t)
 		oldQ := guard.SetQuarantine(512 << 10)
 		a := &injArena{t: t, kind: int(kind) % len(injKinds)}
+		a.opts.Quarantine = int(seed>>8) % 3 // Reset fences chunks for 0 to 2 Resets
+		a.opts.ResetRelease = seed&(1<<12) != 0
 		a.open()
 		before := inject.Counts()
 		inject.Arm(seed, int(every%16)+2)
