@@ -519,7 +519,12 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 func (st *flState) freeLarge(p unsafe.Pointer) error {
 	addr := uintptr(p)
 	b := st.large[addr]
-	err := retireRegion(b.r, "use after free", closeSite())
+	// The block is freed whatever the kernel says: guard closes the
+	// region even when a system call fails, and retries a refused munmap
+	// itself (guard.FlushUnmaps). Reporting that as Free's error would
+	// say the block is still allocated, and a second Free would then be
+	// a double free.
+	_ = retireRegion(b.r, "use after free", closeSite())
 	st.syscalls++
 	delete(st.large, addr)
 	st.frees++
@@ -527,7 +532,7 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	st.inUse -= b.size
 	st.released += uint64(b.size)
 	st.publish()
-	return err
+	return nil
 }
 
 // emptied handles a span whose last block was freed, which is on the

@@ -407,6 +407,9 @@ func FuzzInjectedOps(f *testing.F) {
 		for i := 0; i+1 < len(ops); i += 2 {
 			what := fmt.Sprintf("op %d (%d, %d) on %s", i/2, ops[i], ops[i+1], a.name)
 			err := a.step(ops[i], ops[i+1])
+			if os.Getenv("INJDEBUG") != "" {
+				fmt.Fprintln(os.Stderr, what, err, len(a.live))
+			}
 			injCounts.ops++
 			if err != nil && !errors.Is(err, unix.ENOMEM) && !errors.Is(err, unix.EAGAIN) {
 				t.Fatalf("%s: %v wraps neither ENOMEM nor EAGAIN", what, err)

@@ -48,7 +48,8 @@ func alignError(a int) error {
 
 // sysError wraps the errno of a failed system call; the caller adds the
 // "guard: " prefix and what it was doing. ENOMEM is expected
-// (the kernel is out of memory or mappings) and gets a hint; any other
+// (the kernel is out of memory or mappings) and gets a hint, EAGAIN is
+// expected too (locked memory, or a transient shortage); any other
 // errno means mmarena passed the kernel something wrong, and says so.
 func sysError(call string, addr, n uintptr, err error) error {
 	se := os.NewSyscallError(call, err)
@@ -57,6 +58,8 @@ func sysError(call string, addr, n uintptr, err error) error {
 		return fmt.Errorf("%s %#x+%d: %w (the process may be at vm.max_map_count kernel mappings)", call, addr, n, se)
 	case errors.Is(err, unix.ENOMEM):
 		return fmt.Errorf("%s %d bytes: %w", call, n, se)
+	case errors.Is(err, unix.EAGAIN):
+		return fmt.Errorf("%s %#x+%d: %w (temporary: the call may be retried)", call, addr, n, se)
 	}
 	return fmt.Errorf("%s %#x+%d: %w (unexpected: a bug in mmarena)", call, addr, n, se)
 }
