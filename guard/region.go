@@ -617,12 +617,22 @@ func (r *Region) Retire(why string, site func() string) error {
 }
 
 // fenceAll drops the contents of every mapped page of the reservation
-// and makes it PROT_NONE, one run of mapped pages at a time; on failure
-// the caller unmaps the region. r.mu must be held.
+// and fences it, one run of mapped pages at a time; on failure the caller
+// unmaps the region. With guard markers one madvise does both for each
+// run (installing a marker frees the page under it) and splits nothing;
+// otherwise each run takes MADV_DONTNEED and then mprotect(PROT_NONE),
+// and the region ends as one kernel mapping per run. r.mu must be held.
 func (r *Region) fenceAll() error {
+	markers := r.fence == FenceMarkers
 	next := r.spare[:0]
 	for _, sp := range r.spans {
-		if sp.prot != protHole {
+		switch {
+		case sp.prot == protHole:
+		case markers && sp.prot == protNone:
+			sp.part, sp.why = PartClosed, "" // already inaccessible and empty
+		case markers:
+			sp.part, sp.prot, sp.why = PartClosed, protRW, "" // a marker, as guards are counted
+		default:
 			sp.part, sp.prot, sp.why = PartClosed, protNone, ""
 		}
 		if k := len(next) - 1; k >= 0 && next[k].part == sp.part && next[k].prot == sp.prot {
@@ -632,21 +642,25 @@ func (r *Region) fenceAll() error {
 		next = append(next, sp)
 	}
 	for _, sp := range next {
-		if sp.prot == protHole {
-			continue
-		}
 		p := add(r.base, sp.off)
-		if err := sysDiscard(p, sp.n, reason{"retire", r.name}); err != nil {
-			return err
-		}
-		if err := sysProtect(p, sp.n, unix.PROT_NONE, reason{"retire", r.name}); err != nil {
-			return err
+		switch {
+		case sp.prot == protHole:
+		case markers && sp.prot == protRW:
+			if err := sysFenceInstall(p, sp.n, reason{"retire", r.name}); err != nil {
+				return err
+			}
+		case markers:
+		default:
+			if err := sysDiscard(p, sp.n, reason{"retire", r.name}); err != nil {
+				return err
+			}
+			if err := sysProtect(p, sp.n, unix.PROT_NONE, reason{"retire", r.name}); err != nil {
+				return err
+			}
 		}
 	}
-	// One protection over each run: the kernel counts at most the
-	// mappings it did, and usually fewer.
 	delta := next.vmas(r.splits) - r.vmas
-	_ = charge(delta, "", "") // delta <= 0: one protection replaces several
+	_ = charge(delta, "", "") // delta <= 0: fences add no prot, and runs merge
 	r.spans, r.spare, r.vmas = next, r.spans, r.vmas+delta
 	r.sync()
 	return nil
