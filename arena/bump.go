@@ -666,7 +666,9 @@ func (b *Bump) thaw() error {
 // guard.SetQuarantine), so a pointer kept past Close faults, and Catch
 // names it a use after close of this arena, with the Close call site,
 // instead of reading whatever arena is made next. It returns the first
-// system-call error, if any.
+// system-call error, if any, wrapping its errno; the arena is closed all
+// the same, and a range the kernel refused to unmap is kept by guard for
+// a retry (guard.FlushUnmaps), never left mapped for good.
 //
 // An arena must outlive every pointer into it. One dropped without Close
 // is reported (SetLeakHandler) and keeps its memory, mapped and intact.

@@ -49,6 +49,16 @@
 // faults only in a goroutine that asked for it with debug.SetPanicOnFault.
 // SetTrace keeps the last system calls guard made, with their reasons.
 //
+// System calls fail, and guard leaves nothing half done when they do:
+// every error wraps the errno (errors.Is(err, unix.ENOMEM), or EAGAIN), a
+// failed operation leaves the pages in the state it found them, and the
+// budget stays exact. A munmap the kernel refuses cannot be undone, so
+// Close and Retire close the region anyway and keep the range, still
+// charged to the budget, for a retry at the next Map or Close, at
+// FlushUnmaps or at FlushQuarantine: nothing stays mapped for good. Tests
+// prove it by making calls fail on purpose (internal/inject, one atomic
+// load per call when off).
+//
 // Lifecycle: (1) Map; (2) use Bytes or Pointer, Commit to grow, Protect,
 // Release or Punch pages; (3) Close, or Retire into the quarantine. Linux is the first platform; darwin
 // and freebsd build and map, without guard markers or mapping names.
