@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 
@@ -132,57 +131,4 @@ func TestIssue11ImpossibleSizes(t *testing.T) {
 			})
 		}
 	}
-}
-
-// TestIssue11AboveRLimitAS runs in a child whose RLIMIT_AS is 4 GiB: a
-// 16 GiB request, which the address space could hold but the limit
-// cannot, is ENOMEM for every kind.
-func TestIssue11AboveRLimitAS(t *testing.T) {
-	if os.Getenv("MMARENA_RLIMIT_AS_CHILD") == "1" {
-		lim := unix.Rlimit{Cur: 4 << 30, Max: 4 << 30}
-		var old unix.Rlimit
-		require.NoError(t, unix.Getrlimit(unix.RLIMIT_AS, &old))
-		if old.Max < lim.Max {
-			lim.Max = old.Max
-		}
-		// The Go runtime has reserved address space of its own: the
-		// limit is set above what the process already holds.
-		if vm := vmSize(t); vm+(4<<30) > lim.Cur {
-			lim.Cur, lim.Max = vm+(4<<30), max(lim.Max, vm+(4<<30))
-		}
-		require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &lim))
-		for _, k := range oomKinds() {
-			alloc, stats, closeFn := k.open(t)
-			before := stats()
-			err := alloc(uintptr(lim.Cur))
-			require.Error(t, err, k.name)
-			assert.ErrorIs(t, err, unix.ENOMEM, "%s: %v", k.name, err)
-			assert.Equal(t, before, stats(), "%s: a refused call changes nothing", k.name)
-			assert.NoError(t, closeFn())
-		}
-		return
-	}
-	if testing.Short() {
-		t.Skip("re-executes the test binary")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIssue11AboveRLimitAS$", "-test.v")
-	cmd.Env = append(os.Environ(), "MMARENA_RLIMIT_AS_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "--- PASS: TestIssue11AboveRLimitAS")
-}
-
-// vmSize returns the address space the process holds now, from
-// /proc/self/statm.
-func vmSize(t *testing.T) uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	require.NoError(t, err)
-	var pages uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		pages = pages*10 + uint64(c-'0')
-	}
-	return pages * uint64(ps)
 }
