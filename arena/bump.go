@@ -299,6 +299,9 @@ func (b *Bump) nextChunk(size uintptr) error {
 	}
 	b.enterChunk(c)
 	b.publish()
+	if invariantsEnabled {
+		b.validate()
+	}
 	return nil
 }
 
@@ -561,6 +564,9 @@ func (b *Bump) Trim() error {
 		b.zeroTo = min(b.zeroTo, max(from, b.off))
 	}
 	b.publish()
+	if invariantsEnabled {
+		b.validate()
+	}
 	return first
 }
 

@@ -74,8 +74,17 @@ type flState struct {
 	frees     uint64
 	released  uint64   // bytes given back to the OS, ever
 	syscalls  uint64   // calls into guard that reach the kernel
-	retired   uint64   // blocks withdrawn after a write after free
+	retired   uint64   // blocks withdrawn after a write after free; == len(withdrawn) until Close
 	smp       *sampler // Options.Sample; nil when off
+	checks    uint64   // arenadebug: mutating calls checked so far
+
+	// withdrawn holds the addresses of the blocks Alloc withdrew after a
+	// write after free (Hardened). Such a block stays marked allocated so
+	// that it is never handed out again, yet it was freed: a Free of it
+	// is a double free, and this set is how find tells it from a live
+	// block. nil until the first withdrawal; a span holding one is never
+	// emptied, so an entry stays true until Close.
+	withdrawn map[uintptr]struct{}
 
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
@@ -180,6 +189,9 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 // nothing.
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	st := f.st
+	if invariantsEnabled {
+		defer st.debugCheck()
+	}
 	if !align.IsPowerOfTwo(al) || al > maxFreeListAlign {
 		return nil, errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and 1 GiB", al)
 	}
@@ -249,6 +261,10 @@ func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
 					s.used++
 					cl.free--
 					st.retired++
+					if st.withdrawn == nil {
+						st.withdrawn = make(map[uintptr]struct{})
+					}
+					st.withdrawn[uintptr(p)] = struct{}{}
 					if s.used == s.n {
 						st.dropPartial(s)
 					}
@@ -412,6 +428,9 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // after Close; each leaves the arena unchanged. O(1).
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st := f.st
+	if invariantsEnabled {
+		defer st.debugCheck()
+	}
 	if p == nil || p == zeroSized() {
 		return nil
 	}
@@ -493,6 +512,12 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 		i := uint32(rel / s.size)
 		if s.bits[i/64]&(1<<(i%64)) == 0 {
 			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
+		}
+		if st.retired > 0 {
+			if _, ok := st.withdrawn[addr]; ok {
+				return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q was freed, written after free, and withdrawn",
+					ErrDoubleFree, s.size, addr, st.name)
+			}
 		}
 		return s, i, nil
 	}
@@ -740,7 +765,7 @@ func (st *flState) close() error {
 	if st.smp != nil {
 		keep(st.smp.close())
 	}
-	st.chunks, st.large, st.current = nil, nil, nil
+	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
 	st.recent = [64]*flChunk{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
