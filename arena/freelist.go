@@ -86,6 +86,17 @@ type flState struct {
 	// emptied, so an entry stays true until Close.
 	withdrawn map[uintptr]struct{}
 
+	// freedLarge remembers the large blocks freed last, at most
+	// freedLargeKept, so that freeing one again is ErrDoubleFree even
+	// after the kernel gave its address range to another mapping: the
+	// address is this arena's own record, not guard's. freedRing holds
+	// them oldest first from freedNext%freedLargeKept; an entry whose
+	// address was handed out again is dropped from the map and skipped in
+	// the ring. Both are nil until the first large Free.
+	freedLarge map[uintptr]freedBlock
+	freedRing  []uintptr
+	freedNext  uint64 // large blocks freed so far
+
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
 }
@@ -145,6 +156,19 @@ type largeBlock struct {
 	r    *guard.Region
 	size uintptr // usable bytes, whole pages
 }
+
+// freedBlock is what a FreeList remembers of a large block it freed.
+type freedBlock struct {
+	seq  uint64  // its place among the large frees: freedNext when it was freed
+	size uintptr // usable bytes it had
+}
+
+// freedLargeKept is how many freed large blocks a FreeList remembers: a
+// double free of one of the last 256 is ErrDoubleFree whatever was mapped
+// there since, at a cost of about 10 KiB of Go heap per arena that frees
+// large blocks. Older ones are forgotten, and freeing one again is
+// ErrNotOwned.
+const freedLargeKept = 256
 
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. Of the Options it uses Name, Limit, NoGuards,
@@ -414,6 +438,7 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
 	}
 	st.large[r.Addr()] = &largeBlock{r: r, size: n}
+	st.forgetFreed(r.Addr(), n)
 	st.mapped += n
 	st.inUse += n
 	st.publish()
@@ -425,7 +450,13 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // returns ErrDoubleFree for a block that is not allocated, ErrInvalidFree
 // for a pointer inside the arena's memory that is not a block's start,
 // ErrNotOwned for a pointer the arena never handed out, and ErrClosed
-// after Close; each leaves the arena unchanged. O(1).
+// after Close; each leaves the arena unchanged. A large block (one with
+// a mapping of its own) is remembered after its Free, among the last 256
+// freed, so that freeing it again is ErrDoubleFree even if another arena
+// or mapping got its address range since; freed longer ago, it is
+// ErrNotOwned. Which double frees cannot be caught is told in the
+// FreeList doc. O(1), except that an invalid free near a large block
+// looks at every large block.
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st := f.st
 	if invariantsEnabled {
@@ -527,13 +558,15 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	if st.smp != nil && st.smp.find(addr) != nil {
 		return nil, 0, errSampled
 	}
+	// A large block freed lately, wherever its range went since: O(1),
+	// before the scan for interior pointers.
+	if b, ok := st.freedLarge[addr]; ok {
+		return nil, 0, fmt.Errorf("%w: %#x was a %d-byte large block of %q, already freed", ErrDoubleFree, addr, b.size, st.name)
+	}
 	for start, b := range st.large {
 		if addr > start && addr < start+b.size {
 			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-start, b.size, st.name)
 		}
-	}
-	if loc := guard.Lookup(addr); loc.Part == guard.PartClosed && loc.Region == st.name {
-		return nil, 0, fmt.Errorf("%w: %#x was a large block of %q, already freed", ErrDoubleFree, addr, st.name)
 	}
 	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
 }
@@ -545,12 +578,46 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	err := b.r.Close()
 	st.syscalls++
 	delete(st.large, addr)
+	st.rememberFreed(addr, b.size)
 	st.frees++
 	st.mapped -= b.size
 	st.inUse -= b.size
 	st.released += uint64(b.size)
 	st.publish()
 	return err
+}
+
+// rememberFreed records that the large block at addr, of size bytes,
+// was freed, forgetting the oldest one remembered if there are
+// freedLargeKept already. O(1).
+func (st *flState) rememberFreed(addr, size uintptr) {
+	if st.freedLarge == nil {
+		st.freedLarge = make(map[uintptr]freedBlock)
+		st.freedRing = make([]uintptr, freedLargeKept)
+	}
+	i := st.freedNext % freedLargeKept
+	if old := st.freedRing[i]; old != 0 {
+		// Forget the oldest, unless its address was handed out and
+		// freed again since, which made it one of the newest.
+		if b, ok := st.freedLarge[old]; ok && b.seq+freedLargeKept == st.freedNext {
+			delete(st.freedLarge, old)
+		}
+	}
+	st.freedRing[i] = addr
+	st.freedLarge[addr] = freedBlock{seq: st.freedNext, size: size}
+	st.freedNext++
+}
+
+// forgetFreed drops the remembered freed blocks whose address lies in
+// [addr, addr+n), a block the arena just handed out: a pointer there is
+// the new block's start, or inside it, and is answered as such.
+// O(remembered), at most freedLargeKept, beside a system call.
+func (st *flState) forgetFreed(addr, n uintptr) {
+	for a := range st.freedLarge {
+		if a-addr < n {
+			delete(st.freedLarge, a)
+		}
+	}
 }
 
 // emptied handles a span whose last block was freed, which is on the
@@ -766,6 +833,7 @@ func (st *flState) close() error {
 		keep(st.smp.close())
 	}
 	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
+	st.freedLarge, st.freedRing = nil, nil
 	st.recent = [64]*flChunk{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}

@@ -203,6 +203,14 @@ func (st *flState) validate() {
 		mapped += b.size
 		inUse += b.size
 	}
+	if len(st.freedLarge) > freedLargeKept {
+		st.flFail("%d freed large blocks remembered, more than %d", len(st.freedLarge), freedLargeKept)
+	}
+	for addr := range st.freedLarge {
+		if _, ok := st.large[addr]; ok {
+			st.flFail("large block %#x is live and remembered as freed", addr)
+		}
+	}
 	if mapped != st.mapped {
 		st.flFail("mapped %d, chunks and large blocks add up to %d", st.mapped, mapped)
 	}

@@ -45,3 +45,108 @@ func TestIssue11FreeWithdrawnBlock(t *testing.T) {
 		require.NotEqual(t, p, q, "a withdrawn block is never handed out again")
 	}
 }
+
+// TestIssue11DelayedLargeDoubleFree frees a large block twice with other
+// frees and other arenas' mappings in between, which may be given the
+// block's address range: the second Free is a double free all the same,
+// where it used to be ErrNotOwned once anything else lived there.
+func TestIssue11DelayedLargeDoubleFree(t *testing.T) {
+	mapcheck.Baseline(t)
+	const size = 100 << 10
+	f := newFreeList(t, &arena.Options{Name: "large"})
+	other := newFreeList(t, &arena.Options{Name: "other"})
+	p, err := f.Alloc(size, 8)
+	require.NoError(t, err)
+	q, err := f.Alloc(size, 8)
+	require.NoError(t, err)
+	require.NoError(t, f.Free(p))
+	require.NoError(t, f.Free(q))
+	// Another arena maps blocks of the same size until one lands on p.
+	var reused bool
+	var others []unsafe.Pointer
+	for range 64 {
+		o, err := other.Alloc(size, 8)
+		require.NoError(t, err)
+		others = append(others, o)
+		if o == p {
+			reused = true
+			break
+		}
+	}
+	require.True(t, reused, "the kernel did not hand p's range to the other arena; the test proves nothing")
+	before := f.Stats()
+	err = f.Free(p)
+	require.ErrorIs(t, err, arena.ErrDoubleFree)
+	assert.Contains(t, err.Error(), "already freed")
+	_, err = f.UsableSize(p)
+	assert.ErrorIs(t, err, arena.ErrDoubleFree)
+	require.ErrorIs(t, f.Free(q), arena.ErrDoubleFree)
+	assert.Equal(t, before.Frees, f.Stats().Frees, "a refused Free changes nothing")
+	// The other arena's block at p is its own, untouched by those calls.
+	fill(p, size, 5)
+	require.NoError(t, other.Free(p))
+	require.ErrorIs(t, other.Free(p), arena.ErrDoubleFree)
+	// The pointers f freed were never other's: other does not call them
+	// double frees, though guard remembers a region of that size closed.
+	for _, o := range others[:len(others)-1] {
+		require.NoError(t, other.Free(o))
+	}
+}
+
+// TestIssue11LargeFreeMemory checks the bounds of what a FreeList
+// remembers of the large blocks it freed: a block handed out again at a
+// remembered address is live again, the last
+// arena.FreedLargeKept are remembered and older ones are not, and a
+// pointer the arena never handed out stays ErrNotOwned, even when another
+// arena of the same name freed a block there.
+func TestIssue11LargeFreeMemory(t *testing.T) {
+	mapcheck.Baseline(t)
+	const size = 64 << 10
+	f := newFreeList(t, nil)
+	twin := newFreeList(t, nil) // the same default name
+	p, err := f.Alloc(size, 8)
+	require.NoError(t, err)
+	require.NoError(t, f.Free(p))
+	var r unsafe.Pointer
+	var held []unsafe.Pointer
+	for range 64 {
+		r, err = f.Alloc(size, 8)
+		require.NoError(t, err)
+		if r == p {
+			break
+		}
+		held = append(held, r)
+	}
+	require.Equal(t, p, r, "the kernel did not hand p's range back; the test proves nothing")
+	n, err := f.UsableSize(r)
+	require.NoError(t, err, "handed out again, the block is live")
+	assert.Equal(t, uintptr(size), n)
+	require.NoError(t, f.Free(r))
+	require.ErrorIs(t, f.Free(r), arena.ErrDoubleFree)
+	for _, h := range held {
+		require.NoError(t, f.Free(h))
+	}
+
+	// The twin frees a block of its own; f never handed it out.
+	tb, err := twin.Alloc(size, 8)
+	require.NoError(t, err)
+	require.NoError(t, twin.Free(tb))
+	if tb != p {
+		assert.ErrorIs(t, f.Free(tb), arena.ErrNotOwned)
+	}
+
+	// Only the last FreedLargeKept are remembered. Each block stays
+	// mapped until all are allocated, so that no two share an address.
+	var blocks []unsafe.Pointer
+	for range arena.FreedLargeKept + 1 {
+		b, err := f.Alloc(size, 8)
+		require.NoError(t, err)
+		blocks = append(blocks, b)
+	}
+	for _, b := range blocks {
+		require.NoError(t, f.Free(b))
+	}
+	assert.ErrorIs(t, f.Free(blocks[1]), arena.ErrDoubleFree, "the oldest remembered")
+	assert.ErrorIs(t, f.Free(blocks[len(blocks)-1]), arena.ErrDoubleFree, "the newest")
+	assert.ErrorIs(t, f.Free(blocks[0]), arena.ErrNotOwned, "forgotten: one more than FreedLargeKept ago")
+}
