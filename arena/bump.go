@@ -156,7 +156,10 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, which must
-// be a power of two no larger than the page size. A size of 0 succeeds,
+// be a power of two no larger than the page size: otherwise it returns
+// ErrAlign, matching unix.EINVAL for an align that is not a power of two
+// and unix.ENOMEM for a larger power of two, which is valid but more than
+// a chunk's start guarantees. A size of 0 succeeds,
 // uses no memory and returns a pointer that must not be dereferenced. It
 // returns ErrAlign, ErrSize, ErrLimit, ErrClosed or a mapping error, and
 // then changes nothing. O(1); a system call only when a new chunk is

@@ -27,8 +27,13 @@ var (
 	// ErrFrozen is returned by calls that would write to a frozen arena
 	// (see Bump.Freeze).
 	ErrFrozen = errors.New("arena: arena is frozen (read-only)")
-	// ErrAlign reports an alignment that is not a power of two or exceeds
-	// the page size. It also matches unix.EINVAL.
+	// ErrAlign reports an alignment an arena refuses. One that is not a
+	// power of two also matches unix.EINVAL: the argument is wrong. A
+	// power of two larger than the arena can align to (the page size for
+	// a Bump or a Shared, 1 GiB for a FreeList) matches unix.ENOMEM
+	// instead, as posix_memalign reports it: the alignment is valid, the
+	// arena has no memory aligned that way. Both match ErrAlign, so that
+	// one test catches every refused alignment.
 	ErrAlign = errors.New("arena: invalid alignment")
 	// ErrUnsupported reports an option an arena kind does not offer. It
 	// also matches errors.ErrUnsupported.
@@ -43,8 +48,13 @@ func errTooLarge(format string, args ...any) error {
 	return errs.New(ErrSize, unix.ENOMEM, "arena: "+format, args...)
 }
 
+// errAlign is a Bump's or a Shared's answer to an alignment that is not
+// a power of two (EINVAL) or is larger than the page size (ENOMEM).
 func errAlign(a uintptr) error {
-	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and the page size", a)
+	if a != 0 && a&(a-1) == 0 {
+		return errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the page size this arena can align to (%d)", a, maxAlign)
+	}
+	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two", a)
 }
 
 func errLimit(name string, need, used, limit uintptr) error {

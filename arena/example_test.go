@@ -52,7 +52,7 @@ func ExampleBump_Alloc() {
 	fmt.Println(err)
 	// Output:
 	// <nil> 0
-	// arena: alignment 12 is not a power of two between 1 and the page size
+	// arena: alignment 12 is not a power of two
 }
 
 // A server puts each request's arena in its context.

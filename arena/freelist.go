@@ -198,7 +198,8 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, a power of
-// two up to 1 GiB. Blocks of up to 32 KiB aligned to at most a page come
+// two up to 1 GiB (ErrAlign otherwise: with unix.EINVAL for one that is
+// not a power of two, with unix.ENOMEM for a larger power of two). Blocks of up to 32 KiB aligned to at most a page come
 // from size classes; others get a mapping of their own.
 //
 // The waste per block is bounded: a small block is the smallest class
@@ -216,8 +217,11 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	if invariantsEnabled {
 		defer st.debugCheck()
 	}
-	if !align.IsPowerOfTwo(al) || al > maxFreeListAlign {
-		return nil, errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and 1 GiB", al)
+	if !align.IsPowerOfTwo(al) {
+		return nil, errAlign(al)
+	}
+	if al > maxFreeListAlign {
+		return nil, errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the 1 GiB a free-list arena can align to", al)
 	}
 	if st.closed {
 		return nil, ErrClosed

@@ -1,12 +1,17 @@
 package arena_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -149,4 +154,57 @@ func TestIssue11LargeFreeMemory(t *testing.T) {
 	assert.ErrorIs(t, f.Free(blocks[1]), arena.ErrDoubleFree, "the oldest remembered")
 	assert.ErrorIs(t, f.Free(blocks[len(blocks)-1]), arena.ErrDoubleFree, "the newest")
 	assert.ErrorIs(t, f.Free(blocks[0]), arena.ErrNotOwned, "forgotten: one more than FreedLargeKept ago")
+}
+
+// TestIssue11MemalignENOMEM asks each arena kind, through align.Memalign,
+// for alignments it cannot serve. A power of two that is a multiple of
+// the pointer size is a valid alignment, so the answer is ENOMEM, as
+// posix_memalign gives, never EINVAL nor "not a power of two"; only a bad
+// alignment is EINVAL. Both still match arena.ErrAlign.
+func TestIssue11MemalignENOMEM(t *testing.T) {
+	mapcheck.Baseline(t)
+	page := uintptr(align.PageSize())
+	bump := newBump(t, nil)
+	shared, err := arena.NewShared(nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, shared.Close()) })
+	fl := newFreeList(t, nil)
+	sfl, err := arena.NewSyncFreeList(nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, sfl.Close()) })
+	tests := []struct {
+		name      string
+		a         align.Allocator
+		alignment uintptr
+		errno     error
+		says      string
+	}{
+		{"arena=bump/align=2page", bump, 2 * page, unix.ENOMEM, "larger than the page size"},
+		{"arena=bump/align=2GiB", bump, 2 << 30, unix.ENOMEM, "larger than the page size"},
+		{"arena=shared/align=2page", shared, 2 * page, unix.ENOMEM, "larger than the page size"},
+		{"arena=freelist/align=2GiB", fl, 2 << 30, unix.ENOMEM, "larger than the 1 GiB"},
+		{"arena=freelist/align=2^63", fl, 1 << 63, unix.ENOMEM, "larger than the 1 GiB"},
+		{"arena=syncfreelist/align=2GiB", sfl, 2 << 30, unix.ENOMEM, "larger than the 1 GiB"},
+		{"arena=bump/align=24", bump, 24, unix.EINVAL, "not a power of two"},
+		{"arena=freelist/align=4", fl, 4, unix.EINVAL, "not a multiple of the pointer size"},
+		{"arena=freelist/align=0", fl, 0, unix.EINVAL, "not a power of two"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := align.Memalign(tt.a, tt.alignment, 64)
+			assert.Nil(t, p)
+			require.ErrorIs(t, err, tt.errno)
+			other := unix.EINVAL
+			if tt.errno == unix.EINVAL {
+				other = unix.ENOMEM
+			}
+			assert.False(t, errors.Is(err, other), "%v also matches %v", err, other)
+			assert.Contains(t, err.Error(), tt.says)
+			if tt.errno == unix.ENOMEM {
+				assert.NotContains(t, err.Error(), "not a power of two")
+				assert.ErrorIs(t, err, arena.ErrAlign, "ErrAlign still names the refusal")
+				assert.True(t, strings.HasPrefix(err.Error(), "arena: alignment "), err.Error())
+			}
+		})
+	}
 }
