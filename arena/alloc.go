@@ -8,7 +8,8 @@ import (
 
 // An Allocator hands out zeroed memory that the GC does not scan. Bump
 // and Shared implement it; New, MakeSlice, String and Bytes work on any
-// Allocator, and take a direct, inlined path for a *Bump.
+// Allocator, and take a direct, inlined path for a *Bump. Given a nil
+// Allocator they return ErrNoArena.
 type Allocator interface {
 	// Alloc returns size bytes of zeroed memory aligned to align (a power
 	// of two no larger than the page size), or an error and no memory.
@@ -33,6 +34,9 @@ func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
 			return p, nil
 		}
 		return b.allocSlow(size, align)
+	}
+	if a == nil {
+		return nil, errNilAllocator
 	}
 	return a.Alloc(size, align)
 }

@@ -35,10 +35,31 @@ var (
 	// arena has no memory aligned that way. Both match ErrAlign, so that
 	// one test catches every refused alignment.
 	ErrAlign = errors.New("arena: invalid alignment")
+	// ErrNoArena reports a call on an arena its constructor did not make:
+	// the zero Bump, FreeList, Shared or SyncFreeList, which has no state
+	// to allocate from, or New, MakeSlice, String or Bytes given a nil
+	// Allocator. Such a call changes nothing; methods without an error
+	// result do nothing (Reset) or report zero (Stats, Name).
+	ErrNoArena = errors.New("arena: no arena")
 	// ErrUnsupported reports an option an arena kind does not offer. It
 	// also matches errors.ErrUnsupported.
 	ErrUnsupported = fmt.Errorf("arena: option not supported: %w", errors.ErrUnsupported)
 )
+
+// errNoArena is the answer of a zero arena of the kind named, such as
+// "Bump".
+func errNoArena(kind string) error {
+	return fmt.Errorf("%w: zero %s, not made by its constructor New%s", ErrNoArena, kind, kind)
+}
+
+// errNilAllocator is the answer of New, MakeSlice, String and Bytes to a
+// nil Allocator.
+var errNilAllocator = fmt.Errorf("%w: nil Allocator", ErrNoArena)
+
+// zeroString is what String returns for a zero arena of the kind named.
+func zeroString(kind string) string {
+	return "zero " + kind + " arena, not made by its constructor New" + kind
+}
 
 func errSize(format string, args ...any) error {
 	return errs.New(ErrSize, unix.EINVAL, "arena: "+format, args...)

@@ -39,6 +39,10 @@ var (
 // a write past a block cannot corrupt the allocator, and every double
 // free, interior free and foreign free is detected and refused.
 //
+// Make a FreeList with NewFreeList. The zero FreeList has nothing to
+// allocate from: its methods return ErrNoArena, or do nothing, and never
+// panic.
+//
 // A FreeList must not be used by two goroutines at once; use a
 // SyncFreeList for that. A FreeList must not be copied after first use.
 type FreeList struct {
@@ -214,6 +218,9 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 // nothing.
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	st := f.st
+	if st == nil {
+		return nil, errNoArena("FreeList")
+	}
 	if invariantsEnabled {
 		defer st.debugCheck()
 	}
@@ -463,6 +470,9 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // looks at every large block.
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st := f.st
+	if st == nil {
+		return errNoArena("FreeList")
+	}
 	if invariantsEnabled {
 		defer st.debugCheck()
 	}
@@ -662,7 +672,10 @@ func (st *flState) emptied(s *span) {
 // or its mapping's whole pages. It returns the errors Free would.
 func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	st := f.st
-	if st.closed {
+	switch {
+	case st == nil:
+		return 0, errNoArena("FreeList")
+	case st.closed:
 		return 0, ErrClosed
 	}
 	if p == nil || p == zeroSized() {
@@ -689,6 +702,9 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 // allocates; Realloc(p, 0) frees p and returns nil. On error the old
 // block is untouched and still allocated.
 func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+	if f.st == nil {
+		return nil, errNoArena("FreeList")
+	}
 	if p == nil || p == zeroSized() {
 		return f.Alloc(n, 16)
 	}
@@ -733,6 +749,8 @@ func (f *FreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
 func (f *FreeList) Freeze() error {
 	st := f.st
 	switch {
+	case st == nil:
+		return errNoArena("FreeList")
 	case st.closed:
 		return ErrClosed
 	case st.frozen:
@@ -776,6 +794,8 @@ func (f *FreeList) Freeze() error {
 func (f *FreeList) Thaw() error {
 	st := f.st
 	switch {
+	case st == nil:
+		return errNoArena("FreeList")
 	case st.closed:
 		return ErrClosed
 	case !st.frozen:
@@ -805,6 +825,9 @@ func (f *FreeList) Thaw() error {
 // blocks never freed are reported first to the leak handler, as a
 // LeakReport whose Unfreed lists them (see SetLeakHandler).
 func (f *FreeList) Close() error {
+	if f.st == nil {
+		return errNoArena("FreeList")
+	}
 	if f.st.closed {
 		return nil
 	}
@@ -851,6 +874,9 @@ func (st *flState) close() error {
 // sampled blocks + classes).
 func (f *FreeList) Unfreed() Unfreed {
 	st := f.st
+	if st == nil {
+		return Unfreed{} // the zero FreeList
+	}
 	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
@@ -876,11 +902,21 @@ func (st *flState) leaked() {
 }
 
 // Name returns the arena's name.
-func (f *FreeList) Name() string { return f.st.name }
+func (f *FreeList) Name() string {
+	if f.st == nil {
+		return ""
+	}
+	return f.st.name
+}
 
 // Generation returns a number that changes when memory the arena handed
 // out stops being valid wholesale: at Close (a FreeList has no Reset).
-func (f *FreeList) Generation() uint64 { return f.st.gen }
+func (f *FreeList) Generation() uint64 {
+	if f.st == nil {
+		return 0
+	}
+	return f.st.gen
+}
 
 // Frozen reports whether Freeze has made the arena read-only.
-func (f *FreeList) Frozen() bool { return f.st.frozen }
+func (f *FreeList) Frozen() bool { return f.st != nil && f.st.frozen }

@@ -208,3 +208,109 @@ func TestIssue11MemalignENOMEM(t *testing.T) {
 		})
 	}
 }
+
+// TestIssue11ZeroArenas calls every method of every arena kind on its
+// zero value, never made by its constructor, and the generic helpers on
+// a nil Allocator: each returns ErrNoArena where it returns an error, and
+// does nothing, or reports nothing, where it returns none. None panics.
+func TestIssue11ZeroArenas(t *testing.T) {
+	type call struct {
+		name  string
+		fn    func() error
+		plain bool // the method has no error result; fn checks what it returns
+	}
+	some := unsafe.Pointer(new([64]byte))
+	zero := func(name string, a interface {
+		Alloc(size, align uintptr) (unsafe.Pointer, error)
+		Close() error
+		Generation() uint64
+		Frozen() bool
+	}) []call {
+		return []call{
+			{name + "/Alloc", func() error { p, err := a.Alloc(8, 8); assert.Nil(t, p); return err }, false},
+			{name + "/Alloc/size=0", func() error { _, err := a.Alloc(0, 8); return err }, false},
+			{name + "/New", func() error { p, err := arena.New[int64](a); assert.Nil(t, p); return err }, false},
+			{name + "/New/size=0", func() error { _, err := arena.New[struct{}](a); return err }, false},
+			{name + "/MakeSlice", func() error { s, err := arena.MakeSlice[int32](a, 4, 8); assert.Nil(t, s); return err }, false},
+			{name + "/MakeSlice/cap=0", func() error { _, err := arena.MakeSlice[int32](a, 0, 0); return err }, false},
+			{name + "/String", func() error { _, err := arena.String(a, "text"); return err }, false},
+			{name + "/Bytes", func() error { _, err := arena.Bytes(a, []byte("text")); return err }, false},
+			{name + "/Bytes/empty", func() error { _, err := arena.Bytes(a, nil); return err }, false},
+			{name + "/Generation", func() error { assert.Zero(t, a.Generation()); return nil }, true},
+			{name + "/Frozen", func() error { assert.False(t, a.Frozen()); return nil }, true},
+			{name + "/Close", a.Close, false},
+			{name + "/Close/again", a.Close, false},
+		}
+	}
+	named := func(name string, a interface {
+		Name() string
+		String() string
+	}) []call {
+		return []call{
+			{name + "/Name", func() error { assert.Empty(t, a.Name()); return nil }, true},
+			{name + "/String()", func() error { assert.Contains(t, a.String(), "not made by its constructor"); return nil }, true},
+		}
+	}
+	var (
+		b   arena.Bump
+		f   arena.FreeList
+		s   arena.Shared
+		sfl arena.SyncFreeList
+	)
+	calls := zero("bump", &b)
+	calls = append(calls, named("bump", &b)...)
+	calls = append(calls, []call{
+		{"bump/Reset", func() error { b.Reset(); return nil }, true},
+		{"bump/Trim", b.Trim, false},
+		{"bump/Freeze", b.Freeze, false},
+		{"bump/Thaw", b.Thaw, false},
+		{"bump/Stats", func() error { assert.Equal(t, arena.Stats{}, b.Stats()); return nil }, true},
+	}...)
+	calls = append(calls, zero("freelist", &f)...)
+	calls = append(calls, named("freelist", &f)...)
+	calls = append(calls, []call{
+		{"freelist/Free", func() error { return f.Free(some) }, false},
+		{"freelist/Free/nil", func() error { return f.Free(nil) }, false},
+		{"freelist/UsableSize", func() error { _, err := f.UsableSize(some); return err }, false},
+		{"freelist/Realloc", func() error { _, err := f.Realloc(some, 8); return err }, false},
+		{"freelist/Realloc/nil", func() error { _, err := f.Realloc(nil, 8); return err }, false},
+		{"freelist/Calloc", func() error { _, err := f.Calloc(2, 8); return err }, false},
+		{"freelist/Freeze", f.Freeze, false},
+		{"freelist/Thaw", f.Thaw, false},
+		{"freelist/Unfreed", func() error { assert.Equal(t, arena.Unfreed{}, f.Unfreed()); return nil }, true},
+		{"freelist/Stats", func() error { assert.Equal(t, arena.FreeListStats{}, f.Stats()); return nil }, true},
+	}...)
+	calls = append(calls, zero("shared", &s)...)
+	calls = append(calls, named("shared", &s)...)
+	calls = append(calls, []call{
+		{"shared/Alloc/large", func() error { _, err := s.Alloc(1<<20, 8); return err }, false},
+		{"shared/Reset", func() error { s.Reset(); return nil }, true},
+		{"shared/Trim", s.Trim, false},
+		{"shared/Stats", func() error { assert.Equal(t, arena.Stats{}, s.Stats()); return nil }, true},
+	}...)
+	calls = append(calls, zero("syncfreelist", &sfl)...)
+	calls = append(calls, []call{
+		{"syncfreelist/Free", func() error { return sfl.Free(some) }, false},
+		{"syncfreelist/UsableSize", func() error { _, err := sfl.UsableSize(some); return err }, false},
+		{"syncfreelist/Realloc", func() error { _, err := sfl.Realloc(some, 8); return err }, false},
+		{"syncfreelist/Calloc", func() error { _, err := sfl.Calloc(2, 8); return err }, false},
+		{"syncfreelist/Stats", func() error { assert.Equal(t, arena.FreeListStats{}, sfl.Stats()); return nil }, true},
+	}...)
+	calls = append(calls, []call{
+		{"nil/New", func() error { _, err := arena.New[int64](nil); return err }, false},
+		{"nil/MakeSlice", func() error { _, err := arena.MakeSlice[int64](nil, 1, 1); return err }, false},
+		{"nil/String", func() error { _, err := arena.String(nil, "x"); return err }, false},
+		{"nil/Bytes", func() error { _, err := arena.Bytes(nil, nil); return err }, false},
+	}...)
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = c.fn() })
+			if c.plain {
+				return
+			}
+			require.ErrorIs(t, err, arena.ErrNoArena)
+			assert.True(t, strings.HasPrefix(err.Error(), "arena: no arena: "), err.Error())
+		})
+	}
+}
