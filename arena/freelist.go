@@ -36,8 +36,28 @@ var (
 // classes carved out of 64 KiB spans of 4 MiB chunks; larger ones, and
 // ones aligned to more than a page, get a guarded mapping of their own,
 // unmapped on Free. Its bookkeeping lives on the Go heap, out of line, so
-// a write past a block cannot corrupt the allocator, and every double
-// free, interior free and foreign free is detected and refused.
+// a write past a block cannot corrupt the allocator.
+//
+// Free refuses, changing nothing, every pointer that is not a block's
+// start (ErrInvalidFree) or that the arena never handed out
+// (ErrNotOwned). A double free is refused (ErrDoubleFree) only while the
+// block's memory has not been handed out again:
+//
+//   - Plain mode catches a second Free of a small block whose slot is
+//     still free, or whose span was emptied and released; of a large
+//     block among the last 256 large blocks freed, whatever was mapped
+//     at its address since (older ones are ErrNotOwned).
+//   - Hardened also catches a Free of a block Alloc withdrew after a
+//     write after free, and sampling (Options.Sample) a second Free of a
+//     sampled block, which stays fenced in a quarantine and is not handed
+//     out again until SampleSlots later samples have been placed.
+//   - No mode can catch a second Free of a pointer whose memory the arena
+//     has handed out again: it is the new owner's block now, and the
+//     stale Free frees it, as the owner's own Free would, so the block
+//     can go to a third party while the owner still uses it. Hardened
+//     zeroes the block on that Free, so the owner's next write is
+//     reported (ErrWriteAfterFree) when the block is next to be handed
+//     out; a sampled block is safe while in quarantine.
 //
 // Make a FreeList with NewFreeList. The zero FreeList has nothing to
 // allocate from: its methods return ErrNoArena, or do nothing, and never

@@ -314,3 +314,53 @@ func TestIssue11ZeroArenas(t *testing.T) {
 		})
 	}
 }
+
+// TestIssue11UndetectableDoubleFree proves what the FreeList doc says
+// cannot be caught: a second Free of a pointer whose block was handed out
+// again is indistinguishable from the new owner's Free, so it succeeds and
+// frees the new owner's block, in plain and in Hardened mode alike. Only
+// the consequences differ: Hardened zeroes the block on that Free, so the
+// new owner's next write is reported when the block is next handed out;
+// a sampled block is not handed out again while it waits in quarantine,
+// so there the second Free is ErrDoubleFree.
+func TestIssue11UndetectableDoubleFree(t *testing.T) {
+	for _, hardened := range []bool{false, true} {
+		name := "mode=plain"
+		if hardened {
+			name = "mode=hardened"
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newFreeList(t, &arena.Options{Hardened: hardened})
+			p, err := f.Alloc(64, 8)
+			require.NoError(t, err)
+			require.NoError(t, f.Free(p))
+			owner, err := f.Alloc(64, 8)
+			require.NoError(t, err)
+			require.Equal(t, p, owner, "the slot is handed out again")
+			fill(owner, 64, 1)
+			require.NoError(t, f.Free(p), "the stale second Free is taken for the owner's")
+			assert.Equal(t, uint64(0), f.Stats().InUse, "the owner's block is free")
+			if !hardened {
+				thief, err := f.Alloc(64, 8)
+				require.NoError(t, err)
+				assert.Equal(t, owner, thief, "and handed to someone else while the owner still uses it")
+				return
+			}
+			assert.True(t, holds(owner, 64, 0), "Hardened zeroed the owner's data on the stale Free")
+			fill(owner, 8, 2) // the owner, unaware, writes on
+			_, err = f.Alloc(64, 8)
+			assert.ErrorIs(t, err, arena.ErrWriteAfterFree, "caught late, when the block is next handed out")
+		})
+	}
+	t.Run("mode=sampled", func(t *testing.T) {
+		f := newFreeList(t, &arena.Options{Sample: 1, SampleSlots: 4})
+		p, err := f.Alloc(64, 8)
+		require.NoError(t, err)
+		require.NoError(t, f.Free(p))
+		owner, err := f.Alloc(64, 8)
+		require.NoError(t, err)
+		require.NotEqual(t, p, owner, "a freed sampled block waits in quarantine")
+		assert.ErrorIs(t, f.Free(p), arena.ErrDoubleFree)
+		require.NoError(t, f.Free(owner))
+	})
+}
