@@ -13,6 +13,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -57,6 +58,9 @@ func TestIssue11FreeWithdrawnBlock(t *testing.T) {
 // where it used to be ErrNotOwned once anything else lived there.
 func TestIssue11DelayedLargeDoubleFree(t *testing.T) {
 	mapcheck.Baseline(t)
+	// Without the quarantine, a freed block's range goes back to the
+	// kernel at once, as it does once the quarantine lets it go.
+	defer guard.SetQuarantine(guard.SetQuarantine(0))
 	const size = 100 << 10
 	f := newFreeList(t, &arena.Options{Name: "large"})
 	other := newFreeList(t, &arena.Options{Name: "other"})
@@ -106,6 +110,7 @@ func TestIssue11DelayedLargeDoubleFree(t *testing.T) {
 // arena of the same name freed a block there.
 func TestIssue11LargeFreeMemory(t *testing.T) {
 	mapcheck.Baseline(t)
+	defer guard.SetQuarantine(guard.SetQuarantine(0)) // ranges go back to the kernel at once
 	const size = 64 << 10
 	f := newFreeList(t, nil)
 	twin := newFreeList(t, nil) // the same default name
@@ -363,4 +368,25 @@ func TestIssue11UndetectableDoubleFree(t *testing.T) {
 		assert.ErrorIs(t, f.Free(p), arena.ErrDoubleFree)
 		require.NoError(t, f.Free(owner))
 	})
+}
+
+// TestIssue11LargeUseAfterFree: a freed large block's range waits in
+// guard's quarantine, so touching it faults and is named a use after free
+// with the Free call site, and freeing it again is a double free.
+func TestIssue11LargeUseAfterFree(t *testing.T) {
+	mapcheck.Baseline(t)
+	defer guard.SetQuarantine(guard.SetQuarantine(-1))
+	f := newFreeList(t, &arena.Options{Name: "images"})
+	p, err := f.Alloc(100<<10, 8)
+	require.NoError(t, err)
+	require.NoError(t, f.Free(p)) // the Free site
+	err = arena.Catch(func() { sinkInt = int64(*(*byte)(unsafe.Add(p, 4096))) })
+	var rep *arena.Report
+	require.ErrorAs(t, err, &rep)
+	assert.Equal(t, arena.KindUseAfterFree, rep.Kind)
+	assert.Equal(t, "images", rep.Arena)
+	assert.EqualValues(t, 4096, rep.Distance)
+	require.NotEmpty(t, rep.Freed)
+	assert.Contains(t, rep.Freed[0], "misuse_test.go:")
+	assert.ErrorIs(t, f.Free(p), arena.ErrDoubleFree)
 }
