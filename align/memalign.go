@@ -21,16 +21,20 @@ type Allocator interface {
 //
 //   - alignment must be a power of two and a multiple of PtrSize (0, 1, 3,
 //     12 are refused): the error satisfies errors.Is(err, unix.EINVAL).
-//   - a size that cannot be met (rounding it to the alignment overflows,
-//     or it exceeds the address space or the arena's limit): the error
-//     satisfies errors.Is(err, unix.ENOMEM).
+//   - a size or an alignment that cannot be met (rounding the size to
+//     the alignment overflows, the size exceeds the address space or the
+//     arena's limit, or the alignment is valid but larger than the arena
+//     can align to): the error satisfies errors.Is(err, unix.ENOMEM).
+//     Only an alignment refused by the rule above is EINVAL.
 //   - size 0 returns a nil pointer and no error, as posix_memalign may;
 //     freeing nil is a no-op.
 //
 // On error nothing is allocated. Free the memory with the arena's Free,
 // or let the arena's Reset or Close take it. The arenas decide which
 // alignments they can serve: a FreeList serves every power of two up to
-// 1 GiB, a Bump up to the page size.
+// 1 GiB, a Bump or a Shared up to the page size. Memalign passes a's
+// error on as it is, so a must report a valid alignment it cannot serve
+// as unix.ENOMEM, as the arena package's allocators do.
 func Memalign(a Allocator, alignment, size uintptr) (unsafe.Pointer, error) {
 	if err := CheckAlignment(alignment); err != nil {
 		return nil, err

@@ -8,7 +8,8 @@ import (
 
 // An Allocator hands out zeroed memory that the GC does not scan. Bump
 // and Shared implement it; New, MakeSlice, String and Bytes work on any
-// Allocator, and take a direct, inlined path for a *Bump.
+// Allocator, and take a direct, inlined path for a *Bump. Given a nil
+// Allocator they return ErrNoArena.
 type Allocator interface {
 	// Alloc returns size bytes of zeroed memory aligned to align (a power
 	// of two no larger than the page size), or an error and no memory.
@@ -33,6 +34,9 @@ func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
 			return p, nil
 		}
 		return b.allocSlow(size, align)
+	}
+	if a == nil {
+		return nil, errNilAllocator
 	}
 	return a.Alloc(size, align)
 }
@@ -95,7 +99,14 @@ func MakeSlice[T any](a Allocator, len, cap int) ([]T, error) {
 }
 
 // String returns a copy of s in the arena: the string header may live
-// anywhere, its bytes live in the arena. "" is returned as is.
+// anywhere, its bytes live in the arena. "" is returned as is. The result
+// dies with the arena's next Reset or Close: after either, its bytes are
+// reused or unmapped, so a string kept longer reads whatever the arena
+// hands out next, or faults. Go strings are supposed to be immutable, so
+// code that keeps one (a map key, a cache, a log line in flight) breaks
+// silently: a map keyed by it no longer finds the key (ExampleString).
+// Copy it to the heap first (strings.Clone) if it must outlive the
+// arena's current generation.
 func String(a Allocator, s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -110,7 +121,9 @@ func String(a Allocator, s string) (string, error) {
 
 // Bytes returns a copy of b in the arena, with len and cap equal to
 // len(b). A nil or empty b gives an empty, non-nil slice that uses no
-// memory.
+// memory. The result dies with the arena's next Reset or Close, as
+// String's does: after either, it aliases whatever the arena hands out
+// next, or faults.
 func Bytes(a Allocator, b []byte) ([]byte, error) {
 	p, err := alloc(a, uintptr(len(b)), 1)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -406,5 +407,10 @@ func BenchmarkLifecycle(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// What the closed arenas hold at the end, at the default bounds.
+		q := guard.Quarantined()
+		b.ReportMetric(float64(q.Bytes)/(1<<20), "quarantine-MiB")
+		b.ReportMetric(float64(q.Regions), "quarantine-regions")
+		b.ReportMetric(float64(q.Evictions), "evictions")
 	})
 }

@@ -17,6 +17,9 @@ import (
 // at once. The fast path is an add and a compare: no system call, no
 // lock, no Go heap allocation.
 //
+// Make a Bump with NewBump. The zero Bump has nothing to allocate from:
+// its methods return ErrNoArena, or do nothing, and never panic.
+//
 // A Bump must not be used by two goroutines at once (builds with the
 // arenadebug tag detect it); use a Shared for that. A Bump must not be
 // copied after first use.
@@ -155,7 +158,10 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, which must
-// be a power of two no larger than the page size. A size of 0 succeeds,
+// be a power of two no larger than the page size: otherwise it returns
+// ErrAlign, matching unix.EINVAL for an align that is not a power of two
+// and unix.ENOMEM for a larger power of two, which is valid but more than
+// a chunk's start guarantees. A size of 0 succeeds,
 // uses no memory and returns a pointer that must not be dereferenced. It
 // returns ErrAlign, ErrSize, ErrLimit, ErrClosed or a mapping error, and
 // then changes nothing. O(1); a system call only when a new chunk is
@@ -193,6 +199,9 @@ var maxAlign = uintptr(align.PageSize())
 // allocSlow handles everything the fast path does not: bad arguments,
 // size 0, zeroing ahead after a Reset, and moving to a new chunk.
 func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+	if b.st == nil {
+		return nil, errNoArena("Bump") // the zero Bump: its fast path always fails
+	}
 	if b.inner != nil {
 		return b.allocSampling(size, al)
 	}
@@ -303,6 +312,9 @@ func (b *Bump) nextChunk(size uintptr) error {
 	}
 	b.enterChunk(c)
 	b.publish()
+	if invariantsEnabled {
+		b.validate()
+	}
 	return nil
 }
 
@@ -396,7 +408,7 @@ func (st *bumpState) mapChunk(size uintptr) (*chunk, error) {
 // nothing.
 func (b *Bump) Reset() {
 	st := b.st
-	if st.closed {
+	if st == nil || st.closed {
 		return
 	}
 	if b.inner != nil {
@@ -547,7 +559,10 @@ func (b *Bump) Trim() error {
 		return b.inner.Trim()
 	}
 	st := b.st
-	if st.closed {
+	switch {
+	case st == nil:
+		return errNoArena("Bump")
+	case st.closed:
 		return ErrClosed
 	}
 	if st.frozen {
@@ -575,6 +590,9 @@ func (b *Bump) Trim() error {
 		b.zeroTo = min(b.zeroTo, max(from, b.off))
 	}
 	b.publish()
+	if invariantsEnabled {
+		b.validate()
+	}
 	return first
 }
 
@@ -588,6 +606,8 @@ func (b *Bump) Trim() error {
 func (b *Bump) Freeze() error {
 	st := b.st
 	switch {
+	case st == nil:
+		return errNoArena("Bump")
 	case st.closed:
 		return ErrClosed
 	case st.frozen:
@@ -627,6 +647,8 @@ func (b *Bump) Freeze() error {
 func (b *Bump) Thaw() error {
 	st := b.st
 	switch {
+	case st == nil:
+		return errNoArena("Bump")
 	case st.closed:
 		return ErrClosed
 	case !st.frozen:
@@ -674,6 +696,9 @@ func (b *Bump) thaw() error {
 // is reported (SetLeakHandler) and keeps its memory, mapped and intact.
 func (b *Bump) Close() error {
 	st := b.st
+	if st == nil {
+		return errNoArena("Bump")
+	}
 	if st.closed {
 		return nil
 	}
@@ -712,7 +737,12 @@ func (st *bumpState) close(pcs *[4]uintptr) error {
 }
 
 // Name returns the arena's name.
-func (b *Bump) Name() string { return b.st.name }
+func (b *Bump) Name() string {
+	if b.st == nil {
+		return ""
+	}
+	return b.st.name
+}
 
 // Generation returns a number that changes whenever memory the arena
 // handed out stops being valid: at every Reset and at Close. A structure
@@ -721,7 +751,12 @@ func (b *Bump) Name() string { return b.st.name }
 func (b *Bump) Generation() uint64 { return b.gen }
 
 // Frozen reports whether Freeze has made the arena read-only. O(1).
-func (b *Bump) Frozen() bool { return b.st.frozen }
+func (b *Bump) Frozen() bool { return b.st != nil && b.st.frozen }
 
 // String returns Stats().String(): the arena as a small table.
-func (b *Bump) String() string { return b.Stats().String() }
+func (b *Bump) String() string {
+	if b.st == nil {
+		return zeroString("Bump")
+	}
+	return b.Stats().String()
+}

@@ -39,6 +39,17 @@
 // allocate from per-shard slabs with a compare-and-swap, so two cores do
 // not fight over one cache line.
 //
+// A FreeList arena is malloc and free: blocks die one at a time, in size
+// classes. Bad frees are refused with an error, but a double free is
+// caught only while the block's memory has not been handed out again; a
+// stale Free after that frees the new owner's block, in every mode
+// (Hardened and sampling narrow the window; the FreeList doc says how).
+//
+// String and Bytes copy into the arena, and what they return lives and
+// dies with it: after the arena's next Reset or Close its bytes belong
+// to someone else. A map keyed by such a string then holds keys that
+// change under it, and lookups miss (see ExampleString).
+//
 // Growth uses chained chunks, each a guarded mapping, doubling from
 // Options.InitialSize up to Options.MaxChunk. Chunks rather than one
 // reservation committed in place: many arenas live at once (one per

@@ -27,13 +27,39 @@ var (
 	// ErrFrozen is returned by calls that would write to a frozen arena
 	// (see Bump.Freeze).
 	ErrFrozen = errors.New("arena: arena is frozen (read-only)")
-	// ErrAlign reports an alignment that is not a power of two or exceeds
-	// the page size. It also matches unix.EINVAL.
+	// ErrAlign reports an alignment an arena refuses. One that is not a
+	// power of two also matches unix.EINVAL: the argument is wrong. A
+	// power of two larger than the arena can align to (the page size for
+	// a Bump or a Shared, 1 GiB for a FreeList) matches unix.ENOMEM
+	// instead, as posix_memalign reports it: the alignment is valid, the
+	// arena has no memory aligned that way. Both match ErrAlign, so that
+	// one test catches every refused alignment.
 	ErrAlign = errors.New("arena: invalid alignment")
+	// ErrNoArena reports a call on an arena its constructor did not make:
+	// the zero Bump, FreeList, Shared or SyncFreeList, which has no state
+	// to allocate from, or New, MakeSlice, String or Bytes given a nil
+	// Allocator. Such a call changes nothing; methods without an error
+	// result do nothing (Reset) or report zero (Stats, Name).
+	ErrNoArena = errors.New("arena: no arena")
 	// ErrUnsupported reports an option an arena kind does not offer. It
 	// also matches errors.ErrUnsupported.
 	ErrUnsupported = fmt.Errorf("arena: option not supported: %w", errors.ErrUnsupported)
 )
+
+// errNoArena is the answer of a zero arena of the kind named, such as
+// "Bump".
+func errNoArena(kind string) error {
+	return fmt.Errorf("%w: zero %s, not made by its constructor New%s", ErrNoArena, kind, kind)
+}
+
+// errNilAllocator is the answer of New, MakeSlice, String and Bytes to a
+// nil Allocator.
+var errNilAllocator = fmt.Errorf("%w: nil Allocator", ErrNoArena)
+
+// zeroString is what String returns for a zero arena of the kind named.
+func zeroString(kind string) string {
+	return "zero " + kind + " arena, not made by its constructor New" + kind
+}
 
 func errSize(format string, args ...any) error {
 	return errs.New(ErrSize, unix.EINVAL, "arena: "+format, args...)
@@ -43,8 +69,13 @@ func errTooLarge(format string, args ...any) error {
 	return errs.New(ErrSize, unix.ENOMEM, "arena: "+format, args...)
 }
 
+// errAlign is a Bump's or a Shared's answer to an alignment that is not
+// a power of two (EINVAL) or is larger than the page size (ENOMEM).
 func errAlign(a uintptr) error {
-	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and the page size", a)
+	if a != 0 && a&(a-1) == 0 {
+		return errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the page size this arena can align to (%d)", a, maxAlign)
+	}
+	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two", a)
 }
 
 func errLimit(name string, need, used, limit uintptr) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -52,7 +53,7 @@ func ExampleBump_Alloc() {
 	fmt.Println(err)
 	// Output:
 	// <nil> 0
-	// arena: alignment 12 is not a power of two between 1 and the page size
+	// arena: alignment 12 is not a power of two
 }
 
 // A server puts each request's arena in its context.
@@ -117,4 +118,37 @@ func ExampleCatch() {
 	// <nil>
 	// use after free 0 32
 	// true true
+}
+
+// A string String put in an arena dies with the arena's next Reset: its
+// bytes are handed out again. Here a map keyed by one loses its key,
+// which now reads as the next string allocated; strings.Clone the key to
+// keep it.
+func ExampleString() {
+	b, err := arena.NewBump(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	key, err := arena.String(b, "apple")
+	if err != nil {
+		panic(err)
+	}
+	stock := map[string]int{key: 3}
+	kept := map[string]int{strings.Clone(key): 3}
+
+	b.Reset()
+	if _, err := arena.String(b, "melon"); err != nil { // reuses key's bytes
+		panic(err)
+	}
+	_, found := stock["apple"]
+	fmt.Println(found, key)
+	for k := range stock {
+		fmt.Println(len(stock), k) // one key, and it reads "melon"
+	}
+	fmt.Println(kept["apple"])
+	// Output:
+	// false melon
+	// 1 melon
+	// 3
 }

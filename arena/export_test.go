@@ -9,3 +9,6 @@ func SetSampleFence(f guard.Fence) (restore func()) {
 	sampleFence = f
 	return func() { sampleFence = old }
 }
+
+// FreedLargeKept is how many freed large blocks a FreeList remembers.
+const FreedLargeKept = freedLargeKept

@@ -36,8 +36,32 @@ var (
 // classes carved out of 64 KiB spans of 4 MiB chunks; larger ones, and
 // ones aligned to more than a page, get a guarded mapping of their own,
 // unmapped on Free. Its bookkeeping lives on the Go heap, out of line, so
-// a write past a block cannot corrupt the allocator, and every double
-// free, interior free and foreign free is detected and refused.
+// a write past a block cannot corrupt the allocator.
+//
+// Free refuses, changing nothing, every pointer that is not a block's
+// start (ErrInvalidFree) or that the arena never handed out
+// (ErrNotOwned). A double free is refused (ErrDoubleFree) only while the
+// block's memory has not been handed out again:
+//
+//   - Plain mode catches a second Free of a small block whose slot is
+//     still free, or whose span was emptied and released; of a large
+//     block among the last 256 large blocks freed, whatever was mapped
+//     at its address since (older ones are ErrNotOwned).
+//   - Hardened also catches a Free of a block Alloc withdrew after a
+//     write after free, and sampling (Options.Sample) a second Free of a
+//     sampled block, which stays fenced in a quarantine and is not handed
+//     out again until SampleSlots later samples have been placed.
+//   - No mode can catch a second Free of a pointer whose memory the arena
+//     has handed out again: it is the new owner's block now, and the
+//     stale Free frees it, as the owner's own Free would, so the block
+//     can go to a third party while the owner still uses it. Hardened
+//     zeroes the block on that Free, so the owner's next write is
+//     reported (ErrWriteAfterFree) when the block is next to be handed
+//     out; a sampled block is safe while in quarantine.
+//
+// Make a FreeList with NewFreeList. The zero FreeList has nothing to
+// allocate from: its methods return ErrNoArena, or do nothing, and never
+// panic.
 //
 // A FreeList must not be used by two goroutines at once; use a
 // SyncFreeList for that. A FreeList must not be copied after first use.
@@ -74,8 +98,28 @@ type flState struct {
 	frees     uint64
 	released  uint64   // bytes given back to the OS, ever
 	syscalls  uint64   // calls into guard that reach the kernel
-	retired   uint64   // blocks withdrawn after a write after free
+	retired   uint64   // blocks withdrawn after a write after free; == len(withdrawn) until Close
 	smp       *sampler // Options.Sample; nil when off
+	checks    uint64   // arenadebug: mutating calls checked so far
+
+	// withdrawn holds the addresses of the blocks Alloc withdrew after a
+	// write after free (Hardened). Such a block stays marked allocated so
+	// that it is never handed out again, yet it was freed: a Free of it
+	// is a double free, and this set is how find tells it from a live
+	// block. nil until the first withdrawal; a span holding one is never
+	// emptied, so an entry stays true until Close.
+	withdrawn map[uintptr]struct{}
+
+	// freedLarge remembers the large blocks freed last, at most
+	// freedLargeKept, so that freeing one again is ErrDoubleFree even
+	// after the kernel gave its address range to another mapping: the
+	// address is this arena's own record, not guard's. freedRing holds
+	// them oldest first from freedNext%freedLargeKept; an entry whose
+	// address was handed out again is dropped from the map and skipped in
+	// the ring. Both are nil until the first large Free.
+	freedLarge map[uintptr]freedBlock
+	freedRing  []uintptr
+	freedNext  uint64 // large blocks freed so far
 
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
@@ -137,6 +181,19 @@ type largeBlock struct {
 	size uintptr // usable bytes, whole pages
 }
 
+// freedBlock is what a FreeList remembers of a large block it freed.
+type freedBlock struct {
+	seq  uint64  // its place among the large frees: freedNext when it was freed
+	size uintptr // usable bytes it had
+}
+
+// freedLargeKept is how many freed large blocks a FreeList remembers: a
+// double free of one of the last 256 is ErrDoubleFree whatever was mapped
+// there since, at a cost of about 10 KiB of Go heap per arena that frees
+// large blocks. Older ones are forgotten, and freeing one again is
+// ErrNotOwned.
+const freedLargeKept = 256
+
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. Of the Options it uses Name, Limit, NoGuards,
 // HugePages, Prefault, Hardened and the Sample options.
@@ -165,7 +222,8 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, a power of
-// two up to 1 GiB. Blocks of up to 32 KiB aligned to at most a page come
+// two up to 1 GiB (ErrAlign otherwise: with unix.EINVAL for one that is
+// not a power of two, with unix.ENOMEM for a larger power of two). Blocks of up to 32 KiB aligned to at most a page come
 // from size classes; others get a mapping of their own.
 //
 // The waste per block is bounded: a small block is the smallest class
@@ -180,8 +238,17 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 // nothing.
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	st := f.st
-	if !align.IsPowerOfTwo(al) || al > maxFreeListAlign {
-		return nil, errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two between 1 and 1 GiB", al)
+	if st == nil {
+		return nil, errNoArena("FreeList")
+	}
+	if invariantsEnabled {
+		defer st.debugCheck()
+	}
+	if !align.IsPowerOfTwo(al) {
+		return nil, errAlign(al)
+	}
+	if al > maxFreeListAlign {
+		return nil, errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the 1 GiB a free-list arena can align to", al)
 	}
 	if st.closed {
 		return nil, ErrClosed
@@ -249,6 +316,10 @@ func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
 					s.used++
 					cl.free--
 					st.retired++
+					if st.withdrawn == nil {
+						st.withdrawn = make(map[uintptr]struct{})
+					}
+					st.withdrawn[uintptr(p)] = struct{}{}
 					if s.used == s.n {
 						st.dropPartial(s)
 					}
@@ -398,6 +469,7 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 	}
 	st.syscalls++ // counted on success only: a refused call changes no stats
 	st.large[r.Addr()] = &largeBlock{r: r, size: n}
+	st.forgetFreed(r.Addr(), n)
 	st.mapped += n
 	st.inUse += n
 	st.publish()
@@ -409,9 +481,21 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // returns ErrDoubleFree for a block that is not allocated, ErrInvalidFree
 // for a pointer inside the arena's memory that is not a block's start,
 // ErrNotOwned for a pointer the arena never handed out, and ErrClosed
-// after Close; each leaves the arena unchanged. O(1).
+// after Close; each leaves the arena unchanged. A large block (one with
+// a mapping of its own) is remembered after its Free, among the last 256
+// freed, so that freeing it again is ErrDoubleFree even if another arena
+// or mapping got its address range since; freed longer ago, it is
+// ErrNotOwned. Which double frees cannot be caught is told in the
+// FreeList doc. O(1), except that an invalid free near a large block
+// looks at every large block.
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st := f.st
+	if st == nil {
+		return errNoArena("FreeList")
+	}
+	if invariantsEnabled {
+		defer st.debugCheck()
+	}
 	if p == nil || p == zeroSized() {
 		return nil
 	}
@@ -494,6 +578,12 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 		if s.bits[i/64]&(1<<(i%64)) == 0 {
 			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
 		}
+		if st.retired > 0 {
+			if _, ok := st.withdrawn[addr]; ok {
+				return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q was freed, written after free, and withdrawn",
+					ErrDoubleFree, s.size, addr, st.name)
+			}
+		}
 		return s, i, nil
 	}
 	if _, ok := st.large[addr]; ok {
@@ -502,13 +592,15 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	if st.smp != nil && st.smp.find(addr) != nil {
 		return nil, 0, errSampled
 	}
+	// A large block freed lately, wherever its range went since: O(1),
+	// before the scan for interior pointers.
+	if b, ok := st.freedLarge[addr]; ok {
+		return nil, 0, fmt.Errorf("%w: %#x was a %d-byte large block of %q, already freed", ErrDoubleFree, addr, b.size, st.name)
+	}
 	for start, b := range st.large {
 		if addr > start && addr < start+b.size {
 			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-start, b.size, st.name)
 		}
-	}
-	if loc := guard.Lookup(addr); loc.Part == guard.PartClosed && loc.Region == st.name {
-		return nil, 0, fmt.Errorf("%w: %#x was a large block of %q, already freed", ErrDoubleFree, addr, st.name)
 	}
 	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
 }
@@ -527,12 +619,46 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	_ = retireRegion(b.r, "use after free", closeSite())
 	st.syscalls++
 	delete(st.large, addr)
+	st.rememberFreed(addr, b.size)
 	st.frees++
 	st.mapped -= b.size
 	st.inUse -= b.size
 	st.released += uint64(b.size)
 	st.publish()
 	return nil
+}
+
+// rememberFreed records that the large block at addr, of size bytes,
+// was freed, forgetting the oldest one remembered if there are
+// freedLargeKept already. O(1).
+func (st *flState) rememberFreed(addr, size uintptr) {
+	if st.freedLarge == nil {
+		st.freedLarge = make(map[uintptr]freedBlock)
+		st.freedRing = make([]uintptr, freedLargeKept)
+	}
+	i := st.freedNext % freedLargeKept
+	if old := st.freedRing[i]; old != 0 {
+		// Forget the oldest, unless its address was handed out and
+		// freed again since, which made it one of the newest.
+		if b, ok := st.freedLarge[old]; ok && b.seq+freedLargeKept == st.freedNext {
+			delete(st.freedLarge, old)
+		}
+	}
+	st.freedRing[i] = addr
+	st.freedLarge[addr] = freedBlock{seq: st.freedNext, size: size}
+	st.freedNext++
+}
+
+// forgetFreed drops the remembered freed blocks whose address lies in
+// [addr, addr+n), a block the arena just handed out: a pointer there is
+// the new block's start, or inside it, and is answered as such.
+// O(remembered), at most freedLargeKept, beside a system call.
+func (st *flState) forgetFreed(addr, n uintptr) {
+	for a := range st.freedLarge {
+		if a-addr < n {
+			delete(st.freedLarge, a)
+		}
+	}
 }
 
 // emptied handles a span whose last block was freed, which is on the
@@ -573,7 +699,10 @@ func (st *flState) emptied(s *span) {
 // or its mapping's whole pages. It returns the errors Free would.
 func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	st := f.st
-	if st.closed {
+	switch {
+	case st == nil:
+		return 0, errNoArena("FreeList")
+	case st.closed:
 		return 0, ErrClosed
 	}
 	if p == nil || p == zeroSized() {
@@ -600,6 +729,9 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 // allocates; Realloc(p, 0) frees p and returns nil. On error the old
 // block is untouched and still allocated.
 func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+	if f.st == nil {
+		return nil, errNoArena("FreeList")
+	}
 	if p == nil || p == zeroSized() {
 		return f.Alloc(n, 16)
 	}
@@ -644,6 +776,8 @@ func (f *FreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
 func (f *FreeList) Freeze() error {
 	st := f.st
 	switch {
+	case st == nil:
+		return errNoArena("FreeList")
 	case st.closed:
 		return ErrClosed
 	case st.frozen:
@@ -692,6 +826,8 @@ func (f *FreeList) Freeze() error {
 func (f *FreeList) Thaw() error {
 	st := f.st
 	switch {
+	case st == nil:
+		return errNoArena("FreeList")
 	case st.closed:
 		return ErrClosed
 	case !st.frozen:
@@ -725,6 +861,9 @@ func (f *FreeList) Thaw() error {
 // blocks never freed are reported first to the leak handler, as a
 // LeakReport whose Unfreed lists them (see SetLeakHandler).
 func (f *FreeList) Close() error {
+	if f.st == nil {
+		return errNoArena("FreeList")
+	}
 	if f.st.closed {
 		return nil
 	}
@@ -758,7 +897,8 @@ func (st *flState) close(pcs *[4]uintptr) error {
 	if st.smp != nil {
 		keep(st.smp.close(pcs))
 	}
-	st.chunks, st.large, st.current = nil, nil, nil
+	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
+	st.freedLarge, st.freedRing = nil, nil
 	st.recent = [64]*flChunk{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
@@ -772,6 +912,9 @@ func (st *flState) close(pcs *[4]uintptr) error {
 // sampled blocks + classes).
 func (f *FreeList) Unfreed() Unfreed {
 	st := f.st
+	if st == nil {
+		return Unfreed{} // the zero FreeList
+	}
 	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
@@ -797,11 +940,21 @@ func (st *flState) leaked() {
 }
 
 // Name returns the arena's name.
-func (f *FreeList) Name() string { return f.st.name }
+func (f *FreeList) Name() string {
+	if f.st == nil {
+		return ""
+	}
+	return f.st.name
+}
 
 // Generation returns a number that changes when memory the arena handed
 // out stops being valid wholesale: at Close (a FreeList has no Reset).
-func (f *FreeList) Generation() uint64 { return f.st.gen }
+func (f *FreeList) Generation() uint64 {
+	if f.st == nil {
+		return 0
+	}
+	return f.st.gen
+}
 
 // Frozen reports whether Freeze has made the arena read-only.
-func (f *FreeList) Frozen() bool { return f.st.frozen }
+func (f *FreeList) Frozen() bool { return f.st != nil && f.st.frozen }

@@ -42,6 +42,9 @@ type FreeListStats struct {
 // per mapping.
 func (f *FreeList) Stats() FreeListStats {
 	st := f.st
+	if st == nil {
+		return FreeListStats{} // the zero FreeList
+	}
 	s := FreeListStats{
 		Name: st.name, Kind: "freelist", Requested: st.requested, InUse: uint64(st.inUse),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
@@ -105,4 +108,9 @@ func (s FreeListStats) String() string {
 }
 
 // String returns Stats().String().
-func (f *FreeList) String() string { return f.Stats().String() }
+func (f *FreeList) String() string {
+	if f.st == nil {
+		return zeroString("FreeList")
+	}
+	return f.Stats().String()
+}

@@ -244,16 +244,19 @@ func TestFreeListCalloc(t *testing.T) {
 func TestFreeListBadInput(t *testing.T) {
 	mapcheck.Baseline(t)
 	f := newFreeList(t, &arena.Options{Limit: 1 << 20})
-	for _, al := range []uintptr{0, 3, 12, 2 << 30} {
+	for _, al := range []uintptr{0, 3, 12} {
 		_, err := f.Alloc(8, al)
 		assert.ErrorIs(t, err, arena.ErrAlign, "align %d", al)
 		assert.ErrorIs(t, err, unix.EINVAL)
 	}
+	_, err := f.Alloc(8, 2<<30)
+	assert.ErrorIs(t, err, arena.ErrAlign, "a valid alignment larger than 1 GiB")
+	assert.ErrorIs(t, err, unix.ENOMEM, "a valid alignment larger than 1 GiB")
 	for _, size := range []uintptr{math.MaxUint64, math.MaxUint64 - 4096, math.MaxInt} {
 		_, err := f.Alloc(size, 8)
 		assert.ErrorIs(t, err, unix.ENOMEM, "size %d", size)
 	}
-	_, err := f.Alloc(2<<20, 8)
+	_, err = f.Alloc(2<<20, 8)
 	assert.ErrorIs(t, err, arena.ErrLimit)
 	p, err := f.Alloc(0, 8)
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package arena
 
 import (
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 )
 
@@ -70,5 +71,150 @@ func (st *bumpState) poison() {
 				mem[i] = poisonByte
 			}
 		}
+	}
+}
+
+// flValidateEvery is how often, in mutating calls, an arenadebug build
+// walks a whole FreeList (validate); the calls in between check only the
+// counters (checkCounters), which is O(classes).
+const flValidateEvery = 64
+
+// debugCheck runs after each mutating call of a FreeList in arenadebug
+// builds: checkCounters always, validate every flValidateEvery calls.
+func (st *flState) debugCheck() {
+	if st.closed {
+		return
+	}
+	st.checkCounters()
+	st.checks++
+	if st.checks%flValidateEvery == 0 {
+		st.validate()
+	}
+}
+
+// flFail panics naming the arena and the invariant it broke.
+func (st *flState) flFail(format string, args ...any) {
+	panic(fmt.Sprintf("arena: invariant broken in %q: ", st.name) + fmt.Sprintf(format, args...))
+}
+
+// checkCounters checks in O(classes) that no counter of the arena has
+// wrapped below zero or grown past what its mappings can hold: a counter
+// decremented once too often reads as a huge number and fails here.
+func (st *flState) checkCounters() {
+	if st.inUse > st.mapped {
+		st.flFail("inUse %d > mapped %d", st.inUse, st.mapped)
+	}
+	if lim := uintptr(st.opts.Limit); lim > 0 && st.mapped > lim {
+		st.flFail("mapped %d past the limit %d", st.mapped, lim)
+	}
+	if st.retired < uint64(len(st.withdrawn)) {
+		st.flFail("retired %d < %d withdrawn blocks", st.retired, len(st.withdrawn))
+	}
+	for c := range st.classes {
+		cl := &st.classes[c]
+		if cl.spans < 0 {
+			st.flFail("class %d (%d-byte blocks): spans %d", c, classSize[c], cl.spans)
+		}
+		room := uint64(cl.spans) * uint64(spanBytes(c)/classSize[c]) // blocks the class's spans hold
+		if cl.inUse > room || cl.free > room-cl.inUse {
+			st.flFail("class %d (%d-byte blocks): inUse %d + free %d > %d blocks in %d spans",
+				c, classSize[c], cl.inUse, cl.free, room, cl.spans)
+		}
+	}
+}
+
+// validate checks every invariant of the arena and panics naming the
+// first one broken: each span's bitmap, used, fresh and free list agree;
+// each class's counters are the sums over its spans; inUse and mapped are
+// the sums over blocks and mappings; the partial lists hold exactly the
+// spans with a free block. O(chunks + spans + blocks).
+func (st *flState) validate() {
+	st.checkCounters()
+	var (
+		spans   [numClasses]int
+		used    [numClasses]uint64
+		free    [numClasses]uint64
+		partial [numClasses]int
+		mapped  uintptr
+		inUse   uintptr
+	)
+	for key, ch := range st.chunks {
+		if ch.addr>>chunkShift != key {
+			st.flFail("chunk %#x filed under %#x", ch.addr, key<<chunkShift)
+		}
+		mapped += chunkBytes
+		for u, s := range ch.units {
+			if s == nil || s.off/spanUnit != uintptr(u) {
+				continue // a free unit, or not the span's first
+			}
+			if s.chunk != ch {
+				st.flFail("span at %#x belongs to another chunk", ch.addr+s.off)
+			}
+			set := 0
+			for _, w := range s.bits {
+				set += bits.OnesCount64(w)
+			}
+			switch {
+			case uint32(set) != s.used:
+				st.flFail("span at %#x: %d bits set, used %d", ch.addr+s.off, set, s.used)
+			case s.used > s.n || s.fresh > s.n:
+				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.n)
+			case uint64(s.used)+uint64(len(s.free)) != uint64(s.fresh):
+				st.flFail("span at %#x: used %d + %d free != %d handed out", ch.addr+s.off, s.used, len(s.free), s.fresh)
+			case (s.partialAt >= 0) != (s.used < s.n && st.classes[s.class].spare != s):
+				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.n)
+			}
+			spans[s.class]++
+			used[s.class] += uint64(s.used)
+			free[s.class] += uint64(s.n - s.used)
+			if s.partialAt >= 0 {
+				partial[s.class]++
+			}
+		}
+	}
+	var withdrawn uint64
+	for c := range st.classes {
+		cl := &st.classes[c]
+		switch {
+		case cl.spans != spans[c]:
+			st.flFail("class %d: spans %d, chunks hold %d", c, cl.spans, spans[c])
+		case cl.free != free[c]:
+			st.flFail("class %d: free %d, spans hold %d", c, cl.free, free[c])
+		case cl.inUse > used[c]:
+			st.flFail("class %d: inUse %d, spans hold %d", c, cl.inUse, used[c])
+		case len(cl.partial) != partial[c]:
+			st.flFail("class %d: %d spans on the partial list, %d marked", c, len(cl.partial), partial[c])
+		}
+		for i, s := range cl.partial {
+			if s.partialAt != i || s.class != c {
+				st.flFail("class %d: partial[%d] is marked %d of class %d", c, i, s.partialAt, s.class)
+			}
+		}
+		withdrawn += used[c] - cl.inUse // allocated but not in use: withdrawn
+		inUse += uintptr(cl.inUse) * classSize[c]
+	}
+	if withdrawn != uint64(len(st.withdrawn)) {
+		st.flFail("%d blocks allocated and not in use, %d withdrawn", withdrawn, len(st.withdrawn))
+	}
+	for addr, b := range st.large {
+		if b.r.Addr() != addr {
+			st.flFail("large block %#x filed under %#x", b.r.Addr(), addr)
+		}
+		mapped += b.size
+		inUse += b.size
+	}
+	if len(st.freedLarge) > freedLargeKept {
+		st.flFail("%d freed large blocks remembered, more than %d", len(st.freedLarge), freedLargeKept)
+	}
+	for addr := range st.freedLarge {
+		if _, ok := st.large[addr]; ok {
+			st.flFail("large block %#x is live and remembered as freed", addr)
+		}
+	}
+	if mapped != st.mapped {
+		st.flFail("mapped %d, chunks and large blocks add up to %d", st.mapped, mapped)
+	}
+	if inUse != st.inUse {
+		st.flFail("inUse %d, blocks add up to %d", st.inUse, inUse)
 	}
 }

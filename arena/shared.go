@@ -20,8 +20,9 @@ import (
 // use. Reset, Trim and Close are not: call them when no allocation is in
 // flight (between requests, say), as one closes a file nobody reads.
 // Shared does not count allocations (Stats.Allocs and Requested stay 0),
-// and its InUse counts whole slabs handed to shards. A Shared must not be
-// copied after first use.
+// and its InUse counts whole slabs handed to shards. Make a Shared with
+// NewShared; the zero Shared's methods return ErrNoArena, or do nothing.
+// A Shared must not be copied after first use.
 type Shared struct {
 	_      noCopy
 	shards [shards]shard
@@ -106,7 +107,10 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 func (s *Shared) refill(sh *shard, full *slab) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.closed {
+	switch {
+	case s.st == nil:
+		return errNoArena("Shared")
+	case s.st.closed:
 		return ErrClosed
 	}
 	if sh.cur.Load() != full {
@@ -126,7 +130,10 @@ func (s *Shared) refill(sh *shard, full *slab) error {
 func (s *Shared) allocLocked(size, al uintptr) (unsafe.Pointer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.closed {
+	switch {
+	case s.st == nil:
+		return nil, errNoArena("Shared")
+	case s.st.closed:
 		return nil, ErrClosed
 	}
 	if size == 0 {
@@ -171,7 +178,7 @@ func (s *Shared) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
-	if st.closed {
+	if st == nil || st.closed {
 		return
 	}
 	st.resets++
@@ -208,7 +215,10 @@ func (s *Shared) Trim() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
-	if st.closed {
+	switch {
+	case st == nil:
+		return errNoArena("Shared")
+	case st.closed:
 		return ErrClosed
 	}
 	err := st.dropKept()
@@ -235,7 +245,10 @@ func stackHash() uintptr {
 func (s *Shared) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.closed {
+	switch {
+	case s.st == nil:
+		return errNoArena("Shared")
+	case s.st.closed:
 		return nil
 	}
 	s.cl.Stop()
@@ -247,7 +260,12 @@ func (s *Shared) Close() error {
 }
 
 // Name returns the arena's name.
-func (s *Shared) Name() string { return s.st.name }
+func (s *Shared) Name() string {
+	if s.st == nil {
+		return ""
+	}
+	return s.st.name
+}
 
 // Generation returns a number that changes at every Reset and at Close,
 // as Bump.Generation does. Safe for concurrent use.
@@ -262,6 +280,9 @@ func (s *Shared) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st
+	if st == nil {
+		return Stats{} // the zero Shared
+	}
 	inUse := uint64(s.inUse())
 	out := Stats{
 		Name: st.name, Kind: st.kind, InUse: inUse, Peak: max(uint64(st.peak), inUse),
@@ -275,4 +296,9 @@ func (s *Shared) Stats() Stats {
 }
 
 // String returns Stats().String(): the arena as a small table.
-func (s *Shared) String() string { return s.Stats().String() }
+func (s *Shared) String() string {
+	if s.st == nil {
+		return zeroString("Shared")
+	}
+	return s.Stats().String()
+}

@@ -31,6 +31,9 @@ type Stats struct {
 // Stats returns the arena's statistics. It makes one mincore call per
 // chunk, so it is for monitoring, not for the fast path.
 func (b *Bump) Stats() Stats {
+	if b.st == nil {
+		return Stats{} // the zero Bump
+	}
 	if b.inner != nil {
 		s := b.inner.Stats()
 		s.Allocs += b.allocs

@@ -7,7 +7,9 @@ import (
 
 // A SyncFreeList is a FreeList safe for concurrent use: every call takes
 // one mutex. A block allocated by one goroutine may be freed by another.
-// A SyncFreeList must not be copied after first use.
+// Make one with NewSyncFreeList; the zero SyncFreeList's methods return
+// ErrNoArena, or do nothing. A SyncFreeList must not be copied after
+// first use.
 type SyncFreeList struct {
 	mu sync.Mutex
 	f  *FreeList // guarded by mu
@@ -26,6 +28,9 @@ func NewSyncFreeList(opts *Options) (*SyncFreeList, error) {
 
 // Alloc is FreeList.Alloc under the lock.
 func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
+	if s.f == nil {
+		return nil, errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Alloc(size, align)
@@ -33,6 +38,9 @@ func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 
 // Free is FreeList.Free under the lock.
 func (s *SyncFreeList) Free(p unsafe.Pointer) error {
+	if s.f == nil {
+		return errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Free(p)
@@ -40,6 +48,9 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 
 // Realloc is FreeList.Realloc under the lock.
 func (s *SyncFreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+	if s.f == nil {
+		return nil, errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Realloc(p, n)
@@ -47,6 +58,9 @@ func (s *SyncFreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, err
 
 // Calloc is FreeList.Calloc under the lock.
 func (s *SyncFreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
+	if s.f == nil {
+		return nil, errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Calloc(n, size)
@@ -54,6 +68,9 @@ func (s *SyncFreeList) Calloc(n, size uintptr) (unsafe.Pointer, error) {
 
 // UsableSize is FreeList.UsableSize under the lock.
 func (s *SyncFreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
+	if s.f == nil {
+		return 0, errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.UsableSize(p)
@@ -61,6 +78,9 @@ func (s *SyncFreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 
 // Stats is FreeList.Stats under the lock.
 func (s *SyncFreeList) Stats() FreeListStats {
+	if s.f == nil {
+		return FreeListStats{} // the zero SyncFreeList
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Stats()
@@ -68,6 +88,9 @@ func (s *SyncFreeList) Stats() FreeListStats {
 
 // Close is FreeList.Close under the lock.
 func (s *SyncFreeList) Close() error {
+	if s.f == nil {
+		return errNoArena("SyncFreeList")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Close()
@@ -75,6 +98,9 @@ func (s *SyncFreeList) Close() error {
 
 // Generation is FreeList.Generation under the lock.
 func (s *SyncFreeList) Generation() uint64 {
+	if s.f == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Generation()

@@ -21,6 +21,7 @@ var quarantine struct {
 	queue     []qentry // oldest first from head; a nil r is a region Closed while waiting. guarded by mu
 	head      int      // queue[:head] has left; guarded by mu
 	held      int      // regions in queue[head:] with a non-nil r; guarded by mu
+	vmas      int      // kernel mappings those regions hold; guarded by mu
 	evictions uint64   // regions pushed out by the bound or the budget, ever; guarded by mu
 }
 
@@ -41,7 +42,9 @@ const DefaultQuarantine = 1 << 30
 func init() { quarantine.limit = DefaultQuarantine }
 
 // SetQuarantine bounds the address space, in bytes, that retired regions
-// may hold in the quarantine, and returns the previous bound; regions
+// may hold in the quarantine, and returns the previous bound. The
+// quarantine also never holds more than half of the mapping budget
+// (SetBudget); whichever bound is reached first evicts. Regions
 // past a lower bound are unmapped at once, oldest first. n == 0 turns the
 // quarantine off (Retire then unmaps at once, as Close does); n < 0
 // restores DefaultQuarantine. Safe for concurrent use.
@@ -130,16 +133,21 @@ func enqueue(r *Region, bytes uintptr, vmas int) {
 	quarantine.queue = append(quarantine.queue, qentry{r: r, bytes: bytes, vmas: vmas, at: time.Now()})
 	quarantine.bytes += bytes
 	quarantine.held++
+	quarantine.vmas += vmas
 	quarantine.mu.Unlock()
 	for evictOver() {
 	}
 }
 
 // evictOver unmaps the oldest region if the quarantine holds more than
-// its bound, and reports whether it did.
+// its bound, or more than half of the mapping budget, and reports whether
+// it did. Small arenas cost a mapping each: 1 GiB of them would be some
+// fifteen thousand, most of the budget, and every new mapping would then
+// wait for an eviction.
 func evictOver() bool {
+	limit, _ := Budget()
 	quarantine.mu.Lock()
-	over := quarantine.bytes > quarantine.limit && quarantine.held > 0
+	over := quarantine.held > 0 && (quarantine.bytes > quarantine.limit || quarantine.vmas > limit/2)
 	quarantine.mu.Unlock()
 	if !over {
 		return false
@@ -185,6 +193,7 @@ func dequeue(r *Region) *Region {
 		}
 		quarantine.bytes -= e.bytes
 		quarantine.held--
+		quarantine.vmas -= e.vmas
 		return e.r
 	}
 	return nil

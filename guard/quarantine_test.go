@@ -202,3 +202,23 @@ func TestFlushQuarantine(t *testing.T) {
 	}
 	require.NoError(t, r.Close(), "Close after the quarantine let go does nothing")
 }
+
+// TestQuarantineMappingBound: the quarantine keeps at most half of the
+// mapping budget, whatever its byte bound.
+func TestQuarantineMappingBound(t *testing.T) {
+	mapcheck.Baseline(t)
+	withQuarantine(t, -1)
+	_, held := guard.Budget()
+	old := guard.SetBudget(held + 20)
+	t.Cleanup(func() { guard.SetBudget(old) })
+	for range 30 {
+		r, err := guard.Map(ps, &guard.Options{Name: "small"})
+		require.NoError(t, err)
+		require.NoError(t, r.Retire("use after close", nil))
+		q := guard.Quarantined()
+		assert.LessOrEqual(t, q.Mappings, (held+20)/2)
+	}
+	q := guard.Quarantined()
+	assert.Greater(t, q.Regions, 0)
+	assert.Less(t, q.Bytes, q.Limit, "the byte bound was not what evicted")
+}
