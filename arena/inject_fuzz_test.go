@@ -57,9 +57,13 @@ func (a *injArena) open() {
 	a.gen++
 	a.name = fmt.Sprintf("inject-%s-%d", injKinds[a.kind], a.gen)
 	opts := &arena.Options{Name: a.name, InitialSize: 16 << 10, MaxChunk: 256 << 10,
-		Quarantine: a.opts.Quarantine, ResetRelease: a.opts.ResetRelease}
+		Quarantine: a.opts.Quarantine, ResetRelease: a.opts.ResetRelease,
+		Sample: a.opts.Sample, SampleSlots: a.opts.SampleSlots}
 	if a.kind != 0 && a.kind != 1 {
 		opts.Quarantine, opts.ResetRelease = 0, false // Reset options of Bump and Shared only
+	}
+	if a.kind == 1 || a.kind >= 4 {
+		opts.Sample, opts.SampleSlots = 0, 0 // Shared does not sample; lists run on plain arenas
 	}
 	var err error
 	// Opening maps nothing; a failure here is not injected.
@@ -394,6 +398,9 @@ func FuzzInjectedOps(f *testing.F) {
 		a := &injArena{t: t, kind: int(kind) % len(injKinds)}
 		a.opts.Quarantine = int(seed>>8) % 3 // Reset fences chunks for 0 to 2 Resets
 		a.opts.ResetRelease = seed&(1<<12) != 0
+		if seed&(1<<13) != 0 { // hardened: every other allocation sampled, fenced, in 8 slots
+			a.opts.Sample, a.opts.SampleSlots = 2, 8
+		}
 		a.open()
 		before := inject.Counts()
 		inject.Arm(seed, int(every%16)+2)
