@@ -627,10 +627,11 @@ func (b *Bump) Freeze() error {
 	for i, c := range st.chunks {
 		if err := c.r.Freeze(0, int(c.size)); err != nil {
 			for _, d := range st.chunks[:i] {
-				if d.r.Thaw(0, int(d.size)) != nil {
+				if d.r.Thaw(0, int(d.size)) != nil && !st.frozen {
 					// A chunk stays read-only: the arena must say frozen,
 					// or the next allocation would write to it. Thaw
-					// retries.
+					// retries. (Only once: a second failure must not
+					// save the shut fast path's 0 as the frontier.)
 					st.frozen, st.thawTo, b.zeroTo = true, b.zeroTo, 0
 				}
 			}

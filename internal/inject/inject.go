@@ -39,14 +39,16 @@ func (op Op) String() string {
 var armed atomic.Bool
 
 var state struct {
-	mu     sync.Mutex
-	rng    *rand.Rand         // guarded by mu; nil while disarmed
-	every  int                // failures are 1 to every calls apart; guarded by mu
-	next   int                // calls left before the next failure; guarded by mu
-	calls  uint64             // calls seen while armed, ever; guarded by mu
-	failed [numOps]uint64     // failures injected, ever, by op; guarded by mu
-	last   [numOps]unix.Errno // the errno of the last failure of each op; guarded by mu
-	ops    [numOps]bool       // which ops may fail; guarded by mu
+	mu      sync.Mutex
+	rng     *rand.Rand         // guarded by mu; nil while disarmed
+	every   int                // failures are 1 to every calls apart; guarded by mu
+	next    int                // calls left before the next failure; guarded by mu
+	calls   uint64             // calls seen while armed, ever; guarded by mu
+	failed  [numOps]uint64     // failures injected, ever, by op; guarded by mu
+	last    [numOps]unix.Errno // the errno of the last failure of each op; guarded by mu
+	ops     [numOps]bool       // which ops may fail; guarded by mu
+	plan    []bool             // ArmPlan: plan[i] says whether armed call i fails; guarded by mu
+	planned bool               // the plan, not rng, decides; guarded by mu
 }
 
 // Arm makes one call in every 1 to every (uniformly drawn from seed)
@@ -58,6 +60,7 @@ func Arm(seed uint64, every int, ops ...Op) {
 	state.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	state.every = max(every, 1)
 	state.next = 1 + state.rng.IntN(state.every)
+	state.planned, state.plan = false, nil
 	state.ops = [numOps]bool{}
 	for _, op := range ops {
 		state.ops[op] = true
@@ -66,6 +69,16 @@ func Arm(seed uint64, every int, ops ...Op) {
 		state.ops = [numOps]bool{true, true, true, true}
 	}
 	armed.Store(true)
+}
+
+// ArmPlan makes the calls of the given ops fail as plan says, in order:
+// the i-th such call fails with ENOMEM if plan[i] is true; calls past the
+// plan succeed. For tests that need one exact sequence of failures.
+func ArmPlan(plan []bool, ops ...Op) {
+	Arm(0, 1, ops...)
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	state.planned, state.plan = true, plan
 }
 
 // Disarm stops injecting failures; calls reach the kernel again.
@@ -94,6 +107,19 @@ func fail(op Op) unix.Errno {
 		return 0
 	}
 	state.calls++
+	if state.planned {
+		if len(state.plan) == 0 {
+			return 0
+		}
+		f := state.plan[0]
+		state.plan = state.plan[1:]
+		if !f {
+			return 0
+		}
+		state.failed[op]++
+		state.last[op] = unix.ENOMEM
+		return unix.ENOMEM
+	}
 	if state.next--; state.next > 0 {
 		return 0
 	}
