@@ -350,10 +350,14 @@ func (a *injArena) verify(what string) {
 		t.Fatalf("after %s: Stats.Committed is %d, the published ranges hold %d", what, committed, sum)
 	}
 	// Every page written is in RAM (mincore), and RAM is within what is
-	// committed.
+	// committed. Sampled blocks (Options.Sample) live in the sampling
+	// pool's own regions, which Committed and Resident do not count.
 	ps := uintptr(os.Getpagesize())
 	pages := map[uintptr]bool{}
 	for _, b := range a.live {
+		if guard.Lookup(uintptr(b.p)).Region != a.name {
+			continue
+		}
 		for p := uintptr(b.p) &^ (ps - 1); p < uintptr(b.p)+b.n; p += ps {
 			pages[p] = true
 		}
