@@ -49,8 +49,9 @@ type injBlock struct {
 }
 
 // injCounts, when MMARENA_INJECT_STATS names a directory, are written
-// there after each input by each fuzzing process, so that a long run's
-// totals can be added up.
+// there after each input by each fuzzing process (one file per process:
+// inputs, operations, injected failures), so that a long run's totals
+// can be added up.
 var injCounts struct{ inputs, ops, failures uint64 }
 
 func (a *injArena) open() {
@@ -418,7 +419,10 @@ func FuzzInjectedOps(f *testing.F) {
 		for i := 0; i+1 < len(ops); i += 2 {
 			what := fmt.Sprintf("op %d (%d, %d) on %s", i/2, ops[i], ops[i+1], a.name)
 			err := a.step(ops[i], ops[i+1])
-			if os.Getenv("INJDEBUG") != "" {
+			if os.Getenv("MMARENA_INJECT_DEBUG") != "" {
+				// Each step on stderr, which a fault's crash does not
+				// swallow as it does t.Log: replaying a failing input
+				// with this set shows the step that broke.
 				fmt.Fprintln(os.Stderr, what, err, len(a.live))
 			}
 			injCounts.ops++
