@@ -231,7 +231,12 @@ func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Loc
 			continue
 		}
 		if r.Kind == KindUseAfterClose || s.isClosed() {
-			if p := at().Part; p != guard.PartClosed && p != guard.PartUnknown {
+			// The pool's pages may since have left guard's quarantine and
+			// been mapped again, by a live region or by one retired later
+			// (an arena closed since, a large block freed since): then
+			// that owner is named, not this closed arena.
+			loc := at()
+			if loc.Part != guard.PartUnknown && (loc.Part != guard.PartClosed || loc.Region != s.regionName()) {
 				continue
 			}
 		}

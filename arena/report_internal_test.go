@@ -85,16 +85,19 @@ func TestExplainRemapped(t *testing.T) {
 	s := &sampler{name: "old", ps: 0x1000, closed: true,
 		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
 	for _, tt := range []struct {
-		part guard.Part
-		ok   bool
+		part   guard.Part
+		region string
+		ok     bool
 	}{
-		{guard.PartClosed, true},
-		{guard.PartUnknown, true},
-		{guard.PartHighGuard, false},
-		{guard.PartUsable, false},
+		{guard.PartClosed, "old (sampled)", true},
+		{guard.PartUnknown, "", true},
+		{guard.PartHighGuard, "new", false},
+		{guard.PartUsable, "new", false},
+		// Retired since by another arena: that arena's use after close.
+		{guard.PartClosed, "new", false},
 	} {
-		r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part} })
-		assert.Equal(t, tt.ok, ok, tt.part.String())
+		r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
+		assert.Equal(t, tt.ok, ok, "%s of %q", tt.part, tt.region)
 		if ok {
 			assert.Equal(t, KindUseAfterClose, r.Kind)
 			assert.Equal(t, "old", r.Arena)
@@ -113,20 +116,22 @@ func TestIssue11LiveOwnerWins(t *testing.T) {
 		s := &sampler{name: "old", ps: 0x1000, closed: true,
 			solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: state, slot: -1}}}
 		for _, tt := range []struct {
-			part guard.Part
-			ok   bool
+			part   guard.Part
+			region string
+			ok     bool
 		}{
-			{guard.PartClosed, true},
-			{guard.PartUsable, false},
-			{guard.PartHighGuard, false},
-			{guard.PartProtected, false},
+			{guard.PartClosed, "old (sampled)", true},
+			{guard.PartUsable, "new", false},
+			{guard.PartHighGuard, "new", false},
+			{guard.PartProtected, "new", false},
+			{guard.PartClosed, "new", false},
 		} {
 			addr := uintptr(0x40010)
 			if state == blockLive {
 				addr = 0x40040 // one past the end: an overflow if it were still live
 			}
-			_, ok := explainIn(addr, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part} })
-			assert.Equal(t, tt.ok, ok, "block state %d, address %s", state, tt.part)
+			_, ok := explainIn(addr, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
+			assert.Equal(t, tt.ok, ok, "block state %d, address %s of %q", state, tt.part, tt.region)
 		}
 	}
 	// A live arena's freed block keeps its report: its pages are its own.
@@ -155,4 +160,18 @@ func TestRetiredReport(t *testing.T) {
 	loc.Reason, loc.Part = "use after close", guard.PartUsable
 	_, ok = retiredReport(0x50028, loc)
 	assert.False(t, ok)
+}
+
+// TestIssue11RetiredLaterWins: an address in a closed sampler's old pool
+// that a later Close or Free retired is that later owner's use after
+// close or free, not the old arena's (a -race run found "freelist" named
+// for a freed large block of "images").
+func TestIssue11RetiredLaterWins(t *testing.T) {
+	s := &sampler{name: "freelist", ps: 0x1000, closed: true,
+		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
+	loc := guard.Location{Part: guard.PartClosed, Region: "images", Offset: 0x10, Size: 0x19000, Reason: "use after free", Site: "f x.go:1"}
+	r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return loc })
+	require.True(t, ok)
+	assert.Equal(t, "images", r.Arena)
+	assert.Equal(t, KindUseAfterFree, r.Kind)
 }

@@ -268,7 +268,7 @@ func (s *sampler) allocSlot(size, al uintptr) (*sampled, unsafe.Pointer, error) 
 func (s *sampler) mapSegment(first int) error {
 	n := min(segSlots, s.nslots-first)
 	size := uintptr(n)*s.stride - s.ps // the last slot's fence is the region's high guard
-	r, err := guard.Map(int(size), &guard.Options{Name: s.name + " (sampled)", Fence: sampleFence, Align: 1 << s.shift})
+	r, err := guard.Map(int(size), &guard.Options{Name: s.regionName(), Fence: sampleFence, Align: 1 << s.shift})
 	s.stats.Syscalls++
 	if err != nil {
 		return err
@@ -295,7 +295,7 @@ var sampleFence = guard.FenceAuto
 // own.
 func (s *sampler) allocSolo(size, al uintptr) (*sampled, unsafe.Pointer, error) {
 	s.stats.Syscalls++
-	r, err := guard.Map(int(size), &guard.Options{Name: s.name + " (sampled)", Fence: sampleFence})
+	r, err := guard.Map(int(size), &guard.Options{Name: s.regionName(), Fence: sampleFence})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -618,3 +618,6 @@ func (s *sampler) isClosed() bool {
 	defer s.mu.Unlock()
 	return s.closed
 }
+
+// regionName is the name of the pool's regions, as guard reports them.
+func (s *sampler) regionName() string { return s.name + " (sampled)" }
