@@ -4,31 +4,15 @@ import (
 	"math"
 	"reflect"
 	"unsafe"
+
+	"github.com/mmarena/mmarena/align"
 )
-
-// An Allocator hands out zeroed memory that the GC does not scan. Bump
-// and Shared implement it; New, MakeSlice, String and Bytes work on any
-// Allocator, and take a direct, inlined path for a *Bump. Given a nil
-// Allocator they return ErrNoArena.
-type Allocator interface {
-	// Alloc returns size bytes of zeroed memory aligned to align (a power
-	// of two no larger than the page size), or an error and no memory.
-	Alloc(size, align uintptr) (unsafe.Pointer, error)
-}
-
-// A Generational arena says cheaply whether memory it handed out is still
-// valid and writable; Bump, Shared, FreeList and SyncFreeList are. See
-// Bump.Generation.
-type Generational interface {
-	Generation() uint64
-	Frozen() bool
-}
 
 // alloc calls a.Alloc, without an interface call when a is a *Bump.
 // align comes from unsafe.Alignof or is 1, so it is always valid. New and
 // MakeSlice spell the same thing out, so that the fast path is inlined
 // into them rather than one call further down.
-func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
+func alloc(a align.Allocator, size, align uintptr) (unsafe.Pointer, error) {
 	if b, ok := a.(*Bump); ok {
 		if p, ok := b.fast(size, align); ok {
 			return p, nil
@@ -41,11 +25,13 @@ func alloc(a Allocator, size, align uintptr) (unsafe.Pointer, error) {
 	return a.Alloc(size, align)
 }
 
-// New returns a pointer to a new zeroed T in the arena, like Go's new. It
+// New returns a pointer to a new zeroed T in the arena a, like Go's new.
+// a is any align.Allocator (every arena kind is one); a *Bump takes a
+// direct, inlined path, and a nil a gets ErrNoArena. It
 // returns a *PointerError (ErrPointers) if T holds Go pointers, and the
 // arena's error (ErrClosed, ErrLimit, ...) if it cannot allocate. A
 // zero-size T gets a valid pointer that uses no memory.
-func New[T any](a Allocator) (*T, error) {
+func New[T any](a align.Allocator) (*T, error) {
 	var zero T
 	size, align := unsafe.Sizeof(zero), unsafe.Alignof(zero)
 	tw := typeWord[T]()
@@ -57,9 +43,9 @@ func New[T any](a Allocator) (*T, error) {
 	return newSlow[T](a, tw)
 }
 
-// newSlow is New for a type the arena has not vetted yet, an Allocator
-// other than *Bump, or a full chunk.
-func newSlow[T any](a Allocator, tw unsafe.Pointer) (*T, error) {
+// newSlow is New for a type the arena has not vetted yet, an allocator
+// other than a *Bump, or a full chunk.
+func newSlow[T any](a align.Allocator, tw unsafe.Pointer) (*T, error) {
 	if !knownPointerFree(tw) {
 		if err := checkTypeSlow(reflect.TypeFor[T](), tw); err != nil {
 			return nil, err
@@ -79,7 +65,7 @@ func newSlow[T any](a Allocator, tw unsafe.Pointer) (*T, error) {
 // holds Go pointers, and the arena's error if it cannot allocate. The
 // slice must not be grown with append past cap: append would move it to
 // the Go heap, which is safe but defeats the arena.
-func MakeSlice[T any](a Allocator, len, cap int) ([]T, error) {
+func MakeSlice[T any](a align.Allocator, len, cap int) ([]T, error) {
 	if err := checkType[T](); err != nil {
 		return nil, err
 	}
@@ -107,7 +93,7 @@ func MakeSlice[T any](a Allocator, len, cap int) ([]T, error) {
 // silently: a map keyed by it no longer finds the key (ExampleString).
 // Copy it to the heap first (strings.Clone) if it must outlive the
 // arena's current generation.
-func String(a Allocator, s string) (string, error) {
+func String(a align.Allocator, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
@@ -124,7 +110,7 @@ func String(a Allocator, s string) (string, error) {
 // memory. The result dies with the arena's next Reset or Close, as
 // String's does: after either, it aliases whatever the arena hands out
 // next, or faults.
-func Bytes(a Allocator, b []byte) ([]byte, error) {
+func Bytes(a align.Allocator, b []byte) ([]byte, error) {
 	p, err := alloc(a, uintptr(len(b)), 1)
 	if err != nil {
 		return nil, err

@@ -3,13 +3,11 @@ package arena
 import (
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
-	"github.com/mmarena/mmarena/guard"
 )
 
 // A Bump is a monotonic arena: each allocation takes the next bytes of the
@@ -35,63 +33,20 @@ type Bump struct {
 	allocs    uint64         // allocations with size > 0, ever
 	requested uint64         // bytes asked for, ever
 	okType    unsafe.Pointer // the *T descriptor of the last type New vetted (typeWord); nil at first
-	gen       uint64         // Reset and Close so far: see Generation
+	gen       uint64         // Reset and Close so far: see State
 	stride    uintptr        // next clearing stride; clearMin <= stride <= clearMax
 
 	st      *bumpState // the rest; also what the leak cleanup holds
 	cleanup runtime.Cleanup
 
-	// inner, with Options.Sample, is the Bump that serves the allocations
-	// not sampled, sharing st. This Bump's own fast path then always
-	// fails, so that each allocation reaches allocSlow and the sampling
-	// counter: a Bump without sampling pays nothing for it.
+	// inner is nil but in hardened mode (Options.Sample): see
+	// bump_sampled.go, which holds everything a sampling Bump does
+	// differently.
 	inner *Bump
 }
 
-// bumpState is the part of a Bump that the fast path never touches. It
-// is separate so that runtime.AddCleanup can report a Bump that became
-// unreachable without Close: the cleanup holds the state, not the Bump.
-type bumpState struct {
-	name   string
-	kind   string // "bump" or "shared"
-	opts   Options
-	chunks []*chunk // chunks[cur] is current; those after it are kept for reuse
-	cur    int      // -1 before the first chunk
-	done   uintptr  // bytes handed out in chunks[:cur] since the last Reset
-	mapped uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
-	peak   uintptr  // highest bytes in use at any Reset or Stats
-	resets uint64
-	closed bool
-	frozen bool                     // Freeze made every chunk read-only; allocation is refused
-	thawTo uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
-	smp    *sampler                 // Options.Sample; nil when off
-	quar   []quarantined            // fenced chunks waiting out their quarantine
-	site   uintptr                  // program counter of the NewBump call, for leak reports
-	id     uint64                   // in the registry
-	slot   *atomic.Pointer[Summary] // the registry's summary of this arena
-	ranges []Range                  // chunks' address ranges, as last published; nil when the chunks changed
-	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
-}
-
-// A chunk is one guarded mapping.
-type chunk struct {
-	r     *guard.Region
-	base  unsafe.Pointer // first usable byte
-	size  uintptr        // usable bytes; page multiple
-	dirty uintptr        // [0, dirty) may hold old bytes; the rest reads zero. <= size
-	ready uintptr        // [0, ready) has been touched, populated or handed out (fresh, reading zero). <= size
-	next  atomic.Uintptr // Shared only: next free byte; next <= size
-}
-
-type quarantined struct {
-	c     *chunk
-	until uint64 // released at the Reset that makes resets reach this
-}
-
-// Defaults.
+// Clearing and populating ahead.
 const (
-	defaultInitial  = 64 << 10
-	defaultMaxChunk = 64 << 20
 	// After a Reset, memory is zeroed ahead of the allocations in strides
 	// that start at clearMin, so a small refill clears little, and double
 	// up to clearMax, where Go's memclr switches to non-temporal stores:
@@ -104,76 +59,38 @@ const (
 // NewBump returns an empty bump arena; nothing is mapped until the first
 // allocation. It returns an error for options out of range.
 func NewBump(opts *Options) (*Bump, error) {
-	st, err := newState("bump", opts)
+	st, err := newState(kindBump, opts)
 	if err != nil {
 		return nil, err
 	}
 	b := &Bump{st: st}
-	if st.opts.Sample > 0 {
-		if st.smp, err = newSampler(st.name, &st.opts); err != nil {
+	if st.opts.Sample != nil {
+		if err := b.startSampling(); err != nil {
 			return nil, err
 		}
-		b.inner = &Bump{st: st}
 	}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
 	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
 	return b, nil
 }
 
-// newState validates opts, fills in defaults, and records where the
-// exported constructor calling it was called from.
-func newState(kind string, opts *Options) (*bumpState, error) {
-	st := &bumpState{cur: -1, kind: kind}
-	if opts != nil {
-		st.opts = *opts
-	}
-	o := &st.opts
-	if o.Name == "" {
-		o.Name = kind
-	}
-	switch {
-	case o.InitialSize < 0:
-		return nil, errSize("%s arena %q: InitialSize %d is negative", kind, o.Name, o.InitialSize)
-	case o.MaxChunk < 0:
-		return nil, errSize("%s arena %q: MaxChunk %d is negative", kind, o.Name, o.MaxChunk)
-	case o.Limit < 0:
-		return nil, errSize("%s arena %q: Limit %d is negative", kind, o.Name, o.Limit)
-	case o.Quarantine < 0:
-		return nil, errSize("%s arena %q: Quarantine %d is negative", kind, o.Name, o.Quarantine)
-	case o.Sample < 0:
-		return nil, errSize("%s arena %q: Sample %d is negative", kind, o.Name, o.Sample)
-	case o.SampleSlots < 0:
-		return nil, errSize("%s arena %q: SampleSlots %d is negative", kind, o.Name, o.SampleSlots)
-	}
-	if o.InitialSize == 0 {
-		o.InitialSize = defaultInitial
-	}
-	if o.MaxChunk == 0 {
-		o.MaxChunk = defaultMaxChunk
-	}
-	o.MaxChunk = max(o.MaxChunk, o.InitialSize)
-	st.name = o.Name
-	st.site = callerPC(2) // newState <- NewBump or NewShared <- the user
-	return st, nil
-}
-
 // Alloc returns size bytes of zeroed memory aligned to align, which must
-// be a power of two no larger than the page size: otherwise it returns
-// ErrAlign, matching unix.EINVAL for an align that is not a power of two
-// and unix.ENOMEM for a larger power of two, which is valid but more than
-// a chunk's start guarantees. A size of 0 succeeds,
+// be a power of two no larger than the page size: otherwise it returns an
+// error matching align.ErrAlignment, and unix.EINVAL for an align that is
+// not a power of two or unix.ENOMEM for a larger power of two, which is
+// valid but more than a chunk's start guarantees. A size of 0 succeeds,
 // uses no memory and returns a pointer that must not be dereferenced. It
-// returns ErrAlign, ErrSize, ErrLimit, ErrClosed or a mapping error, and
-// then changes nothing. O(1); a system call only when a new chunk is
-// needed.
-func (b *Bump) Alloc(size, align uintptr) (unsafe.Pointer, error) {
-	if align&(align-1) != 0 || align-1 >= maxAlign {
-		return nil, errAlign(align) // align-1 wraps for 0, so 0 lands here too
+// returns an alignment error, ErrSize, ErrLimit, ErrClosed or a mapping
+// error, and then changes nothing. O(1); a system call only when a new
+// chunk is needed.
+func (b *Bump) Alloc(size, al uintptr) (unsafe.Pointer, error) {
+	if al&(al-1) != 0 || al-1 >= maxAlign {
+		return nil, errAlign(al) // al-1 wraps for 0, so 0 lands here too
 	}
-	if p, ok := b.fast(size, align); ok {
+	if p, ok := b.fast(size, al); ok {
 		return p, nil
 	}
-	return b.allocSlow(size, align)
+	return b.allocSlow(size, al)
 }
 
 // fast is the fast path, small enough to be inlined into its callers:
@@ -239,21 +156,6 @@ func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
 			return nil, err
 		}
 	}
-}
-
-// allocSampling is Alloc with Options.Sample: every Nth allocation goes
-// to the sampler, the others, and those it cannot place, to the inner
-// Bump.
-func (b *Bump) allocSampling(size, al uintptr) (unsafe.Pointer, error) {
-	st := b.st
-	if size > 0 && !st.closed && !st.frozen && st.smp.tick() {
-		if p := st.smp.alloc(size, al); p != nil {
-			b.allocs++
-			b.requested += uint64(size)
-			return p, nil
-		}
-	}
-	return b.inner.Alloc(size, al)
 }
 
 // prepare moves the frontier zeroTo of the current chunk c to at least
@@ -329,33 +231,6 @@ func (b *Bump) leave() {
 	st.done += b.off
 }
 
-// advance makes current, after the current chunk, a kept chunk with room
-// for size bytes if there is one, and a newly mapped one otherwise, and
-// returns it. It calls leave just before moving, and not at all if it
-// fails, which then changes nothing. The chunks after the new current
-// one stay available.
-func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
-	st.ranges = nil
-	for i := st.cur + 1; i < len(st.chunks); i++ {
-		if c := st.chunks[i]; c.size >= size {
-			leave()
-			st.cur++
-			st.chunks[st.cur], st.chunks[i] = c, st.chunks[st.cur]
-			return c, nil
-		}
-	}
-	c, err := st.mapChunk(size)
-	if err != nil {
-		return nil, err
-	}
-	leave()
-	st.cur++
-	st.chunks = append(st.chunks, nil)
-	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
-	st.chunks[st.cur] = c
-	return c, nil
-}
-
 // enterChunk points the fast path at c. The frontier starts at 0 if a
 // Reset left the chunk dirty, else at what is already faulted in.
 func (b *Bump) enterChunk(c *chunk) {
@@ -364,41 +239,6 @@ func (b *Bump) enterChunk(c *chunk) {
 	if c.dirty > 0 || !canPopulate.Load() && c.ready == 0 {
 		b.zeroTo = 0
 	}
-}
-
-// maxChunkBytes bounds one chunk well inside an int, so sizes convert to
-// guard's int arguments without wrapping; guard refuses past 128 TiB.
-const maxChunkBytes = uintptr(math.MaxInt) / 2
-
-// mapChunk maps a chunk with room for size bytes: the next size in the
-// doubling sequence, or size itself if larger, shrunk to what the limit
-// allows if that still fits size.
-func (st *bumpState) mapChunk(size uintptr) (*chunk, error) {
-	ps := uintptr(align.PageSize())
-	need, ok := align.Up(size, ps)
-	if !ok || need > maxChunkBytes {
-		return nil, errTooLarge("allocation of %d bytes in %q is larger than the address space", size, st.name)
-	}
-	want := uintptr(st.opts.InitialSize)
-	if n := len(st.chunks) + len(st.quar); n > 0 {
-		want = uintptr(st.opts.MaxChunk)
-		if n < 32 {
-			want = min(want, uintptr(st.opts.InitialSize)<<n)
-		}
-	}
-	want, _ = align.Up(max(want, need), ps) // ok: both are below the address-space bound
-	if lim := uintptr(st.opts.Limit); lim > 0 {
-		if st.mapped > lim || need > lim-st.mapped {
-			return nil, errLimit(st.name, need, st.mapped, lim)
-		}
-		want = min(want, align.Down(lim-st.mapped, ps))
-	}
-	r, err := guard.Map(int(want), st.opts.regionOptions(st.name, want))
-	if err != nil {
-		return nil, fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
-	}
-	st.mapped += want
-	return &chunk{r: r, base: r.Pointer(), size: want}, nil
 }
 
 // Reset frees every allocation at once: the memory is reused by later
@@ -412,12 +252,7 @@ func (b *Bump) Reset() {
 		return
 	}
 	if b.inner != nil {
-		if st.frozen {
-			_ = st.smp.setFrozen(false) // the blocks are about to be fenced
-		}
-		b.inner.Reset()
-		st.smp.reset()
-		b.gen++
+		b.resetSampling()
 		return
 	}
 	if invariantsEnabled {
@@ -458,105 +293,13 @@ func (b *Bump) Reset() {
 	}
 }
 
-// recycle applies the Reset policy to the chunks used since the last
-// Reset, chunks[:cur+1], whose dirty marks are up to date: fence them
-// (Quarantine), give their pages back (ResetRelease), or keep them as
-// they are; then it ends the quarantines that are over.
-func (st *bumpState) recycle() {
-	if st.cur >= 0 {
-		switch {
-		case st.opts.Quarantine > 0:
-			st.quarantine(st.cur + 1)
-		case st.opts.ResetRelease:
-			for _, c := range st.chunks[:st.cur+1] {
-				st.release(c)
-			}
-		}
-	}
-	if st.opts.Quarantine > 0 {
-		st.unquarantine()
-	}
-}
-
-// dropKept unmaps the chunks after the current one, kept for reuse, and
-// returns the first error.
-func (st *bumpState) dropKept() error {
-	st.ranges = nil
-	var first error
-	keep := st.cur + 1
-	var pcs *[4]uintptr
-	for _, c := range st.chunks[keep:] {
-		if pcs == nil {
-			pcs = closeSite()
-		}
-		// A kept chunk may still be pointed into from before a Reset.
-		if err := retireRegion(c.r, "use after reset", pcs); err != nil && first == nil {
-			first = err
-		}
-		st.mapped -= c.size
-	}
-	clear(st.chunks[keep:])
-	st.chunks = st.chunks[:keep]
-	return first
-}
-
-// quarantine fences the first n chunks, which hold the memory the Reset
-// frees, and sets them aside. A chunk that cannot be fenced (the mapping
-// budget is exhausted) is released and kept instead: the arena stays
-// correct, only less strict.
-func (st *bumpState) quarantine(n int) {
-	st.ranges = nil
-	kept := st.chunks[:0]
-	for i, c := range st.chunks {
-		if i >= n {
-			kept = append(kept, c)
-			continue
-		}
-		if err := c.r.ProtectFor(0, int(c.size), "use after reset"); err != nil {
-			st.release(c)
-			kept = append(kept, c)
-			continue
-		}
-		c.dirty, c.ready = 0, 0 // fencing discards the contents
-		st.quar = append(st.quar, quarantined{c, st.resets + uint64(st.opts.Quarantine)})
-	}
-	clear(st.chunks[len(kept):])
-	st.chunks = kept
-}
-
-// unquarantine returns chunks whose quarantine has ended to use.
-func (st *bumpState) unquarantine() {
-	st.ranges = nil
-	waiting := st.quar[:0]
-	for _, q := range st.quar {
-		if q.until > st.resets || q.c.r.Unprotect(0, int(q.c.size)) != nil {
-			waiting = append(waiting, q)
-			continue
-		}
-		st.chunks = append(st.chunks, q.c)
-	}
-	clear(st.quar[len(waiting):])
-	st.quar = waiting
-}
-
-// release gives a chunk's used and faulted-in pages back to the OS.
-func (st *bumpState) release(c *chunk) {
-	if c.dirty == 0 && c.ready == 0 {
-		return
-	}
-	n, _ := align.Up(max(c.dirty, c.ready), uintptr(align.PageSize())) // ok: both <= size, a page multiple
-	if c.r.Release(0, int(n)) == nil {
-		c.dirty, c.ready = 0, 0
-	}
-}
-
 // Trim gives memory the arena is not using back to the OS: chunks kept
 // for reuse are unmapped, and the unused pages of the current chunk are
 // released (RSS falls). Allocations are untouched. It returns ErrClosed
 // after Close, or the first system-call error.
 func (b *Bump) Trim() error {
 	if b.inner != nil {
-		return b.inner.Trim()
+		return b.inner.Trim() // the sampled blocks are fenced or live: nothing to give back
 	}
 	st := b.st
 	switch {
@@ -614,15 +357,7 @@ func (b *Bump) Freeze() error {
 		return nil
 	}
 	if b.inner != nil {
-		if err := b.inner.Freeze(); err != nil {
-			return err
-		}
-		if err := st.smp.setFrozen(true); err != nil {
-			_ = st.smp.setFrozen(false)
-			_ = b.inner.Thaw()
-			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
-		}
-		return nil
+		return b.freezeSampling()
 	}
 	for i, c := range st.chunks {
 		if err := c.r.Freeze(0, int(c.size)); err != nil {
@@ -632,13 +367,13 @@ func (b *Bump) Freeze() error {
 					// or the next allocation would write to it. Thaw
 					// retries. (Only once: a second failure must not
 					// save the shut fast path's 0 as the frontier.)
-					st.frozen, st.thawTo, b.zeroTo = true, b.zeroTo, 0
+					st.frozen, st.state, st.thawTo, b.zeroTo = true, ErrFrozen, b.zeroTo, 0
 				}
 			}
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
 	}
-	st.frozen, st.thawTo, b.zeroTo = true, b.zeroTo, 0 // zeroTo 0 sends every allocation to the slow path
+	st.frozen, st.state, st.thawTo, b.zeroTo = true, ErrFrozen, b.zeroTo, 0 // zeroTo 0 sends every allocation to the slow path
 	return nil
 }
 
@@ -656,11 +391,7 @@ func (b *Bump) Thaw() error {
 		return nil
 	}
 	if b.inner != nil {
-		err := st.smp.setFrozen(false)
-		if e := b.inner.Thaw(); e != nil {
-			err = e
-		}
-		return err
+		return b.thawSampling()
 	}
 	return b.thaw()
 }
@@ -677,7 +408,7 @@ func (b *Bump) thaw() error {
 		}
 	}
 	if first == nil {
-		st.frozen, b.zeroTo = false, st.thawTo
+		st.frozen, st.state, b.zeroTo = false, nil, st.thawTo
 	}
 	return first
 }
@@ -707,34 +438,9 @@ func (b *Bump) Close() error {
 	b.base, b.off, b.zeroTo = nil, 0, 0
 	b.gen++
 	if b.inner != nil {
-		b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0
+		b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0 // st.close closes the pool
 	}
 	return st.close(closeSite())
-}
-
-// close retires everything the state holds into guard's quarantine,
-// naming pcs as the Close site.
-func (st *bumpState) close(pcs *[4]uintptr) error {
-	st.closed = true
-	unregister(st.id)
-	var first error
-	for _, c := range st.chunks {
-		if err := retireRegion(c.r, "use after close", pcs); err != nil && first == nil {
-			first = err
-		}
-	}
-	for _, q := range st.quar {
-		if err := retireRegion(q.c.r, "use after close", pcs); err != nil && first == nil {
-			first = err
-		}
-	}
-	if st.smp != nil {
-		if err := st.smp.close(pcs); err != nil && first == nil {
-			first = err
-		}
-	}
-	st.chunks, st.quar, st.cur, st.mapped = nil, nil, -1, 0
-	return first
 }
 
 // Name returns the arena's name.
@@ -745,14 +451,21 @@ func (b *Bump) Name() string {
 	return b.st.name
 }
 
-// Generation returns a number that changes whenever memory the arena
-// handed out stops being valid: at every Reset and at Close. A structure
-// that keeps pointers into the arena (a list, say) remembers it and
-// compares, to notice cheaply that its nodes are gone. O(1), inlinable.
-func (b *Bump) Generation() uint64 { return b.gen }
+// State returns the arena's generation, a number that changes whenever
+// memory the arena handed out stops being valid (at every Reset and at
+// Close), and nil while the arena may be written, ErrFrozen while Freeze
+// has made it read-only, or ErrClosed after Close (ErrNoArena for the
+// zero Bump). A structure that keeps pointers into the arena (a list,
+// say) remembers the generation and compares, to notice cheaply that its
+// nodes are gone. O(1), inlinable.
+func (b *Bump) State() (generation uint64, err error) {
+	if b.st == nil {
+		return 0, errZeroBump
+	}
+	return b.gen, b.st.state
+}
 
-// Frozen reports whether Freeze has made the arena read-only. O(1).
-func (b *Bump) Frozen() bool { return b.st != nil && b.st.frozen }
+var errZeroBump = errNoArena("Bump")
 
 // String returns Stats().String(): the arena as a small table.
 func (b *Bump) String() string {

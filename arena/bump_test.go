@@ -19,6 +19,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -102,10 +103,10 @@ func TestBumpBadInput(t *testing.T) {
 		sentinel    error
 		errno       error
 	}{
-		{"align=0", 8, 0, arena.ErrAlign, unix.EINVAL},
-		{"align=3", 8, 3, arena.ErrAlign, unix.EINVAL},
-		{"align=2page", 8, uintptr(2 * ps), arena.ErrAlign, unix.ENOMEM}, // valid, but more than a chunk can align to
-		{"align=maxuint", 8, ^uintptr(0), arena.ErrAlign, unix.EINVAL},
+		{"align=0", 8, 0, align.ErrAlignment, unix.EINVAL},
+		{"align=3", 8, 3, align.ErrAlignment, unix.EINVAL},
+		{"align=2page", 8, uintptr(2 * ps), align.ErrAlignment, unix.ENOMEM}, // valid, but more than a chunk can align to
+		{"align=maxuint", 8, ^uintptr(0), align.ErrAlignment, unix.EINVAL},
 		{"size=maxuint", ^uintptr(0), 8, arena.ErrSize, unix.ENOMEM},
 		{"size=maxuint-8", ^uintptr(0) - 8, 8, arena.ErrSize, unix.ENOMEM},
 		{"size=maxint", math.MaxInt, 1, arena.ErrSize, unix.ENOMEM},
@@ -229,7 +230,7 @@ func TestPointerTypesRefused(t *testing.T) {
 		assert.ErrorIs(t, err, arena.ErrPointers)
 		var pe *arena.PointerError
 		require.ErrorAs(t, err, &pe)
-		assert.Equal(t, path, pe.Path+": "+pe.Kind)
+		assert.Equal(t, path, pe.Path+": "+pe.Elem)
 	}
 	_, err := arena.New[withPtr](b)
 	check(err, "withPtr.B[0]: *uint8")
@@ -625,10 +626,10 @@ func TestIssue11CloseQuarantines(t *testing.T) {
 			pa := uintptr(unsafe.Pointer(p))
 			assert.False(t, pa+512 > lo && pa < hi, "the next arena got the closed range")
 
-			err = arena.Catch(func() { sinkInt = p[3] })
-			var rep *arena.Report
+			err = hardened.Catch(func() { sinkInt = p[3] })
+			var rep *hardened.Report
 			require.ErrorAs(t, err, &rep)
-			assert.Equal(t, arena.KindUseAfterClose, rep.Kind)
+			assert.Equal(t, hardened.KindUseAfterClose, rep.Kind)
 			assert.Equal(t, "request", rep.Arena)
 			require.NotEmpty(t, rep.Freed)
 			assert.Contains(t, rep.Freed[0], fmt.Sprintf("bump_test.go:%d", closeLine))
@@ -643,10 +644,10 @@ func TestIssue11CloseQuarantines(t *testing.T) {
 
 var sinkInt int64
 
-// newKind makes an arena of the named kind, as an arena.Allocator that
+// newKind makes an arena of the named kind, as an align.Allocator that
 // can be closed.
 func newKind(kind string, o *arena.Options) (interface {
-	arena.Allocator
+	align.Allocator
 	Close() error
 }, error) {
 	switch kind {
@@ -722,37 +723,60 @@ func TestBumpFreeze(t *testing.T) {
 	assert.ErrorIs(t, b.Thaw(), arena.ErrClosed)
 }
 
-func TestGeneration(t *testing.T) {
+func TestState(t *testing.T) {
 	mapcheck.Baseline(t)
 	b, err := arena.NewBump(nil)
 	require.NoError(t, err)
-	g0 := b.Generation()
+	g0, err := b.State()
+	require.NoError(t, err)
 	_, err = arena.New[int](b)
 	require.NoError(t, err)
-	assert.Equal(t, g0, b.Generation(), "allocation does not move it")
+	g, err := b.State()
+	assert.Equal(t, g0, g, "allocation does not move it")
+	assert.NoError(t, err)
 	require.NoError(t, b.Freeze())
-	assert.True(t, b.Frozen())
-	assert.Equal(t, g0, b.Generation(), "nor does Freeze: the memory stays valid")
+	g, err = b.State()
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	assert.Equal(t, g0, g, "nor does Freeze: the memory stays valid")
 	b.Reset()
-	assert.False(t, b.Frozen())
-	g1 := b.Generation()
+	g1, err := b.State()
+	assert.NoError(t, err, "Reset thaws")
 	assert.NotEqual(t, g0, g1, "Reset moves it")
 	require.NoError(t, b.Close())
-	assert.NotEqual(t, g1, b.Generation(), "Close moves it")
+	g, err = b.State()
+	assert.NotEqual(t, g1, g, "Close moves it")
+	assert.ErrorIs(t, err, arena.ErrClosed)
 
 	s, err := arena.NewShared(nil)
 	require.NoError(t, err)
-	sg := s.Generation()
+	sg, err := s.State()
+	require.NoError(t, err)
 	s.Reset()
-	assert.NotEqual(t, sg, s.Generation())
+	g, err = s.State()
+	assert.NotEqual(t, sg, g)
+	assert.NoError(t, err)
 	require.NoError(t, s.Close())
+	_, err = s.State()
+	assert.ErrorIs(t, err, arena.ErrClosed)
 
 	f, err := arena.NewFreeList(nil)
 	require.NoError(t, err)
-	fg := f.Generation()
+	fg, err := f.State()
+	require.NoError(t, err)
+	require.NoError(t, f.Freeze())
+	_, err = f.State()
+	assert.ErrorIs(t, err, arena.ErrFrozen)
+	require.NoError(t, f.Thaw())
 	require.NoError(t, f.Close())
-	assert.NotEqual(t, fg, f.Generation())
-	var _ arena.Generational = b
-	var _ arena.Generational = s
-	var _ arena.Generational = f
+	g, err = f.State()
+	assert.NotEqual(t, fg, g)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+
+	sf, err := arena.NewSyncFreeList(nil)
+	require.NoError(t, err)
+	_, err = sf.State()
+	require.NoError(t, err)
+	require.NoError(t, sf.Close())
+	_, err = sf.State()
+	assert.ErrorIs(t, err, arena.ErrClosed)
 }

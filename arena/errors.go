@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/internal/errs"
 )
 
@@ -27,18 +28,10 @@ var (
 	// ErrFrozen is returned by calls that would write to a frozen arena
 	// (see Bump.Freeze).
 	ErrFrozen = errors.New("arena: arena is frozen (read-only)")
-	// ErrAlign reports an alignment an arena refuses. One that is not a
-	// power of two also matches unix.EINVAL: the argument is wrong. A
-	// power of two larger than the arena can align to (the page size for
-	// a Bump or a Shared, 1 GiB for a FreeList) matches unix.ENOMEM
-	// instead, as posix_memalign reports it: the alignment is valid, the
-	// arena has no memory aligned that way. Both match ErrAlign, so that
-	// one test catches every refused alignment.
-	ErrAlign = errors.New("arena: invalid alignment")
 	// ErrNoArena reports a call on an arena its constructor did not make:
 	// the zero Bump, FreeList, Shared or SyncFreeList, which has no state
 	// to allocate from, or New, MakeSlice, String or Bytes given a nil
-	// Allocator. Such a call changes nothing; methods without an error
+	// allocator. Such a call changes nothing; methods without an error
 	// result do nothing (Reset) or report zero (Stats, Name).
 	ErrNoArena = errors.New("arena: no arena")
 	// ErrUnsupported reports an option an arena kind does not offer. It
@@ -53,8 +46,8 @@ func errNoArena(kind string) error {
 }
 
 // errNilAllocator is the answer of New, MakeSlice, String and Bytes to a
-// nil Allocator.
-var errNilAllocator = fmt.Errorf("%w: nil Allocator", ErrNoArena)
+// nil allocator.
+var errNilAllocator = fmt.Errorf("%w: nil allocator", ErrNoArena)
 
 // zeroString is what String returns for a zero arena of the kind named.
 func zeroString(kind string) string {
@@ -70,12 +63,13 @@ func errTooLarge(format string, args ...any) error {
 }
 
 // errAlign is a Bump's or a Shared's answer to an alignment that is not
-// a power of two (EINVAL) or is larger than the page size (ENOMEM).
+// a power of two (EINVAL) or is larger than the page size (ENOMEM). Both
+// match align.ErrAlignment, the one alignment sentinel of mmarena.
 func errAlign(a uintptr) error {
 	if a != 0 && a&(a-1) == 0 {
-		return errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the page size this arena can align to (%d)", a, maxAlign)
+		return errs.New(align.ErrAlignment, unix.ENOMEM, "arena: alignment %d is larger than the page size this arena can align to (%d)", a, maxAlign)
 	}
-	return errs.New(ErrAlign, unix.EINVAL, "arena: alignment %d is not a power of two", a)
+	return errs.New(align.ErrAlignment, unix.EINVAL, "arena: alignment %d is not a power of two", a)
 }
 
 func errLimit(name string, need, used, limit uintptr) error {
@@ -83,17 +77,35 @@ func errLimit(name string, need, used, limit uintptr) error {
 }
 
 // A PointerError reports a type that cannot live in an arena because it
-// holds a Go pointer, and where: Path "T.b[0]", Kind "*byte".
+// holds a Go pointer, and where: Path "T.b[0]", Elem "*byte". Once made
+// it is a value, safe to read from any goroutine.
 type PointerError struct {
 	Type string // the type asked for
 	Path string // the first pointer-holding element, from the type's name
-	Kind string // that element's type
+	Elem string // that element's type
 }
 
 // Error names the type and the first field that holds a Go pointer.
 func (e *PointerError) Error() string {
-	return fmt.Sprintf("arena: %s holds Go pointers, which arena memory must not: %s: %s", e.Type, e.Path, e.Kind)
+	return fmt.Sprintf("arena: %s holds Go pointers, which arena memory must not: %s: %s", e.Type, e.Path, e.Elem)
 }
 
 // Is matches ErrPointers.
 func (e *PointerError) Is(target error) bool { return target == ErrPointers }
+
+// Errors of the FreeList arena; each Free or Realloc that returns one has
+// changed nothing. A refused alignment is not among these sentinels: it
+// matches align.ErrAlignment, and unix.EINVAL or unix.ENOMEM.
+var (
+	// ErrDoubleFree reports a block freed when it is not allocated.
+	ErrDoubleFree = errors.New("arena: double free")
+	// ErrInvalidFree reports a pointer into the arena's memory that is
+	// not the start of a block: an interior or misaligned pointer.
+	ErrInvalidFree = errors.New("arena: invalid free")
+	// ErrNotOwned reports a pointer the arena never handed out: the Go
+	// heap, a stack, another arena, another mapping.
+	ErrNotOwned = errors.New("arena: pointer not owned by this arena")
+	// ErrWriteAfterFree reports, with Options.CheckFreed, a block found
+	// written after it was freed, when it was next to be handed out.
+	ErrWriteAfterFree = errors.New("arena: write after free")
+)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -92,32 +91,6 @@ func ExampleFreeList() {
 	// <nil>
 	// true
 	// true
-}
-
-// Hardened mode: every allocation fenced (Sample: 1; in production, one in
-// a thousand), so a read after Free faults and Catch explains it.
-func ExampleCatch() {
-	f, err := arena.NewFreeList(&arena.Options{Name: "sessions", Sample: 1})
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	s, err := arena.New[[4]int64](f)
-	if err != nil {
-		panic(err)
-	}
-	s[0] = 42
-	fmt.Println(f.Free(unsafe.Pointer(s)))
-	err = arena.Catch(func() { fmt.Println(s[0]) })
-	var r *arena.Report
-	if errors.As(err, &r) {
-		fmt.Println(r.Kind, r.Distance, r.Size)
-		fmt.Println(len(r.Allocated) > 0, len(r.Freed) > 0) // file:line of New and Free
-	}
-	// Output:
-	// <nil>
-	// use after free 0 32
-	// true true
 }
 
 // A string String put in an arena dies with the arena's next Reset: its

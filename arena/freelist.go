@@ -10,25 +10,10 @@ import (
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/errs"
 	"golang.org/x/sys/unix"
-)
-
-// Errors of the FreeList arena; each Free or Realloc that returns one has
-// changed nothing.
-var (
-	// ErrDoubleFree reports a block freed when it is not allocated.
-	ErrDoubleFree = errors.New("arena: double free")
-	// ErrInvalidFree reports a pointer into the arena's memory that is
-	// not the start of a block: an interior or misaligned pointer.
-	ErrInvalidFree = errors.New("arena: invalid free")
-	// ErrNotOwned reports a pointer the arena never handed out: the Go
-	// heap, a stack, another arena, another mapping.
-	ErrNotOwned = errors.New("arena: pointer not owned by this arena")
-	// ErrWriteAfterFree reports, with Options.Hardened, a block found
-	// written after it was freed, when it was next to be handed out.
-	ErrWriteAfterFree = errors.New("arena: write after free")
 )
 
 // A FreeList arena is malloc and free off the Go heap: blocks are freed
@@ -47,14 +32,14 @@ var (
 //     still free, or whose span was emptied and released; of a large
 //     block among the last 256 large blocks freed, whatever was mapped
 //     at its address since (older ones are ErrNotOwned).
-//   - Hardened also catches a Free of a block Alloc withdrew after a
+//   - CheckFreed also catches a Free of a block Alloc withdrew after a
 //     write after free, and sampling (Options.Sample) a second Free of a
 //     sampled block, which stays fenced in a quarantine and is not handed
-//     out again until SampleSlots later samples have been placed.
+//     out again until Sample.Slots later samples have been placed.
 //   - No mode can catch a second Free of a pointer whose memory the arena
 //     has handed out again: it is the new owner's block now, and the
 //     stale Free frees it, as the owner's own Free would, so the block
-//     can go to a third party while the owner still uses it. Hardened
+//     can go to a third party while the owner still uses it. CheckFreed
 //     zeroes the block on that Free, so the owner's next write is
 //     reported (ErrWriteAfterFree) when the block is next to be handed
 //     out; a sampled block is safe while in quarantine.
@@ -78,7 +63,7 @@ type flState struct {
 	opts   Options
 	closed bool
 	frozen bool   // Freeze made every mapping read-only; Alloc and Free are refused
-	gen    uint64 // Close so far: see Generation
+	gen    uint64 // Close so far: see State
 	site   uintptr
 
 	classes [numClasses]flClass
@@ -103,7 +88,7 @@ type flState struct {
 	checks    uint64   // arenadebug: mutating calls checked so far
 
 	// withdrawn holds the addresses of the blocks Alloc withdrew after a
-	// write after free (Hardened). Such a block stays marked allocated so
+	// write after free (CheckFreed). Such a block stays marked allocated so
 	// that it is never handed out again, yet it was freed: a Free of it
 	// is a double free, and this set is how find tells it from a live
 	// block. nil until the first withdrawal; a span holding one is never
@@ -123,56 +108,6 @@ type flState struct {
 
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
-}
-
-// flClass is the state of one size class.
-type flClass struct {
-	partial []*span // spans with at least one free block
-	spare   *span   // one empty span kept, so alloc/free at a span's edge makes no system call
-	spans   int     // spans of this class, spare included
-	inUse   uint64  // blocks allocated
-	free    uint64  // free blocks in this class's spans
-}
-
-// chunkShift fixes the chunk size and alignment at 4 MiB: a pointer's
-// chunk is found by a map lookup of its address >> chunkShift.
-const (
-	chunkShift = 22
-	chunkBytes = 1 << chunkShift
-	unitsPer   = chunkBytes / spanUnit
-)
-
-// flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
-type flChunk struct {
-	r     *guard.Region
-	base  unsafe.Pointer
-	addr  uintptr
-	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
-	units [unitsPer]*span // the span covering each unit, nil if the unit is free
-	last  [unitsPer]int8  // class of the last span at each unit, -1 never used
-}
-
-// A span is a run of units cut into blocks of one class. Its metadata
-// lives on the Go heap.
-type span struct {
-	chunk *flChunk
-	off   uintptr // from the chunk's base
-	class int
-	size  uintptr // block size
-	n     uint32  // blocks
-	used  uint32  // blocks allocated
-	fresh uint32  // blocks [fresh, n) were never handed out and read zero
-	free  []uint32
-	bits  []uint64 // bit i set: block i is allocated
-	// partialAt is the span's index in its class's partial list, or -1
-	// when it is not on it (full, or the spare).
-	partialAt int
-}
-
-// spanSlot is a free run of units.
-type spanSlot struct {
-	chunk *flChunk
-	off   uintptr
 }
 
 // largeBlock is an allocation with a mapping of its own.
@@ -195,35 +130,28 @@ type freedBlock struct {
 const freedLargeKept = 256
 
 // NewFreeList returns an empty free-list arena; nothing is mapped until
-// the first allocation. Of the Options it uses Name, Limit, NoGuards,
-// HugePages, Prefault, Hardened and the Sample options.
+// the first allocation. It returns an error for an option out of range
+// (ErrSize) or one a FreeList does not use (ErrUnsupported): see Options.
 func NewFreeList(opts *Options) (*FreeList, error) {
-	st := &flState{chunks: make(map[uintptr]*flChunk), large: make(map[uintptr]*largeBlock)}
-	if opts != nil {
-		st.opts = *opts
-	}
-	if st.opts.Name == "" {
-		st.opts.Name = "freelist"
-	}
-	if st.opts.Limit < 0 {
-		return nil, errSize("freelist arena %q: Limit %d is negative", st.opts.Name, st.opts.Limit)
-	}
-	st.name = st.opts.Name
-	smp, err := newSampler(st.name, &st.opts)
+	o, err := opts.resolve(kindFreeList)
 	if err != nil {
 		return nil, err
 	}
-	st.smp = smp
+	st := &flState{chunks: make(map[uintptr]*flChunk), large: make(map[uintptr]*largeBlock), opts: o, name: o.Name}
+	if st.smp, err = newSampler(st.name, o.Sample); err != nil {
+		return nil, err
+	}
 	st.site = callerPC(1)
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
-	st.id, st.slot = register(Summary{Name: st.name, Kind: "freelist", Site: site(st.site)})
+	st.id, st.slot = register(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)})
 	return f, nil
 }
 
 // Alloc returns size bytes of zeroed memory aligned to align, a power of
-// two up to 1 GiB (ErrAlign otherwise: with unix.EINVAL for one that is
-// not a power of two, with unix.ENOMEM for a larger power of two). Blocks of up to 32 KiB aligned to at most a page come
+// two up to 1 GiB (otherwise an error matching align.ErrAlignment, and
+// unix.EINVAL for one that is not a power of two, unix.ENOMEM for a
+// larger power of two). Blocks of up to 32 KiB aligned to at most a page come
 // from size classes; others get a mapping of their own.
 //
 // The waste per block is bounded: a small block is the smallest class
@@ -233,9 +161,9 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 // less than one page, whatever its alignment (the excess address space
 // mapped to align it is unmapped at once). A size of 0
 // returns a pointer that uses no memory and must not be dereferenced (Free
-// accepts it). It returns ErrAlign, ErrSize, ErrLimit, ErrClosed,
-// ErrWriteAfterFree (Hardened) or a mapping error, and then changes
-// nothing.
+// accepts it). It returns an alignment error, ErrSize, ErrLimit,
+// ErrClosed, ErrWriteAfterFree (CheckFreed) or a mapping error, and then
+// changes nothing.
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	st := f.st
 	if st == nil {
@@ -248,7 +176,7 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		return nil, errAlign(al)
 	}
 	if al > maxFreeListAlign {
-		return nil, errs.New(ErrAlign, unix.ENOMEM, "arena: alignment %d is larger than the 1 GiB a free-list arena can align to", al)
+		return nil, errs.New(align.ErrAlignment, unix.ENOMEM, "arena: alignment %d is larger than the 1 GiB a free-list arena can align to", al)
 	}
 	if st.closed {
 		return nil, ErrClosed
@@ -286,164 +214,6 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 
 // maxFreeListAlign is the largest alignment a FreeList serves.
 const maxFreeListAlign = 1 << 30
-
-// allocSmall hands out a block of class c.
-func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
-	cl := &st.classes[c]
-	for {
-		if len(cl.partial) == 0 {
-			if err := st.newSpan(c); err != nil {
-				return nil, err
-			}
-		}
-		s := cl.partial[len(cl.partial)-1]
-		var i uint32
-		recycled := len(s.free) > 0
-		if recycled {
-			i = s.free[len(s.free)-1]
-			s.free = s.free[:len(s.free)-1]
-		} else {
-			i = s.fresh
-			s.fresh++
-		}
-		p := add(s.chunk.base, s.off+uintptr(i)*s.size)
-		if recycled {
-			if st.opts.Hardened {
-				if at := nonZero(p, s.size); at >= 0 {
-					// Withdraw the block for good: it stays marked
-					// allocated and is never handed out again.
-					s.bits[i/64] |= 1 << (i % 64)
-					s.used++
-					cl.free--
-					st.retired++
-					if st.withdrawn == nil {
-						st.withdrawn = make(map[uintptr]struct{})
-					}
-					st.withdrawn[uintptr(p)] = struct{}{}
-					if s.used == s.n {
-						st.dropPartial(s)
-					}
-					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
-						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
-				}
-			} else {
-				clearBytes(p, s.size)
-			}
-		}
-		s.bits[i/64] |= 1 << (i % 64)
-		s.used++
-		cl.inUse++
-		cl.free--
-		st.inUse += s.size
-		if s.used == s.n {
-			st.dropPartial(s)
-		}
-		return p, nil
-	}
-}
-
-// nonZero returns the offset of the first non-zero byte of [p, p+n), or
-// -1.
-func nonZero(p unsafe.Pointer, n uintptr) int {
-	for i, b := range bytesOf(p, int(n)) {
-		if b != 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// dropPartial takes a span off its class's partial list. O(1).
-func (st *flState) dropPartial(s *span) {
-	cl := &st.classes[s.class]
-	last := cl.partial[len(cl.partial)-1]
-	cl.partial[s.partialAt], last.partialAt = last, s.partialAt
-	cl.partial[len(cl.partial)-1] = nil
-	cl.partial = cl.partial[:len(cl.partial)-1]
-	s.partialAt = -1
-}
-
-// pushPartial puts a span with free blocks on its class's partial list.
-func (st *flState) pushPartial(s *span) {
-	cl := &st.classes[s.class]
-	s.partialAt = len(cl.partial)
-	cl.partial = append(cl.partial, s)
-}
-
-// newSpan gives class c a span with free blocks: its spare, a free slot,
-// or units cut from a chunk, mapping a new chunk if need be.
-func (st *flState) newSpan(c int) error {
-	cl := &st.classes[c]
-	if s := cl.spare; s != nil {
-		cl.spare = nil
-		st.pushPartial(s)
-		return nil
-	}
-	bytes := spanBytes(c)
-	kind := 0
-	if bytes > spanUnit {
-		kind = 1
-	}
-	var slot spanSlot
-	if n := len(st.free[kind]); n > 0 {
-		slot = st.free[kind][n-1]
-		st.free[kind] = st.free[kind][:n-1]
-	} else {
-		if st.current == nil || st.current.next+bytes > chunkBytes {
-			if err := st.newChunk(); err != nil {
-				return err
-			}
-		}
-		ch := st.current
-		slot = spanSlot{ch, ch.next}
-		ch.next += bytes
-	}
-	// Fault the span's pages in with one system call rather than one
-	// fault per page as its blocks are first written: for page-sized
-	// blocks that halves the cost of a fresh block.
-	if canPopulate.Load() {
-		if err := slot.chunk.r.Populate(int(slot.off), int(bytes)); errors.Is(err, errors.ErrUnsupported) {
-			canPopulate.Store(false)
-		}
-	}
-	size := classSize[c]
-	n := uint32(bytes / size)
-	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
-		bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
-	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
-		slot.chunk.units[u] = s
-		slot.chunk.last[u] = int8(c)
-	}
-	st.pushPartial(s)
-	cl.spans++
-	cl.free += uint64(n)
-	return nil
-}
-
-// newChunk maps a 4 MiB chunk aligned to 4 MiB. Its unused tail, if the
-// last chunk had one, stays mapped and is never cut: at most one span's
-// worth per chunk.
-func (st *flState) newChunk() error {
-	if err := st.checkLimit(chunkBytes); err != nil {
-		return err
-	}
-	o := &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: chunkBytes,
-		HugePages: st.opts.HugePages, Populate: st.opts.Prefault}
-	r, err := guard.Map(chunkBytes, o)
-	if err != nil {
-		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
-	}
-	st.syscalls++ // counted on success only: a refused call changes no stats
-	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
-	for i := range ch.last {
-		ch.last[i] = -1
-	}
-	st.chunks[ch.addr>>chunkShift] = ch
-	st.current = ch
-	st.mapped += chunkBytes
-	st.publish()
-	return nil
-}
 
 func (st *flState) checkLimit(n uintptr) error {
 	if lim := uintptr(st.opts.Limit); lim > 0 && (st.mapped > lim || n > lim-st.mapped) {
@@ -507,11 +277,11 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	}
 	s, i, err := st.find(p)
 	if err == errSampled {
-		err = st.smp.free(p)
-		if _, overflow := err.(*Report); err == nil || overflow { // freed, even with a report
+		status, err := st.smp.pool.Free(p)
+		if status == hardened.Freed { // freed, even with a report of an overflow
 			st.frees++
 		}
-		return err
+		return freeError(status, err)
 	}
 	if err != nil {
 		return err
@@ -527,7 +297,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	cl.inUse--
 	cl.free++
 	st.inUse -= s.size
-	if st.opts.Hardened {
+	if st.opts.CheckFreed {
 		clearBytes(p, s.size)
 	}
 	if s.partialAt < 0 {
@@ -589,7 +359,7 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	if _, ok := st.large[addr]; ok {
 		return nil, 0, nil
 	}
-	if st.smp != nil && st.smp.find(addr) != nil {
+	if st.smp != nil && st.smp.pool.Holds(addr) {
 		return nil, 0, errSampled
 	}
 	// A large block freed lately, wherever its range went since: O(1),
@@ -616,7 +386,7 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	// itself (guard.FlushUnmaps). Reporting that as Free's error would
 	// say the block is still allocated, and a second Free would then be
 	// a double free.
-	_ = retireRegion(b.r, "use after free", closeSite())
+	_ = retireRegion(b.r, hardened.KindUseAfterFree, closeSite())
 	st.syscalls++
 	delete(st.large, addr)
 	st.rememberFreed(addr, b.size)
@@ -661,40 +431,6 @@ func (st *flState) forgetFreed(addr, n uintptr) {
 	}
 }
 
-// emptied handles a span whose last block was freed, which is on the
-// partial list. Hysteresis, so that allocating and freeing at a span's
-// edge makes no system call: the class's only partial span stays where
-// it is; otherwise the span becomes the class's spare if it has none;
-// only otherwise do its pages go back to the OS and its units to the free
-// slots.
-func (st *flState) emptied(s *span) {
-	cl := &st.classes[s.class]
-	if len(cl.partial) == 1 {
-		return
-	}
-	st.dropPartial(s)
-	if cl.spare == nil {
-		cl.spare = s
-		return
-	}
-	bytes := spanBytes(s.class)
-	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
-		st.released += uint64(bytes)
-	}
-	st.syscalls++
-	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
-		s.chunk.units[u] = nil
-	}
-	kind := 0
-	if bytes > spanUnit {
-		kind = 1
-	}
-	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
-	cl.spans--
-	cl.free -= uint64(s.n)
-	st.publish()
-}
-
 // UsableSize returns how many bytes the block at p holds: its class size,
 // or its mapping's whole pages. It returns the errors Free would.
 func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
@@ -711,7 +447,8 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	s, _, err := st.find(p)
 	switch {
 	case err == errSampled:
-		return st.smp.usable(p)
+		n, status, err := st.smp.pool.Size(p)
+		return n, freeError(status, err)
 	case err != nil:
 		return 0, err
 	case s == nil:
@@ -745,7 +482,7 @@ func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) 
 	if n == 0 {
 		return nil, f.Free(p)
 	}
-	if n <= old && (n > old/2 || old <= 16) && (f.st.smp == nil || !f.st.smp.owns(p)) {
+	if n <= old && (n > old/2 || old <= 16) && (f.st.smp == nil || !f.st.smp.pool.Owns(p)) {
 		clearBytes(add(p, n), old-n)
 		return p, nil
 	}
@@ -810,8 +547,8 @@ func (f *FreeList) Freeze() error {
 		}
 	}
 	if st.smp != nil {
-		if err := st.smp.setFrozen(true); err != nil {
-			_ = st.smp.setFrozen(false)
+		if err := st.smp.pool.Freeze(); err != nil {
+			_ = st.smp.pool.Thaw()
 			undo()
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
@@ -846,7 +583,7 @@ func (f *FreeList) Thaw() error {
 		keep(b.r.Thaw(0, int(b.size)))
 	}
 	if st.smp != nil {
-		keep(st.smp.setFrozen(false))
+		keep(st.smp.pool.Thaw())
 	}
 	st.frozen = first != nil // a mapping left read-only keeps writes refused; Thaw again
 	return first
@@ -889,13 +626,13 @@ func (st *flState) close(pcs *[4]uintptr) error {
 		}
 	}
 	for _, ch := range st.chunks {
-		keep(retireRegion(ch.r, "use after close", pcs))
+		keep(retireRegion(ch.r, hardened.KindUseAfterClose, pcs))
 	}
 	for _, b := range st.large {
-		keep(retireRegion(b.r, "use after close", pcs))
+		keep(retireRegion(b.r, hardened.KindUseAfterClose, pcs))
 	}
 	if st.smp != nil {
-		keep(st.smp.close(pcs))
+		keep(st.smp.pool.Close())
 	}
 	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
 	st.freedLarge, st.freedRing = nil, nil
@@ -920,7 +657,7 @@ func (f *FreeList) Unfreed() Unfreed {
 		u.Blocks += int(st.classes[c].inUse)
 	}
 	if st.smp != nil {
-		u.Sampled = st.smp.unfreed()
+		u.Sampled = st.smp.pool.Unfreed()
 		u.Blocks += len(u.Sampled)
 		for _, b := range u.Sampled {
 			u.Bytes += uint64(b.Size)
@@ -947,14 +684,19 @@ func (f *FreeList) Name() string {
 	return f.st.name
 }
 
-// Generation returns a number that changes when memory the arena handed
-// out stops being valid wholesale: at Close (a FreeList has no Reset).
-func (f *FreeList) Generation() uint64 {
-	if f.st == nil {
-		return 0
+// State returns the arena's generation, which changes when memory the
+// arena handed out stops being valid wholesale, at Close (a FreeList has
+// no Reset), and nil, ErrFrozen while Freeze has made it read-only, or
+// ErrClosed after Close, as Bump.State does. O(1).
+func (f *FreeList) State() (generation uint64, err error) {
+	st := f.st
+	switch {
+	case st == nil:
+		return 0, errNoArena("FreeList")
+	case st.closed:
+		return st.gen, ErrClosed
+	case st.frozen:
+		return st.gen, ErrFrozen
 	}
-	return f.st.gen
+	return st.gen, nil
 }
-
-// Frozen reports whether Freeze has made the arena read-only.
-func (f *FreeList) Frozen() bool { return f.st != nil && f.st.frozen }

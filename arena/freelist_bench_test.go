@@ -9,7 +9,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
-	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/internal/procmaps"
 )
@@ -87,7 +87,7 @@ func BenchmarkW2(b *testing.B) {
 	b.Run("arena=freelist", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}) })
 	// Hardened mode as one would leave it on in production: one
 	// allocation in 1000 fenced, with its call stack recorded.
-	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: 1000}) })
+	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: &hardened.Options{Every: 1000}}) })
 }
 
 // reportChurn reports W2's CPU time per op, GC cycles and peak RSS since
@@ -161,7 +161,7 @@ func BenchmarkW2SampleOverhead(b *testing.B) {
 		took time.Duration
 	}
 	sides := [2]*side{}
-	for i, opts := range []*arena.Options{{Name: "w2-plain"}, {Name: "w2-sampled", Sample: 1000}} {
+	for i, opts := range []*arena.Options{{Name: "w2-plain"}, {Name: "w2-sampled", Sample: &hardened.Options{Every: 1000}}} {
 		f, err := arena.NewFreeList(opts)
 		if err != nil {
 			b.Fatal(err)
@@ -214,36 +214,6 @@ func BenchmarkW2SampleOverhead(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	}
-}
-
-// BenchmarkSampled measures an Alloc and Free pair of 64 bytes when every
-// allocation is fenced (Sample 1, Electric Fence style), against none:
-// the price of the system calls that unfence a slot and fence it again,
-// and of recording two call stacks.
-func BenchmarkSampled(b *testing.B) {
-	run := func(b *testing.B, opts *arena.Options) {
-		mapcheck.Baseline(b)
-		f, err := arena.NewFreeList(opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		b.ReportAllocs()
-		allocFree(b, f, 64, true) // touched: a fenced slot's fresh page faults in
-		if s := f.Stats().Sample; s != nil {
-			if s.Sampled != uint64(b.N) {
-				b.Fatalf("%d of %d allocations sampled", s.Sampled, b.N)
-			}
-			b.ReportMetric(float64(s.Syscalls)/float64(b.N), "guard-calls/op")
-		}
-	}
-	b.Run("sample=0", func(b *testing.B) { run(b, nil) })
-	for _, f := range []guard.Fence{guard.FenceMarkers, guard.FenceMprotect} {
-		b.Run("sample=1/fence="+f.String(), func(b *testing.B) {
-			defer arena.SetSampleFence(f)()
-			run(b, &arena.Options{Sample: 1})
-		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 )
 
@@ -15,14 +16,14 @@ import (
 // model of live blocks: every block is aligned, zeroed when handed out,
 // disjoint from the others, and keeps its bytes until it is freed; every
 // bad free is refused with the right error and changes nothing; and Close
-// returns every mapping. hardened turns on both Hardened and sampling
+// returns every mapping. checked turns on both CheckFreed and sampling
 // (every third allocation fenced, in 8 slots, so the pool fills and slots
 // are reused), and the same model must hold.
 func FuzzFreeListOps(f *testing.F) {
 	f.Add(false, []byte{0, 10, 3, 0, 200, 4, 1, 0, 0, 2, 1, 9, 3, 0, 0, 4, 0, 0})
 	f.Add(true, []byte{0, 255, 2, 0, 5, 13, 1, 0, 0, 1, 0, 0, 5, 7, 0, 2, 0, 255})
 	f.Add(false, []byte{6, 14, 40, 6, 20, 3, 1, 0, 0, 1, 1, 0, 0, 0, 0, 3, 0, 0})
-	f.Fuzz(func(t *testing.T, hardened bool, ops []byte) {
+	f.Fuzz(func(t *testing.T, checked bool, ops []byte) {
 		if len(ops) > 3*200 {
 			ops = ops[:3*200]
 		}
@@ -31,9 +32,9 @@ func FuzzFreeListOps(f *testing.F) {
 			t.Fatal(err)
 		}
 		_, held := guard.Budget()
-		opts := &arena.Options{Name: "fuzz", Limit: limit, Hardened: hardened}
-		if hardened {
-			opts.Sample, opts.SampleSlots = 3, 8
+		opts := &arena.Options{Name: "fuzz", Limit: limit, CheckFreed: checked}
+		if checked {
+			opts.Sample = &hardened.Options{Every: 3, Slots: 8}
 			// Close reports the blocks still live; they are the model's.
 			defer arena.SetLeakHandler(arena.SetLeakHandler(func(arena.LeakReport) {}))
 		}

@@ -2,56 +2,27 @@ package arena
 
 import (
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 )
 
-// ClassStats describe one size class of a FreeList.
-type ClassStats struct {
-	Size  uint64 `json:"size"`   // block size in bytes
-	InUse uint64 `json:"in_use"` // blocks allocated
-	Free  uint64 `json:"free"`   // free blocks in the class's spans
-	Spans int    `json:"spans"`  // spans, the spare included
-	Bytes uint64 `json:"bytes"`  // bytes of those spans
-}
-
-// FreeListStats describe a FreeList at one moment.
-type FreeListStats struct {
-	Name          string       `json:"name"`
-	Kind          string       `json:"kind"`          // "freelist"
-	Requested     uint64       `json:"requested"`     // bytes asked for, ever
-	InUse         uint64       `json:"in_use"`        // bytes of live blocks, at their block size
-	Committed     uint64       `json:"committed"`     // usable bytes mapped: chunks and large blocks
-	Resident      uint64       `json:"resident"`      // bytes of those in RAM (mincore; 0 where unsupported)
-	Released      uint64       `json:"released"`      // bytes given back to the OS, ever
-	Syscalls      uint64       `json:"syscalls"`      // calls made to map, release and unmap memory, ever
-	Allocs        uint64       `json:"allocs"`        // allocations of one byte or more, ever
-	Frees         uint64       `json:"frees"`         // successful frees, ever
-	Large         int          `json:"large"`         // blocks with a mapping of their own
-	Retired       uint64       `json:"retired"`       // blocks withdrawn after a write after free (Hardened)
-	Fragmentation float64      `json:"fragmentation"` // Committed / InUse; 0 when nothing is in use
-	Classes       []ClassStats `json:"classes"`       // classes with at least one span, smallest first
-	Closed        bool         `json:"closed"`
-	// Sample describes the sampled blocks (Options.Sample), which the
-	// counts above include; nil when sampling is off.
-	Sample *SampleStats `json:"sample,omitempty"`
-}
-
 // Stats returns the arena's statistics; Resident costs one mincore call
 // per mapping.
-func (f *FreeList) Stats() FreeListStats {
+func (f *FreeList) Stats() Stats {
 	st := f.st
 	if st == nil {
-		return FreeListStats{} // the zero FreeList
+		return Stats{} // the zero FreeList
 	}
-	s := FreeListStats{
-		Name: st.name, Kind: "freelist", Requested: st.requested, InUse: uint64(st.inUse),
+	s := Stats{
+		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUse),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
 		Allocs: st.allocs, Frees: st.frees, Large: len(st.large), Retired: st.retired, Closed: st.closed,
 	}
 	if st.smp != nil {
-		s.Sample = st.smp.snapshot()
+		s.Sample = st.smp.stats()
 		s.InUse += s.Sample.LiveBytes
 	}
 	for _, ch := range st.chunks {
@@ -83,9 +54,9 @@ func (f *FreeList) Stats() FreeListStats {
 	return s
 }
 
-// String formats the statistics: totals, then a table of the classes in
-// use.
-func (s FreeListStats) String() string {
+// freeListString is Stats.String for a FreeList: totals, then a table of
+// the classes in use.
+func (s Stats) freeListString() string {
 	var b strings.Builder
 	state := ""
 	if s.Closed {
@@ -113,4 +84,25 @@ func (f *FreeList) String() string {
 		return zeroString("FreeList")
 	}
 	return f.Stats().String()
+}
+
+// publish refreshes a FreeList's summary.
+func (st *flState) publish() {
+	if st.slot == nil {
+		return
+	}
+	rs := make([]Range, 0, len(st.chunks)+len(st.large))
+	for _, ch := range st.chunks {
+		rs = append(rs, Range{uint64(ch.addr), uint64(ch.addr) + chunkBytes})
+	}
+	for addr, b := range st.large {
+		rs = append(rs, Range{uint64(addr), uint64(addr) + uint64(b.size)})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	st.slot.Store(&Summary{
+		ID: st.id, Name: st.name, Kind: kindFreeList, Site: site(st.site),
+		InUse: uint64(st.inUse), Committed: uint64(st.mapped),
+		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
+		Ranges: rs, Updated: time.Now(), Sample: st.smp.stats(),
+	})
 }

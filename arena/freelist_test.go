@@ -246,11 +246,11 @@ func TestFreeListBadInput(t *testing.T) {
 	f := newFreeList(t, &arena.Options{Limit: 1 << 20})
 	for _, al := range []uintptr{0, 3, 12} {
 		_, err := f.Alloc(8, al)
-		assert.ErrorIs(t, err, arena.ErrAlign, "align %d", al)
+		assert.ErrorIs(t, err, align.ErrAlignment, "align %d", al)
 		assert.ErrorIs(t, err, unix.EINVAL)
 	}
 	_, err := f.Alloc(8, 2<<30)
-	assert.ErrorIs(t, err, arena.ErrAlign, "a valid alignment larger than 1 GiB")
+	assert.ErrorIs(t, err, align.ErrAlignment, "a valid alignment larger than 1 GiB")
 	assert.ErrorIs(t, err, unix.ENOMEM, "a valid alignment larger than 1 GiB")
 	for _, size := range []uintptr{math.MaxUint64, math.MaxUint64 - 4096, math.MaxInt} {
 		_, err := f.Alloc(size, 8)
@@ -322,7 +322,7 @@ func TestFreeListReturnsPages(t *testing.T) {
 
 func TestFreeListHardened(t *testing.T) {
 	mapcheck.Baseline(t)
-	f := newFreeList(t, &arena.Options{Hardened: true, Name: "hard"})
+	f := newFreeList(t, &arena.Options{CheckFreed: true, Name: "hard"})
 	p, err := f.Alloc(48, 8)
 	require.NoError(t, err)
 	fill(p, 48, 9)

@@ -7,12 +7,13 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 )
 
 // fuzzArena is what FuzzArenaOps drives: a Bump or a Shared.
 type fuzzArena interface {
-	arena.Allocator
+	align.Allocator
 	Reset()
 	Close() error
 	Stats() arena.Stats
@@ -41,7 +42,7 @@ func FuzzArenaOps(f *testing.F) {
 		var err error
 		if kind&1 == 0 {
 			if kind&2 != 0 { // hardened: every other allocation fenced, in 8 slots
-				opts.Sample, opts.SampleSlots = 2, 8
+				opts.Sample = &hardened.Options{Every: 2, Slots: 8}
 			}
 			a, err = arena.NewBump(opts)
 		} else {
@@ -139,7 +140,7 @@ func FuzzArenaOps(f *testing.F) {
 			}
 			switch {
 			case argChecked:
-			case wantAlign && !errors.Is(err, arena.ErrAlign): // arguments are checked first, even after Close
+			case wantAlign && !errors.Is(err, align.ErrAlignment): // arguments are checked first, even after Close
 				t.Fatalf("op %d: err = %v, want ErrAlign", op, err)
 			case closed && !wantAlign && op < 4 && !errors.Is(err, arena.ErrClosed) && !(op == 3 && x == 0):
 				t.Fatalf("op %d after Close: err = %v, want ErrClosed", op, err)

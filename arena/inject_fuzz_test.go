@@ -11,7 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/inject"
 	"github.com/mmarena/mmarena/internal/mapcheck"
@@ -59,12 +61,15 @@ func (a *injArena) open() {
 	a.name = fmt.Sprintf("inject-%s-%d", injKinds[a.kind], a.gen)
 	opts := &arena.Options{Name: a.name, InitialSize: 16 << 10, MaxChunk: 256 << 10,
 		Quarantine: a.opts.Quarantine, ResetRelease: a.opts.ResetRelease,
-		Sample: a.opts.Sample, SampleSlots: a.opts.SampleSlots}
+		Sample: a.opts.Sample}
 	if a.kind != 0 && a.kind != 1 {
 		opts.Quarantine, opts.ResetRelease = 0, false // Reset options of Bump and Shared only
 	}
+	if a.kind == 2 || a.kind == 3 || a.kind == 5 {
+		opts.InitialSize, opts.MaxChunk = 0, 0 // a FreeList's chunks are 4 MiB: it refuses both
+	}
 	if a.kind == 1 || a.kind >= 4 {
-		opts.Sample, opts.SampleSlots = 0, 0 // Shared does not sample; lists run on plain arenas
+		opts.Sample = nil // Shared does not sample; lists run on plain arenas
 	}
 	var err error
 	// Opening maps nothing; a failure here is not injected.
@@ -82,7 +87,7 @@ func (a *injArena) open() {
 		a.t.Fatal(err)
 	}
 	if a.kind >= 4 {
-		var al arena.Allocator = a.bump
+		var al align.Allocator = a.bump
 		if a.kind == 5 {
 			al = a.fl
 		}
@@ -201,9 +206,11 @@ func (a *injArena) step(op, arg byte) error {
 func (a *injArena) frozen() bool {
 	switch {
 	case a.bump != nil:
-		return a.bump.Frozen()
+		_, err := a.bump.State()
+		return errors.Is(err, arena.ErrFrozen)
 	case a.fl != nil:
-		return a.fl.Frozen()
+		_, err := a.fl.State()
+		return errors.Is(err, arena.ErrFrozen)
 	}
 	return false
 }
@@ -294,7 +301,7 @@ func (a *injArena) listStep(op, arg byte) error {
 	return nil
 }
 
-func (a *injArena) bumpOrFL() arena.Allocator {
+func (a *injArena) bumpOrFL() align.Allocator {
 	if a.bump != nil {
 		return a.bump
 	}
@@ -404,7 +411,7 @@ func FuzzInjectedOps(f *testing.F) {
 		a.opts.Quarantine = int(seed>>8) % 3 // Reset fences chunks for 0 to 2 Resets
 		a.opts.ResetRelease = seed&(1<<12) != 0
 		if seed&(1<<13) != 0 { // hardened: every other allocation sampled, fenced, in 8 slots
-			a.opts.Sample, a.opts.SampleSlots = 2, 8
+			a.opts.Sample = &hardened.Options{Every: 2, Slots: 8}
 		}
 		a.open()
 		before := inject.Counts()

@@ -100,7 +100,7 @@ func TestDebugFreeListCounters(t *testing.T) {
 // FreeList, whose every Alloc and Free is checked, with a withdrawn block
 // among them.
 func TestDebugFreeListChecksEveryCall(t *testing.T) {
-	f, err := NewFreeList(&Options{Name: "checked", Hardened: true})
+	f, err := NewFreeList(&Options{Name: "checked", CheckFreed: true})
 	require.NoError(t, err)
 	defer f.Close()
 	var live []unsafe.Pointer

@@ -4,16 +4,20 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/callers"
 )
 
 // A LeakReport describes an arena that became unreachable without Close;
 // or, with Unfreed set, a hardened FreeList (Options.Sample) closed with
-// blocks never freed.
+// blocks never freed. It is safe to use from any goroutine, being a
+// value.
 //
 // A leaked arena keeps its memory, as a leak in C does: its mappings stay
 // mapped and intact for the life of the process, because the program may
@@ -77,24 +81,14 @@ func site(pc uintptr) string {
 	return fmt.Sprintf("%s:%d", f.File, f.Line)
 }
 
-// leaked runs when the Bump or Shared owning st became unreachable
-// without Close. It reports the leak and unmaps nothing: memory the
-// program may still point into is never given away.
-func (st *bumpState) leaked() {
-	if st.closed {
-		return
-	}
-	markLeaked(st.slot)
-	reportLeak(LeakReport{Name: st.name, Kind: st.kind, Site: site(st.site), Chunks: len(st.chunks) + len(st.quar), Bytes: uint64(st.mapped)})
-}
-
 // retireRegion hands r to guard's quarantine at an arena's Close (or a
-// large block's Free): its range stays reserved and fenced, so a stale
-// pointer faults, and the fault is named why ("use after close") with the
-// first call site of pcs outside this package, formatted only if a fault
-// is ever named.
-func retireRegion(r *guard.Region, why string, pcs *[4]uintptr) error {
-	return r.Retire(why, func() string { return firstSite(pcs[:]) })
+// large block's Free, or a kept chunk's Trim): its range stays reserved
+// and fenced, so a stale pointer faults, and hardened.Explain names the
+// fault by why, a hardened.Kind ("use after close"), with the first call
+// site of pcs outside this package, formatted only if a fault is ever
+// named.
+func retireRegion(r *guard.Region, why hardened.Kind, pcs *[4]uintptr) error {
+	return r.Retire(why.String(), func() string { return callers.First(pcs[:]) })
 }
 
 // closeSite records the call stack of an arena's Close, for the reports
@@ -115,3 +109,38 @@ func callerPC(up int) uintptr {
 	}
 	return 0
 }
+
+// Unfreed describes the blocks a FreeList handed out and that were never
+// freed.
+type Unfreed struct {
+	Name    string           // the arena's name
+	Blocks  int              // how many
+	Bytes   uint64           // their bytes: block sizes, and requested sizes for sampled blocks
+	Sampled []hardened.Block // the sampled ones among them, with their allocation sites
+}
+
+// String reads like `"cache": 3 blocks (192 B) never freed; 1 sampled,
+// allocated at main.load /src/load.go:31`, listing at most 10 sampled
+// blocks.
+func (u Unfreed) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q: %d block(s) (%s) never freed", u.Name, u.Blocks, humanize.IBytes(u.Bytes))
+	if len(u.Sampled) > 0 {
+		fmt.Fprintf(&b, "; %d sampled:", len(u.Sampled))
+		for i, s := range u.Sampled {
+			if i == unfreedShown {
+				fmt.Fprintf(&b, "\n  and %d more", len(u.Sampled)-i)
+				break
+			}
+			site := "an unknown site"
+			if len(s.Allocated) > 0 {
+				site = s.Allocated[0]
+			}
+			fmt.Fprintf(&b, "\n  %d bytes at %#x allocated at %s", s.Size, s.Addr, site)
+		}
+	}
+	return b.String()
+}
+
+// unfreedShown is how many sampled blocks Unfreed.String lists.
+const unfreedShown = 10

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -23,7 +24,7 @@ import (
 // block back into circulation and wrapped InUse below zero.
 func TestIssue11FreeWithdrawnBlock(t *testing.T) {
 	mapcheck.Baseline(t)
-	f := newFreeList(t, &arena.Options{Hardened: true, Name: "hard"})
+	f := newFreeList(t, &arena.Options{CheckFreed: true, Name: "hard"})
 	p, err := f.Alloc(48, 8)
 	require.NoError(t, err)
 	require.NoError(t, f.Free(p))
@@ -165,7 +166,7 @@ func TestIssue11LargeFreeMemory(t *testing.T) {
 // for alignments it cannot serve. A power of two that is a multiple of
 // the pointer size is a valid alignment, so the answer is ENOMEM, as
 // posix_memalign gives, never EINVAL nor "not a power of two"; only a bad
-// alignment is EINVAL. Both still match arena.ErrAlign.
+// alignment is EINVAL. Both still match align.ErrAlignment.
 func TestIssue11MemalignENOMEM(t *testing.T) {
 	mapcheck.Baseline(t)
 	page := uintptr(align.PageSize())
@@ -207,7 +208,7 @@ func TestIssue11MemalignENOMEM(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.says)
 			if tt.errno == unix.ENOMEM {
 				assert.NotContains(t, err.Error(), "not a power of two")
-				assert.ErrorIs(t, err, arena.ErrAlign, "ErrAlign still names the refusal")
+				assert.ErrorIs(t, err, align.ErrAlignment, "ErrAlign still names the refusal")
 				assert.True(t, strings.HasPrefix(err.Error(), "arena: alignment "), err.Error())
 			}
 		})
@@ -228,8 +229,7 @@ func TestIssue11ZeroArenas(t *testing.T) {
 	zero := func(name string, a interface {
 		Alloc(size, align uintptr) (unsafe.Pointer, error)
 		Close() error
-		Generation() uint64
-		Frozen() bool
+		State() (uint64, error)
 	}) []call {
 		return []call{
 			{name + "/Alloc", func() error { p, err := a.Alloc(8, 8); assert.Nil(t, p); return err }, false},
@@ -241,8 +241,7 @@ func TestIssue11ZeroArenas(t *testing.T) {
 			{name + "/String", func() error { _, err := arena.String(a, "text"); return err }, false},
 			{name + "/Bytes", func() error { _, err := arena.Bytes(a, []byte("text")); return err }, false},
 			{name + "/Bytes/empty", func() error { _, err := arena.Bytes(a, nil); return err }, false},
-			{name + "/Generation", func() error { assert.Zero(t, a.Generation()); return nil }, true},
-			{name + "/Frozen", func() error { assert.False(t, a.Frozen()); return nil }, true},
+			{name + "/State", func() error { g, err := a.State(); assert.Zero(t, g); return err }, false},
 			{name + "/Close", a.Close, false},
 			{name + "/Close/again", a.Close, false},
 		}
@@ -283,7 +282,7 @@ func TestIssue11ZeroArenas(t *testing.T) {
 		{"freelist/Freeze", f.Freeze, false},
 		{"freelist/Thaw", f.Thaw, false},
 		{"freelist/Unfreed", func() error { assert.Equal(t, arena.Unfreed{}, f.Unfreed()); return nil }, true},
-		{"freelist/Stats", func() error { assert.Equal(t, arena.FreeListStats{}, f.Stats()); return nil }, true},
+		{"freelist/Stats", func() error { assert.Equal(t, arena.Stats{}, f.Stats()); return nil }, true},
 	}...)
 	calls = append(calls, zero("shared", &s)...)
 	calls = append(calls, named("shared", &s)...)
@@ -299,7 +298,7 @@ func TestIssue11ZeroArenas(t *testing.T) {
 		{"syncfreelist/UsableSize", func() error { _, err := sfl.UsableSize(some); return err }, false},
 		{"syncfreelist/Realloc", func() error { _, err := sfl.Realloc(some, 8); return err }, false},
 		{"syncfreelist/Calloc", func() error { _, err := sfl.Calloc(2, 8); return err }, false},
-		{"syncfreelist/Stats", func() error { assert.Equal(t, arena.FreeListStats{}, sfl.Stats()); return nil }, true},
+		{"syncfreelist/Stats", func() error { assert.Equal(t, arena.Stats{}, sfl.Stats()); return nil }, true},
 	}...)
 	calls = append(calls, []call{
 		{"nil/New", func() error { _, err := arena.New[int64](nil); return err }, false},
@@ -329,13 +328,13 @@ func TestIssue11ZeroArenas(t *testing.T) {
 // a sampled block is not handed out again while it waits in quarantine,
 // so there the second Free is ErrDoubleFree.
 func TestIssue11UndetectableDoubleFree(t *testing.T) {
-	for _, hardened := range []bool{false, true} {
+	for _, checked := range []bool{false, true} {
 		name := "mode=plain"
-		if hardened {
-			name = "mode=hardened"
+		if checked {
+			name = "mode=checkfreed"
 		}
 		t.Run(name, func(t *testing.T) {
-			f := newFreeList(t, &arena.Options{Hardened: hardened})
+			f := newFreeList(t, &arena.Options{CheckFreed: checked})
 			p, err := f.Alloc(64, 8)
 			require.NoError(t, err)
 			require.NoError(t, f.Free(p))
@@ -345,7 +344,7 @@ func TestIssue11UndetectableDoubleFree(t *testing.T) {
 			fill(owner, 64, 1)
 			require.NoError(t, f.Free(p), "the stale second Free is taken for the owner's")
 			assert.Equal(t, uint64(0), f.Stats().InUse, "the owner's block is free")
-			if !hardened {
+			if !checked {
 				thief, err := f.Alloc(64, 8)
 				require.NoError(t, err)
 				assert.Equal(t, owner, thief, "and handed to someone else while the owner still uses it")
@@ -358,7 +357,7 @@ func TestIssue11UndetectableDoubleFree(t *testing.T) {
 		})
 	}
 	t.Run("mode=sampled", func(t *testing.T) {
-		f := newFreeList(t, &arena.Options{Sample: 1, SampleSlots: 4})
+		f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1, Slots: 4}})
 		p, err := f.Alloc(64, 8)
 		require.NoError(t, err)
 		require.NoError(t, f.Free(p))
@@ -380,10 +379,10 @@ func TestIssue11LargeUseAfterFree(t *testing.T) {
 	p, err := f.Alloc(100<<10, 8)
 	require.NoError(t, err)
 	require.NoError(t, f.Free(p)) // the Free site
-	err = arena.Catch(func() { sinkInt = int64(*(*byte)(unsafe.Add(p, 4096))) })
-	var rep *arena.Report
+	err = hardened.Catch(func() { sinkInt = int64(*(*byte)(unsafe.Add(p, 4096))) })
+	var rep *hardened.Report
 	require.ErrorAs(t, err, &rep)
-	assert.Equal(t, arena.KindUseAfterFree, rep.Kind)
+	assert.Equal(t, hardened.KindUseAfterFree, rep.Kind)
 	assert.Equal(t, "images", rep.Arena)
 	assert.EqualValues(t, 4096, rep.Distance)
 	require.NotEmpty(t, rep.Freed)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/list"
@@ -50,7 +51,7 @@ func oomKinds() []struct {
 		name string
 		open func(t *testing.T) (alloc func(uintptr) error, stats func() any, closeFn func() error)
 	}
-	withStats := func(a arena.Allocator, stats func() any, closeFn func() error) (func(uintptr) error, func() any, func() error) {
+	withStats := func(a align.Allocator, stats func() any, closeFn func() error) (func(uintptr) error, func() any, func() error) {
 		return func(n uintptr) error {
 			p, err := a.Alloc(n, 8)
 			if err == nil {

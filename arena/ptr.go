@@ -43,22 +43,3 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
-
-// fill sets the n bytes at p to v. ok: as clearBytes.
-func fill(p unsafe.Pointer, n uintptr, v byte) {
-	b := unsafe.Slice((*byte)(p), n)
-	for i := range b {
-		b[i] = v
-	}
-}
-
-// firstNot returns the index of the first of the n bytes at p that is
-// not v, or -1. ok: as clearBytes.
-func firstNot(p unsafe.Pointer, n uintptr, v byte) int {
-	for i, c := range unsafe.Slice((*byte)(p), n) {
-		if c != v {
-			return i
-		}
-	}
-	return -1
-}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 )
 
@@ -33,7 +34,7 @@ type Summary struct {
 	Updated   time.Time `json:"updated"`
 	// Sample describes hardened mode's sampled blocks (Options.Sample);
 	// nil when it is off.
-	Sample *SampleStats `json:"sample,omitempty"`
+	Sample *hardened.Stats `json:"sample,omitempty"`
 	// Leaked is set when the arena became unreachable without Close. It
 	// stays listed, with its last numbers: its memory stays mapped.
 	Leaked bool `json:"leaked,omitempty"`
@@ -53,17 +54,16 @@ type Snapshot struct {
 	Time   time.Time `json:"time"`
 	PID    int       `json:"pid"`
 	Arenas []Summary `json:"arenas"`
-	Budget Budget    `json:"budget"`
+	// Budget is guard's count of the kernel mappings it holds, and its
+	// limit (guard.Budget).
+	Budget struct {
+		Limit int `json:"limit"`
+		Held  int `json:"held"`
+	} `json:"budget"`
 	// Quarantine is guard's quarantine of closed arenas' ranges: what it
 	// holds, its bound, its evictions and its oldest entry.
 	Quarantine guard.QuarantineStats `json:"quarantine"`
 	Syscalls   []guard.Syscall       `json:"syscalls,omitempty"`
-}
-
-// Budget is guard's count of the kernel mappings it holds.
-type Budget struct {
-	Limit int `json:"limit"`
-	Held  int `json:"held"`
 }
 
 // registry holds each live arena's latest summary. Entries are added by
@@ -107,10 +107,11 @@ func TakeSnapshot() Snapshot {
 	}
 	registry.mu.Unlock()
 	sort.Slice(arenas, func(i, j int) bool { return arenas[i].ID < arenas[j].ID })
-	limit, held := guard.Budget()
 	calls, _ := guard.Trace()
-	return Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
-		Arenas: arenas, Budget: Budget{limit, held}, Quarantine: guard.Quarantined(), Syscalls: calls}
+	snap := Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
+		Arenas: arenas, Quarantine: guard.Quarantined(), Syscalls: calls}
+	snap.Budget.Limit, snap.Budget.Held = guard.Budget()
+	return snap
 }
 
 var publishOnce sync.Once
@@ -122,74 +123,6 @@ var publishOnce sync.Once
 func PublishExpvar() {
 	publishOnce.Do(func() {
 		expvar.Publish("mmarena", expvar.Func(func() any { return TakeSnapshot() }))
-	})
-}
-
-// chunkRanges lists the usable address ranges of st's chunks, rebuilt
-// only when the chunks have changed since the last call: a Reset that
-// keeps its chunks publishes without allocating a new list.
-func (st *bumpState) chunkRanges() []Range {
-	if st.ranges == nil {
-		st.ranges = make([]Range, 0, len(st.chunks))
-		for _, c := range st.chunks {
-			st.ranges = append(st.ranges, Range{uint64(c.r.Addr()), uint64(c.r.Addr()) + uint64(c.size)})
-		}
-	}
-	return st.ranges
-}
-
-// publish refreshes a Bump's summary. Called by the goroutine using it.
-func (b *Bump) publish() {
-	st := b.st
-	if st.slot == nil {
-		return
-	}
-	s := &Summary{
-		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
-		InUse: uint64(st.done + b.off), Committed: uint64(st.mapped),
-		Chunks: len(st.chunks) + len(st.quar), Allocs: b.allocs, Resets: st.resets,
-		Ranges: st.chunkRanges(), Updated: time.Now(),
-	}
-	if st.smp != nil { // b is the inner Bump: add what was sampled
-		s.Sample = st.smp.snapshot()
-		s.Allocs += s.Sample.Sampled
-		s.InUse += s.Sample.LiveBytes
-	}
-	st.slot.Store(s)
-}
-
-// publish refreshes a Shared's summary. s.mu must be held.
-func (s *Shared) publish() {
-	st := s.st
-	if st.slot == nil {
-		return
-	}
-	st.slot.Store(&Summary{
-		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
-		InUse: uint64(s.inUse()), Committed: uint64(st.mapped),
-		Chunks: len(st.chunks) + len(st.quar), Resets: st.resets,
-		Ranges: st.chunkRanges(), Updated: time.Now(),
-	})
-}
-
-// publish refreshes a FreeList's summary.
-func (st *flState) publish() {
-	if st.slot == nil {
-		return
-	}
-	rs := make([]Range, 0, len(st.chunks)+len(st.large))
-	for _, ch := range st.chunks {
-		rs = append(rs, Range{uint64(ch.addr), uint64(ch.addr) + chunkBytes})
-	}
-	for addr, b := range st.large {
-		rs = append(rs, Range{uint64(addr), uint64(addr) + uint64(b.size)})
-	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
-	st.slot.Store(&Summary{
-		ID: st.id, Name: st.name, Kind: "freelist", Site: site(st.site),
-		InUse: uint64(st.inUse), Committed: uint64(st.mapped),
-		Chunks: len(st.chunks) + len(st.large), Allocs: st.allocs,
-		Ranges: rs, Updated: time.Now(), Sample: st.smp.snapshot(),
 	})
 }
 

@@ -1,10 +1,10 @@
 package arena
 
 import (
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -27,10 +27,11 @@ type Shared struct {
 	_      noCopy
 	shards [shards]shard
 
-	mu  sync.Mutex // guards st; held to cut slabs and change chunks
-	st  *bumpState
-	gen atomic.Uint64 // Reset and Close so far: see Generation
-	cl  runtime.Cleanup
+	mu     sync.Mutex // guards st; held to cut slabs and change chunks
+	st     *bumpState
+	gen    atomic.Uint64 // Reset and Close so far: see State
+	closed atomic.Bool   // st.closed, for State without the lock
+	cl     runtime.Cleanup
 }
 
 const (
@@ -58,12 +59,9 @@ type slab struct {
 // NewShared returns an empty arena safe for concurrent allocation, with
 // the same options as NewBump.
 func NewShared(opts *Options) (*Shared, error) {
-	st, err := newState("shared", opts)
+	st, err := newState(kindShared, opts)
 	if err != nil {
 		return nil, err
-	}
-	if st.opts.Sample > 0 {
-		return nil, fmt.Errorf("%w: shared arena %q: Sample is not supported; sample with a Bump per goroutine or a SyncFreeList", ErrUnsupported, st.name)
 	}
 	s := &Shared{st: st}
 	s.cl = runtime.AddCleanup(s, (*bumpState).leaked, st)
@@ -256,6 +254,7 @@ func (s *Shared) Close() error {
 		s.shards[i].cur.Store(nil)
 	}
 	s.gen.Add(1)
+	s.closed.Store(true)
 	return s.st.close(closeSite())
 }
 
@@ -267,12 +266,19 @@ func (s *Shared) Name() string {
 	return s.st.name
 }
 
-// Generation returns a number that changes at every Reset and at Close,
-// as Bump.Generation does. Safe for concurrent use.
-func (s *Shared) Generation() uint64 { return s.gen.Load() }
-
-// Frozen reports false: a Shared cannot be frozen.
-func (s *Shared) Frozen() bool { return false }
+// State returns the arena's generation, which changes at every Reset and
+// at Close, and nil, or ErrClosed after Close, as Bump.State does (a
+// Shared cannot be frozen). Safe for concurrent use.
+func (s *Shared) State() (generation uint64, err error) {
+	g := s.gen.Load()
+	if s.closed.Load() {
+		return g, ErrClosed
+	}
+	if s.st == nil {
+		return g, errNoArena("Shared")
+	}
+	return g, nil
+}
 
 // Stats returns the arena's statistics; Allocs and Requested are not
 // counted by a Shared.
@@ -301,4 +307,18 @@ func (s *Shared) String() string {
 		return zeroString("Shared")
 	}
 	return s.Stats().String()
+}
+
+// publish refreshes a Shared's summary. s.mu must be held.
+func (s *Shared) publish() {
+	st := s.st
+	if st.slot == nil {
+		return
+	}
+	st.slot.Store(&Summary{
+		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
+		InUse: uint64(s.inUse()), Committed: uint64(st.mapped),
+		Chunks: len(st.chunks) + len(st.quar), Resets: st.resets,
+		Ranges: st.chunkRanges(), Updated: time.Now(),
+	})
 }

@@ -84,7 +84,7 @@ func TestSharedHelpers(t *testing.T) {
 	_, err = arena.New[withPtr](s)
 	assert.ErrorIs(t, err, arena.ErrPointers)
 	_, err = s.Alloc(8, 3)
-	assert.ErrorIs(t, err, arena.ErrAlign)
+	assert.ErrorIs(t, err, align.ErrAlignment)
 	_, err = s.Alloc(2<<20, 8)
 	assert.ErrorIs(t, err, arena.ErrLimit)
 	p, err := s.Alloc(0, 8)

@@ -5,79 +5,59 @@ import (
 	"strings"
 
 	"github.com/dustin/go-humanize"
+	"github.com/mmarena/mmarena/arena/hardened"
 )
 
-// Stats describe an arena at one moment. Byte counts are exact; Resident
-// is asked of the kernel (mincore) and is 0 where that is unsupported.
+// Stats describe an arena of any kind at one moment. Byte counts are
+// exact; Resident is asked of the kernel (mincore) and is 0 where that is
+// unsupported. A field that does not apply to the arena's kind is zero,
+// as its comment says.
 type Stats struct {
 	Name      string `json:"name"`
-	Kind      string `json:"kind"`      // "bump" or "shared"
-	Requested uint64 `json:"requested"` // bytes asked for, ever
-	InUse     uint64 `json:"in_use"`    // bytes handed out since the last Reset, alignment padding included
-	Peak      uint64 `json:"peak"`      // the highest InUse seen
-	Committed uint64 `json:"committed"` // usable bytes of all chunks, quarantined included
-	Reserved  uint64 `json:"reserved"`  // address space held, guard pages included
-	Resident  uint64 `json:"resident"`  // bytes of the chunks in RAM
-	Chunks    int    `json:"chunks"`    // mappings made and kept, quarantined included
-	Mappings  int    `json:"mappings"`  // kernel mappings they cost
-	Allocs    uint64 `json:"allocs"`    // allocations of one byte or more, ever
-	Resets    uint64 `json:"resets"`
+	Kind      string `json:"kind"`      // "bump", "shared" or "freelist"
+	Requested uint64 `json:"requested"` // bytes asked for, ever; 0 for a Shared, which does not count
+	InUse     uint64 `json:"in_use"`    // bytes handed out and not freed: since the last Reset, alignment padding included; a FreeList's live blocks at their block size
+	Peak      uint64 `json:"peak"`      // the highest InUse seen; 0 for a FreeList
+	Committed uint64 `json:"committed"` // usable bytes of all mappings: chunks, quarantined ones included, and a FreeList's large blocks
+	Reserved  uint64 `json:"reserved"`  // address space held, guard pages included; 0 for a FreeList
+	Resident  uint64 `json:"resident"`  // bytes of the mappings in RAM
+	Chunks    int    `json:"chunks"`    // chunks mapped and kept, quarantined included; 0 for a FreeList (see Large and Classes)
+	Mappings  int    `json:"mappings"`  // kernel mappings the chunks cost; 0 for a FreeList
+	Allocs    uint64 `json:"allocs"`    // allocations of one byte or more, ever; 0 for a Shared, which does not count
+	Resets    uint64 `json:"resets"`    // 0 for a FreeList, which has no Reset
 	Closed    bool   `json:"closed"`
+
+	// The numbers of a FreeList (and SyncFreeList) only; zero for a Bump
+	// or a Shared.
+	Frees         uint64       `json:"frees,omitempty"`         // successful frees, ever
+	Released      uint64       `json:"released,omitempty"`      // bytes given back to the OS, ever
+	Syscalls      uint64       `json:"syscalls,omitempty"`      // calls made to map, release and unmap memory, ever
+	Large         int          `json:"large,omitempty"`         // blocks with a mapping of their own
+	Retired       uint64       `json:"retired,omitempty"`       // blocks withdrawn after a write after free (CheckFreed)
+	Fragmentation float64      `json:"fragmentation,omitempty"` // Committed / InUse; 0 when nothing is in use
+	Classes       []ClassStats `json:"classes,omitempty"`       // classes with at least one span, smallest first
+
 	// Sample describes the sampled allocations (Options.Sample), which
-	// the counts above include; nil when sampling is off.
-	Sample *SampleStats `json:"sample,omitempty"`
+	// the counts above include; nil when sampling is off, and for a
+	// Shared, which does not sample.
+	Sample *hardened.Stats `json:"sample,omitempty"`
 }
 
-// Stats returns the arena's statistics. It makes one mincore call per
-// chunk, so it is for monitoring, not for the fast path.
-func (b *Bump) Stats() Stats {
-	if b.st == nil {
-		return Stats{} // the zero Bump
-	}
-	if b.inner != nil {
-		s := b.inner.Stats()
-		s.Allocs += b.allocs
-		s.Requested += b.requested
-		s.Sample = b.st.smp.snapshot()
-		s.InUse += s.Sample.LiveBytes
-		s.Peak = max(s.Peak, s.InUse)
-		return s
-	}
-	st := b.st
-	inUse := uint64(st.done + b.off)
-	s := Stats{
-		Name: st.name, Kind: st.kind,
-		Requested: b.requested, InUse: inUse, Peak: max(uint64(st.peak), inUse),
-		Committed: uint64(st.mapped),
-		Allocs:    b.allocs, Resets: st.resets, Closed: st.closed,
-	}
-	st.addChunkStats(&s)
-	if !st.closed {
-		b.publish()
-	}
-	return s
+// ClassStats describe one size class of a FreeList.
+type ClassStats struct {
+	Size  uint64 `json:"size"`   // block size in bytes
+	InUse uint64 `json:"in_use"` // blocks allocated
+	Free  uint64 `json:"free"`   // free blocks in the class's spans
+	Spans int    `json:"spans"`  // spans, the spare included
+	Bytes uint64 `json:"bytes"`  // bytes of those spans
 }
 
-// addChunkStats adds what the chunks themselves tell to s.
-func (st *bumpState) addChunkStats(s *Stats) {
-	each := func(c *chunk) {
-		s.Chunks++
-		s.Reserved += uint64(c.size) + 2*uint64(c.r.GuardSize())
-		s.Mappings += c.r.Mappings()
-		if n, err := c.r.Resident(); err == nil {
-			s.Resident += uint64(n)
-		}
-	}
-	for _, c := range st.chunks {
-		each(c)
-	}
-	for _, q := range st.quar {
-		each(q.c)
-	}
-}
-
-// String formats the statistics as a small table with human sizes.
+// String formats the statistics as a small table with human sizes; a
+// FreeList's as its totals, then a table of the classes in use.
 func (s Stats) String() string {
+	if s.Kind == kindFreeList {
+		return s.freeListString()
+	}
 	var b strings.Builder
 	state := ""
 	if s.Closed {

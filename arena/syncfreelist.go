@@ -77,9 +77,9 @@ func (s *SyncFreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 }
 
 // Stats is FreeList.Stats under the lock.
-func (s *SyncFreeList) Stats() FreeListStats {
+func (s *SyncFreeList) Stats() Stats {
 	if s.f == nil {
-		return FreeListStats{} // the zero SyncFreeList
+		return Stats{} // the zero SyncFreeList
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,15 +96,13 @@ func (s *SyncFreeList) Close() error {
 	return s.f.Close()
 }
 
-// Generation is FreeList.Generation under the lock.
-func (s *SyncFreeList) Generation() uint64 {
+// State is FreeList.State under the lock (a SyncFreeList cannot be
+// frozen).
+func (s *SyncFreeList) State() (generation uint64, err error) {
 	if s.f == nil {
-		return 0
+		return 0, errNoArena("SyncFreeList")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.f.Generation()
+	return s.f.State()
 }
-
-// Frozen reports false: a SyncFreeList cannot be frozen.
-func (s *SyncFreeList) Frozen() bool { return false }

@@ -57,7 +57,7 @@ func walk(t reflect.Type) error {
 	if path == "" {
 		return nil
 	}
-	return &PointerError{Type: t.String(), Path: path, Kind: kind}
+	return &PointerError{Type: t.String(), Path: path, Elem: kind}
 }
 
 func find(t reflect.Type, path string) (string, string) {

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
@@ -198,7 +199,7 @@ func w3Cases() []w3Case {
 }
 
 // buildList pushes n values to the front of a new list in a.
-func buildList(b *testing.B, a arena.Allocator, n int) *list.List[int64] {
+func buildList(b *testing.B, a align.Allocator, n int) *list.List[int64] {
 	l, err := list.New[int64](a, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -426,7 +427,7 @@ func BenchmarkPush(b *testing.B) {
 				return
 			}
 			var a interface {
-				arena.Allocator
+				align.Allocator
 				Close() error
 			}
 			var err error

@@ -23,7 +23,7 @@
 // empty and its pushes return arena.ErrClosed. Where it stops: an
 // *Element kept past its arena's Close points at unmapped memory, as any
 // arena pointer does. Reset of the arena frees the nodes under the list:
-// the list notices at its next call (the arena's Generation moved) and is
+// the list notices at its next call (the arena's State reports a new generation) and is
 // then empty, its old elements no longer its own (ErrNotInList); an
 // *Element read directly after the Reset reads reused memory.
 //

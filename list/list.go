@@ -6,6 +6,7 @@ import (
 	"iter"
 	"unsafe"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 )
 
@@ -49,10 +50,10 @@ const (
 type List[T any] struct {
 	_ noCopy
 
-	a   arena.Allocator    // where slabs come from; nil for the zero List. Never changes.
-	b   *arena.Bump        // a, when it is a *Bump: probed without an interface call
-	g   arena.Generational // a, when it can say cheaply that it is unchanged; nil otherwise
-	gen uint64             // g's generation when l last found the arena open and its nodes valid
+	a   align.Allocator // where slabs come from; nil for the zero List. Never changes.
+	b   *arena.Bump     // a, when it is a *Bump: asked without an interface call
+	s   stater          // a, when it can say cheaply that it is unchanged (every arena kind); nil otherwise
+	gen uint64          // s's generation when l last found the arena open and its nodes valid
 
 	front, back *Element[T] // the ends; both nil exactly when len == 0
 	len         int         // live elements; len <= capacity when capacity > 0
@@ -75,7 +76,7 @@ type List[T any] struct {
 // (arena.ErrPointers) if T holds Go pointers, exactly as arena.New[T]
 // does; ErrNoArena for a nil a; ErrCapacity for a negative capacity; and
 // arena.ErrClosed, wrapped, if a is closed already.
-func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
+func New[T any](a align.Allocator, opts *Options) (*List[T], error) {
 	if err := arena.CheckType[T](); err != nil {
 		return nil, err
 	}
@@ -91,10 +92,10 @@ func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
 	}
 	l := &List[T]{a: a, capacity: o.Capacity}
 	l.b, _ = a.(*arena.Bump)
-	if g, ok := a.(arena.Generational); ok {
+	if s, ok := a.(stater); ok {
 		// No generation seen yet: the first check asks the arena itself,
 		// so a closed arena is refused here and now.
-		l.g, l.gen = g, ^uint64(0)
+		l.s, l.gen = s, ^uint64(0)
 	}
 	size := nodeSize[T]()
 	l.slabNodes = max(1, int(firstSlabBytes/size))
@@ -107,47 +108,48 @@ func New[T any](a arena.Allocator, opts *Options) (*List[T], error) {
 	return l, nil
 }
 
+// stater is what every arena kind says of itself (arena.Bump.State): its
+// generation, and whether it may be written.
+type stater interface {
+	State() (generation uint64, err error)
+}
+
 // check returns nil if l can write its nodes, and otherwise the reason:
-// ErrNoArena for the zero List, or the error a zero-byte allocation gets
-// from the arena: arena.ErrClosed after Close, arena.ErrFrozen while it
-// is frozen read-only. A list that finds its arena closed drops every
-// pointer into it, so that nothing reads the unmapped memory again; one
-// that finds its arena was Reset drops its nodes, which the Reset freed,
-// and is empty. O(1): on a Bump whose generation has not moved, two
+// ErrNoArena for the zero List, or the arena's State error:
+// arena.ErrClosed after Close, arena.ErrFrozen while it is frozen
+// read-only. A list that finds its arena closed drops every pointer into
+// it, so that nothing reads the unmapped memory again; one that finds its
+// arena was Reset drops its nodes, which the Reset freed, and is empty.
+// An allocator that has no State is trusted: its own errors come back
+// from the pushes. O(1): on a Bump whose generation has not moved, three
 // loads and no call.
 func (l *List[T]) check() error {
-	if l.b != nil && l.b.Generation() == l.gen && !l.b.Frozen() {
-		return nil
+	if l.b != nil {
+		if g, err := l.b.State(); err == nil && g == l.gen {
+			return nil
+		}
 	}
 	return l.checkSlow()
 }
 
 func (l *List[T]) checkSlow() error {
-	if l.a == nil {
+	switch {
+	case l.a == nil:
 		return ErrNoArena
-	}
-	if l.closed {
+	case l.closed:
 		return errClosed
-	}
-	if l.g != nil && l.b == nil && l.g.Generation() == l.gen && !l.g.Frozen() {
+	case l.s == nil:
 		return nil
 	}
-	var err error
-	if l.b != nil {
-		_, err = l.b.Alloc(0, 1)
-	} else {
-		_, err = l.a.Alloc(0, 1)
-	}
+	g, err := l.s.State()
 	if err != nil {
 		if errors.Is(err, arena.ErrClosed) {
 			l.drop()
 		}
 		return fmt.Errorf("list: %w", err) // a frozen arena, say: the nodes are kept
 	}
-	if l.g != nil {
-		if g := l.g.Generation(); g != l.gen {
-			l.reset(g) // the arena was Reset: its memory, our nodes, is free
-		}
+	if g != l.gen {
+		l.reset(g) // the arena was Reset: its memory, our nodes, is free
 	}
 	return nil
 }
@@ -162,13 +164,13 @@ var errClosed = fmt.Errorf("list: %w", arena.ErrClosed)
 
 // drop forgets every node, for an arena that is gone.
 func (l *List[T]) drop() {
-	*l = List[T]{a: l.a, b: l.b, g: l.g, gen: l.gen, capacity: l.capacity, closed: true}
+	*l = List[T]{a: l.a, b: l.b, s: l.s, gen: l.gen, capacity: l.capacity, closed: true}
 }
 
 // reset forgets every node, for an arena that was Reset under the list:
 // the list is empty and usable, and its old elements are not its own.
 func (l *List[T]) reset(gen uint64) {
-	*l = List[T]{a: l.a, b: l.b, g: l.g, gen: gen, capacity: l.capacity, slabNodes: l.slabNodes}
+	*l = List[T]{a: l.a, b: l.b, s: l.s, gen: gen, capacity: l.capacity, slabNodes: l.slabNodes}
 }
 
 // member returns nil if e is one of l's live elements. It reads e's

@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/list"
 )
@@ -25,7 +27,7 @@ func newBump(t testing.TB, opts *arena.Options) *arena.Bump {
 }
 
 // newList returns a list of int64 in a, failing t on error.
-func newList(t testing.TB, a arena.Allocator, capacity int) *list.List[int64] {
+func newList(t testing.TB, a align.Allocator, capacity int) *list.List[int64] {
 	t.Helper()
 	l, err := list.New[int64](a, &list.Options{Capacity: capacity})
 	require.NoError(t, err)
@@ -328,7 +330,7 @@ func TestPointerTypes(t *testing.T) {
 func TestArenas(t *testing.T) {
 	mapcheck.Baseline(t)
 	type closer interface {
-		arena.Allocator
+		align.Allocator
 		Close() error
 	}
 	kinds := []struct {
@@ -605,9 +607,9 @@ func TestResetArena(t *testing.T) {
 	// bump-sampled fences every slab at Reset (Options.Sample 1): a list
 	// that read one of its old nodes afterwards would fault.
 	for name, a := range map[string]interface {
-		arena.Allocator
+		align.Allocator
 		Reset()
-	}{"bump": newBump(t, nil), "shared": shared, "bump-sampled": newBump(t, &arena.Options{Sample: 1})} {
+	}{"bump": newBump(t, nil), "shared": shared, "bump-sampled": newBump(t, &arena.Options{Sample: &hardened.Options{Every: 1}})} {
 		t.Run("arena="+name, func(t *testing.T) {
 			l := newList(t, a, 0)
 			var old []*list.Element[int64]

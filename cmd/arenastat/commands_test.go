@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -42,7 +43,7 @@ func liveService(t *testing.T, name string) (url string, b *arena.Bump) {
 func TestWatch(t *testing.T) {
 	mapcheck.Baseline(t)
 	url, _ := liveService(t, "watched")
-	f, err := arena.NewFreeList(&arena.Options{Name: "watched-hardened", Sample: 10})
+	f, err := arena.NewFreeList(&arena.Options{Name: "watched-hardened", Sample: &hardened.Options{Every: 10}})
 	require.NoError(t, err)
 	defer f.Close()
 	for range 100 {

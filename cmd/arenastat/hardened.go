@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 )
 
 // session is the record stepHardened keeps in a cache.
@@ -40,7 +41,7 @@ func readHits(s *session) { staleHits = s.Hits }
 
 func stepHardened(w io.Writer) error {
 	const every = 100
-	f, err := arena.NewFreeList(&arena.Options{Name: "tour-sessions", Sample: every})
+	f, err := arena.NewFreeList(&arena.Options{Name: "tour-sessions", Sample: &hardened.Options{Every: every}})
 	if err != nil {
 		return err
 	}
@@ -61,8 +62,8 @@ func stepHardened(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "   session %d is evicted (freed), but a stale pointer to it is read:\n", id)
-	err = arena.Catch(func() { readHits(stale) })
-	var r *arena.Report
+	err = hardened.Catch(func() { readHits(stale) })
+	var r *hardened.Report
 	if !errors.As(err, &r) {
 		return fmt.Errorf("the use after free was not caught: %v", err)
 	}
@@ -70,7 +71,7 @@ func stepHardened(w io.Writer) error {
 
 	next := sessions[2*every-1]
 	fmt.Fprintln(w, "   and writing one byte past another sampled session:")
-	err = arena.Catch(func() { *(*byte)(unsafe.Add(unsafe.Pointer(next), unsafe.Sizeof(session{}))) = 1 })
+	err = hardened.Catch(func() { *(*byte)(unsafe.Add(unsafe.Pointer(next), unsafe.Sizeof(session{}))) = 1 })
 	if !errors.As(err, &r) {
 		return fmt.Errorf("the overflow was not caught: %v", err)
 	}
@@ -103,7 +104,7 @@ func stepHardened(w io.Writer) error {
 
 // printReport prints a report's first line and the innermost frames of
 // its two call stacks, paths cut to the file name.
-func printReport(w io.Writer, r *arena.Report) {
+func printReport(w io.Writer, r *hardened.Report) {
 	first, _, _ := strings.Cut(r.String(), "\n")
 	fmt.Fprintf(w, "     %s\n", first)
 	stack := func(what string, frames []string) {

@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 )
 
@@ -58,8 +59,8 @@ func stepClosed(w io.Writer) error {
 	fmt.Fprintf(w, "   request 7 lived at %#x in arena \"tour-request\", which is now closed;\n", uintptr(unsafe.Pointer(r)))
 	fmt.Fprintf(w, "   the next arena's first request is at %#x: the closed range is not handed out again,\n", uintptr(unsafe.Pointer(n)))
 	fmt.Fprintln(w, "   it waits in guard's quarantine, its pages dropped and fenced. Reading the stale pointer:")
-	err = arena.Catch(func() { readStatus(r) })
-	var rep *arena.Report
+	err = hardened.Catch(func() { readStatus(r) })
+	var rep *hardened.Report
 	if !errors.As(err, &rep) {
 		return fmt.Errorf("the use after close was not caught: %v", err)
 	}

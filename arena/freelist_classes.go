@@ -59,15 +59,3 @@ func classFor(size, align uintptr) int {
 	}
 	return -1
 }
-
-// spanBytes is how much memory a span of class c takes: 64 KiB for
-// blocks up to 8 KiB (at least 8 blocks a span), 256 KiB above.
-func spanBytes(c int) uintptr {
-	if classSize[c] <= 8<<10 {
-		return spanUnit
-	}
-	return 4 * spanUnit
-}
-
-// spanUnit is the granule spans are cut in and aligned to.
-const spanUnit = 64 << 10

@@ -1,4 +1,4 @@
-package arena
+package hardened
 
 import (
 	"testing"
@@ -17,37 +17,37 @@ func TestAttribute(t *testing.T) {
 	// pool lays them out: slot A at 0x10000, its fence 0x11000, slot B at
 	// 0x12000, its fence 0x13000. A is right-aligned, 48 bytes; B is
 	// left-aligned, 100 bytes; C, far away, has a mapping of its own.
-	a := sampled{addr: 0x11000 - 48, size: 48, lo: 0x10000, hi: 0x11000, state: blockLive}
-	b := sampled{addr: 0x12000, size: 100, lo: 0x12000, hi: 0x13000, state: blockLive}
-	c := sampled{addr: 0x40000, size: 5000, lo: 0x40000, hi: 0x42000, state: blockLive}
-	with := func(s sampled, st blockState) sampled { s.state = st; return s }
+	a := block{addr: 0x11000 - 48, size: 48, lo: 0x10000, hi: 0x11000, state: blockLive}
+	b := block{addr: 0x12000, size: 100, lo: 0x12000, hi: 0x13000, state: blockLive}
+	c := block{addr: 0x40000, size: 5000, lo: 0x40000, hi: 0x42000, state: blockLive}
+	with := func(s block, st blockState) block { s.state = st; return s }
 
 	tests := []struct {
 		name   string
 		addr   uintptr
-		blocks []sampled
+		blocks []block
 		ok     bool
 		kind   Kind
 		block  uintptr
 		dist   int64
 	}{
-		{"one past the end", 0x11000, []sampled{a, b}, true, KindOverflow, a.addr, 1},
-		{"eight past the end", 0x11007, []sampled{a, b}, true, KindOverflow, a.addr, 8},
-		{"one before the start", 0x11fff, []sampled{a, b}, true, KindUnderflow, b.addr, 1},
+		{"one past the end", 0x11000, []block{a, b}, true, KindOverflow, a.addr, 1},
+		{"eight past the end", 0x11007, []block{a, b}, true, KindOverflow, a.addr, 8},
+		{"one before the start", 0x11fff, []block{a, b}, true, KindUnderflow, b.addr, 1},
 		// 0x11800 is 2049 past A and 2048 before B: B is nearer.
-		{"nearer block wins", 0x11800, []sampled{a, b}, true, KindUnderflow, b.addr, 2048},
-		{"nearer block wins, from below", 0x11000 + 0x800 - 1, []sampled{a, b}, true, KindOverflow, a.addr, 0x800},
-		{"slot's fenced pages before a right-aligned block", 0x10000, []sampled{a}, true, KindUnderflow, a.addr, int64(a.addr - 0x10000)},
-		{"below the first slot: its low guard", 0xffff, []sampled{a}, true, KindUnderflow, a.addr, int64(a.addr - 0xffff)},
-		{"inside a live block is no sampling error", a.addr + 3, []sampled{a, b}, false, 0, 0, 0},
-		{"use after free, inside", a.addr + 8, []sampled{with(a, blockFreed), b}, true, KindUseAfterFree, a.addr, 8},
-		{"use after free, past the end", 0x11002, []sampled{with(a, blockFreed)}, true, KindUseAfterFree, a.addr, 50},
-		{"use after reset", b.addr, []sampled{a, with(b, blockReset)}, true, KindUseAfterReset, b.addr, 0},
-		{"use after close", c.addr + 4999, []sampled{a, b, with(c, blockClosed)}, true, KindUseAfterClose, c.addr, 4999},
-		{"own mapping, one past", c.addr + 5000, []sampled{a, b, c}, true, KindOverflow, c.addr, 1},
-		{"own mapping, high guard", 0x42000 + 0xfff, []sampled{c}, true, KindOverflow, c.addr, 0x2000 + 0xfff - 5000 + 1},
-		{"beyond the fence", 0x43000, []sampled{c}, false, 0, 0, 0},
-		{"far from every block", 0x90000, []sampled{a, b, c}, false, 0, 0, 0},
+		{"nearer block wins", 0x11800, []block{a, b}, true, KindUnderflow, b.addr, 2048},
+		{"nearer block wins, from below", 0x11000 + 0x800 - 1, []block{a, b}, true, KindOverflow, a.addr, 0x800},
+		{"slot's fenced pages before a right-aligned block", 0x10000, []block{a}, true, KindUnderflow, a.addr, int64(a.addr - 0x10000)},
+		{"below the first slot: its low guard", 0xffff, []block{a}, true, KindUnderflow, a.addr, int64(a.addr - 0xffff)},
+		{"inside a live block is no sampling error", a.addr + 3, []block{a, b}, false, 0, 0, 0},
+		{"use after free, inside", a.addr + 8, []block{with(a, blockFreed), b}, true, KindUseAfterFree, a.addr, 8},
+		{"use after free, past the end", 0x11002, []block{with(a, blockFreed)}, true, KindUseAfterFree, a.addr, 50},
+		{"use after reset", b.addr, []block{a, with(b, blockReset)}, true, KindUseAfterReset, b.addr, 0},
+		{"use after close", c.addr + 4999, []block{a, b, with(c, blockClosed)}, true, KindUseAfterClose, c.addr, 4999},
+		{"own mapping, one past", c.addr + 5000, []block{a, b, c}, true, KindOverflow, c.addr, 1},
+		{"own mapping, high guard", 0x42000 + 0xfff, []block{c}, true, KindOverflow, c.addr, 0x2000 + 0xfff - 5000 + 1},
+		{"beyond the fence", 0x43000, []block{c}, false, 0, 0, 0},
+		{"far from every block", 0x90000, []block{a, b, c}, false, 0, 0, 0},
 		{"no blocks", 0x11000, nil, false, 0, 0, 0},
 	}
 	for _, tt := range tests {
@@ -82,8 +82,8 @@ func TestReportText(t *testing.T) {
 // TestExplainRemapped: after an arena's Close its addresses may be mapped
 // again; a fault there belongs to the new owner, not to the closed block.
 func TestExplainRemapped(t *testing.T) {
-	s := &sampler{name: "old", ps: 0x1000, closed: true,
-		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
+	s := &Pool{name: "old", ps: 0x1000, closed: true,
+		solo: map[uintptr]*block{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
 	for _, tt := range []struct {
 		part   guard.Part
 		region string
@@ -96,7 +96,7 @@ func TestExplainRemapped(t *testing.T) {
 		// Retired since by another arena: that arena's use after close.
 		{guard.PartClosed, "new", false},
 	} {
-		r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
+		r, ok := explainIn(0x40010, []*Pool{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
 		assert.Equal(t, tt.ok, ok, "%s of %q", tt.part, tt.region)
 		if ok {
 			assert.Equal(t, KindUseAfterClose, r.Kind)
@@ -113,8 +113,8 @@ func TestExplainRemapped(t *testing.T) {
 // arena.
 func TestIssue11LiveOwnerWins(t *testing.T) {
 	for _, state := range []blockState{blockFreed, blockLive, blockReset} {
-		s := &sampler{name: "old", ps: 0x1000, closed: true,
-			solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: state, slot: -1}}}
+		s := &Pool{name: "old", ps: 0x1000, closed: true,
+			solo: map[uintptr]*block{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: state, slot: -1}}}
 		for _, tt := range []struct {
 			part   guard.Part
 			region string
@@ -130,14 +130,14 @@ func TestIssue11LiveOwnerWins(t *testing.T) {
 			if state == blockLive {
 				addr = 0x40040 // one past the end: an overflow if it were still live
 			}
-			_, ok := explainIn(addr, []*sampler{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
+			_, ok := explainIn(addr, []*Pool{s}, func(uintptr) guard.Location { return guard.Location{Part: tt.part, Region: tt.region} })
 			assert.Equal(t, tt.ok, ok, "block state %d, address %s of %q", state, tt.part, tt.region)
 		}
 	}
 	// A live arena's freed block keeps its report: its pages are its own.
-	live := &sampler{name: "live", ps: 0x1000,
-		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockFreed, slot: -1}}}
-	r, ok := explainIn(0x40010, []*sampler{live}, func(uintptr) guard.Location { return guard.Location{Part: guard.PartProtected} })
+	live := &Pool{name: "live", ps: 0x1000,
+		solo: map[uintptr]*block{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockFreed, slot: -1}}}
+	r, ok := explainIn(0x40010, []*Pool{live}, func(uintptr) guard.Location { return guard.Location{Part: guard.PartProtected} })
 	require.True(t, ok)
 	assert.Equal(t, KindUseAfterFree, r.Kind)
 }
@@ -167,10 +167,10 @@ func TestRetiredReport(t *testing.T) {
 // close or free, not the old arena's (a -race run found "freelist" named
 // for a freed large block of "images").
 func TestIssue11RetiredLaterWins(t *testing.T) {
-	s := &sampler{name: "freelist", ps: 0x1000, closed: true,
-		solo: map[uintptr]*sampled{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
+	s := &Pool{name: "freelist", ps: 0x1000, closed: true,
+		solo: map[uintptr]*block{0x40000: {addr: 0x40000, size: 64, lo: 0x40000, hi: 0x41000, state: blockClosed, slot: -1}}}
 	loc := guard.Location{Part: guard.PartClosed, Region: "images", Offset: 0x10, Size: 0x19000, Reason: "use after free", Site: "f x.go:1"}
-	r, ok := explainIn(0x40010, []*sampler{s}, func(uintptr) guard.Location { return loc })
+	r, ok := explainIn(0x40010, []*Pool{s}, func(uintptr) guard.Location { return loc })
 	require.True(t, ok)
 	assert.Equal(t, "images", r.Arena)
 	assert.Equal(t, KindUseAfterFree, r.Kind)

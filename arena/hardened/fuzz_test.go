@@ -1,10 +1,11 @@
-package arena_test
+package hardened_test
 
 import (
 	"testing"
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -27,7 +28,7 @@ func FuzzSampledOverflow(f *testing.F) {
 		size := int(size16)%40000 + 1
 		al := uintptr(1) << (alShift % 7)
 		d := int(dist16) % ps
-		fl, err := arena.NewFreeList(&arena.Options{Name: "fuzz-sampled", Sample: 1, SampleUnderflow: under, SampleSlots: 4})
+		fl, err := arena.NewFreeList(&arena.Options{Name: "fuzz-sampled", Sample: &hardened.Options{Every: 1, Underflow: under, Slots: 4}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +40,7 @@ func FuzzSampledOverflow(f *testing.F) {
 		if uintptr(p)%al != 0 {
 			t.Fatalf("%p is not aligned to %d", p, al)
 		}
-		check := func(r *arena.Report, kind arena.Kind, dist int64) {
+		check := func(r *hardened.Report, kind hardened.Kind, dist int64) {
 			t.Helper()
 			if r.Kind != kind || r.Distance != dist || r.Block != uintptr(p) || r.Size != uintptr(size) || r.Arena != "fuzz-sampled" {
 				t.Fatalf("size %d align %d: got %v (kind %v, distance %d), want %v at distance %d", size, al, r, r.Kind, r.Distance, kind, dist)
@@ -48,14 +49,14 @@ func FuzzSampledOverflow(f *testing.F) {
 				t.Fatalf("no allocation site in %v", r)
 			}
 		}
-		caught := func(off int) *arena.Report {
+		caught := func(off int) *hardened.Report {
 			t.Helper()
-			var r *arena.Report
-			err := arena.Catch(func() { poke(p, off, 0x5A) })
+			var r *hardened.Report
+			err := hardened.Catch(func() { poke(p, off, 0x5A) })
 			if err == nil {
 				return nil
 			}
-			r, ok := err.(*arena.Report)
+			r, ok := err.(*hardened.Report)
 			if !ok {
 				t.Fatalf("size %d align %d offset %d: %v is not a report", size, al, off, err)
 			}
@@ -74,7 +75,7 @@ func FuzzSampledOverflow(f *testing.F) {
 			if r == nil {
 				t.Fatalf("read %d bytes into a freed %d-byte block: no fault", off, size)
 			}
-			check(r, arena.KindUseAfterFree, int64(off))
+			check(r, hardened.KindUseAfterFree, int64(off))
 			if len(r.Freed) == 0 {
 				t.Fatalf("no free site in %v", r)
 			}
@@ -83,7 +84,7 @@ func FuzzSampledOverflow(f *testing.F) {
 			if r == nil {
 				t.Fatalf("%d bytes before a left-aligned block: no fault", d+1)
 			}
-			check(r, arena.KindUnderflow, int64(d+1))
+			check(r, hardened.KindUnderflow, int64(d+1))
 			if err := fl.Free(p); err != nil {
 				t.Fatalf("Free after a caught underflow: %v", err)
 			}
@@ -95,7 +96,7 @@ func FuzzSampledOverflow(f *testing.F) {
 				if r == nil {
 					t.Fatalf("%d bytes past a %d-byte block, in its fence: no fault", d+1, size)
 				}
-				check(r, arena.KindOverflow, int64(d+1))
+				check(r, hardened.KindOverflow, int64(d+1))
 				if err := fl.Free(p); err != nil {
 					t.Fatalf("Free after a caught overflow: %v", err)
 				}
@@ -105,11 +106,11 @@ func FuzzSampledOverflow(f *testing.F) {
 				t.Fatalf("a write between the block and its fence faulted: %v", r)
 			}
 			err := fl.Free(p)
-			fr, ok := err.(*arena.Report)
+			fr, ok := err.(*hardened.Report)
 			if !ok || !fr.AtFree {
 				t.Fatalf("a write %d bytes past a %d-byte block, before its fence: Free says %v", d+1, size, err)
 			}
-			check(fr, arena.KindOverflow, int64(d+1))
+			check(fr, hardened.KindOverflow, int64(d+1))
 		}
 	})
 }

@@ -1,14 +1,12 @@
-package arena
+package hardened
 
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 
-	"github.com/dustin/go-humanize"
-
 	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/callers"
 )
 
 // A Kind names what a memory error did.
@@ -38,9 +36,9 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", k)
 }
 
-// A Report explains a fault at or near a sampled block (Options.Sample):
-// what kind of error it was, which block, how far from it, and the call
-// stacks that allocated and freed the block.
+// A Report explains a fault at or near a block of a Pool, or in the range
+// of an arena closed since: what kind of error it was, which block, how
+// far from it, and the call stacks that allocated and freed the block.
 type Report struct {
 	Kind  Kind
 	Addr  uintptr // the faulting address
@@ -155,7 +153,7 @@ func bytesWord(n int64) string {
 // fence page on either side; where two neighbourhoods overlap (the fence
 // between two slots) the nearer block wins, and the lower one on a tie.
 // An access inside a live block is not a sampling error: ok is false.
-func attribute(addr, pageSize uintptr, blocks []sampled) (r Report, ok bool) {
+func attribute(addr, pageSize uintptr, blocks []block) (r Report, ok bool) {
 	best, bestDist := -1, uintptr(0)
 	for i := range blocks {
 		b := &blocks[i]
@@ -209,14 +207,14 @@ func attribute(addr, pageSize uintptr, blocks []sampled) (r Report, ok bool) {
 // belongs to a live mapping or a live block is never blamed on a closed
 // arena: the live owner wins. Safe for concurrent use.
 func Explain(addr uintptr) (*Report, bool) {
-	return explainIn(addr, allSamplers(), guard.Lookup)
+	return explainIn(addr, allPools(), guard.Lookup)
 }
 
-// explainIn is Explain over the given samplers. A closed arena's address
+// explainIn is Explain over the given pools. A closed arena's address
 // space may since have been mapped again by someone else: an address that
 // lookup places in a live region is not blamed on a closed arena's block,
 // whatever that block's state was when the arena closed.
-func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Location) (*Report, bool) {
+func explainIn(addr uintptr, pools []*Pool, lookup func(uintptr) guard.Location) (*Report, bool) {
 	var where *guard.Location
 	at := func() guard.Location {
 		if where == nil {
@@ -225,18 +223,18 @@ func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Loc
 		}
 		return *where
 	}
-	for _, s := range samplers {
-		r, ok := s.explain(addr)
+	for _, p := range pools {
+		r, ok := p.explain(addr)
 		if !ok {
 			continue
 		}
-		if r.Kind == KindUseAfterClose || s.isClosed() {
+		if r.Kind == KindUseAfterClose || p.isClosed() {
 			// The pool's pages may since have left guard's quarantine and
 			// been mapped again, by a live region or by one retired later
 			// (an arena closed since, a large block freed since): then
 			// that owner is named, not this closed arena.
 			loc := at()
-			if loc.Part != guard.PartUnknown && (loc.Part != guard.PartClosed || loc.Region != s.regionName()) {
+			if loc.Part != guard.PartUnknown && (loc.Part != guard.PartClosed || loc.Region != p.regionName()) {
 				continue
 			}
 		}
@@ -245,19 +243,21 @@ func explainIn(addr uintptr, samplers []*sampler, lookup func(uintptr) guard.Loc
 	return retiredReport(addr, at())
 }
 
-// retiredReport explains an address in a range an arena retired into
-// guard's quarantine (see retireRegion), from what guard recorded.
+// retiredReport explains an address in a range an arena (or a pool)
+// retired into guard's quarantine with a Kind's words as the reason
+// (guard.Region.Retire), from what guard recorded: any arena's range, not
+// only a sampling one's.
 func retiredReport(addr uintptr, loc guard.Location) (*Report, bool) {
 	if loc.Part != guard.PartClosed {
 		return nil, false
 	}
 	var k Kind
 	switch loc.Reason {
-	case "use after close":
+	case KindUseAfterClose.String():
 		k = KindUseAfterClose
-	case "use after free":
+	case KindUseAfterFree.String():
 		k = KindUseAfterFree
-	case "use after reset":
+	case KindUseAfterReset.String():
 		k = KindUseAfterReset
 	default:
 		return nil, false // a region someone else closed
@@ -269,31 +269,31 @@ func retiredReport(addr uintptr, loc guard.Location) (*Report, bool) {
 	return r, true
 }
 
-// explain is Explain for one sampler.
-func (s *sampler) explain(addr uintptr) (*Report, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var near []sampled
-	for _, seg := range s.segs {
-		if addr+s.ps < seg.addr || addr >= seg.addr+uintptr(seg.r.Size())+s.ps {
+// explain is Explain for one pool.
+func (p *Pool) explain(addr uintptr) (*Report, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var near []block
+	for _, seg := range p.segs {
+		if addr+p.ps < seg.addr || addr >= seg.addr+uintptr(seg.r.Size())+p.ps {
 			continue
 		}
 		// The fence page at addr may belong to the slot below or above.
-		i := int((addr + s.ps - seg.addr) / s.stride)
+		i := int((addr + p.ps - seg.addr) / p.stride)
 		for _, j := range []int{i - 1, i} {
-			if j >= 0 && j < segSlots && seg.first+j < s.nslots && s.slots[seg.first+j] != nil {
-				near = append(near, *s.slots[seg.first+j])
+			if j >= 0 && j < segSlots && seg.first+j < p.nslots && p.slots[seg.first+j] != nil {
+				near = append(near, *p.slots[seg.first+j])
 			}
 		}
 	}
-	for _, b := range s.solo {
+	for _, b := range p.solo {
 		near = append(near, *b)
 	}
-	r, ok := attribute(addr, s.ps, near)
+	r, ok := attribute(addr, p.ps, near)
 	if !ok {
 		return nil, false
 	}
-	r.Arena = s.name
+	r.Arena = p.name
 	for i := range near {
 		if near[i].addr == r.Block {
 			r.Allocated = frames(near[i].allocPC[:])
@@ -306,9 +306,9 @@ func (s *sampler) explain(addr uintptr) (*Report, bool) {
 }
 
 // report builds the report of b for an error found without a fault.
-// s.mu must be held.
-func (s *sampler) report(b *sampled, k Kind, addr uintptr) *Report {
-	r := &Report{Kind: k, Addr: addr, Arena: s.name, Block: b.addr, Size: b.size, Allocated: frames(b.allocPC[:])}
+// p.mu must be held.
+func (p *Pool) report(b *block, k Kind, addr uintptr) *Report {
+	r := &Report{Kind: k, Addr: addr, Arena: p.name, Block: b.addr, Size: b.size, Allocated: frames(b.allocPC[:])}
 	r.Distance = int64(addr - (b.addr + b.size) + 1)
 	return r
 }
@@ -331,83 +331,8 @@ func Catch(fn func()) error {
 	return err
 }
 
-// frames formats the recorded program counters as "function file:line",
-// leaving out the arena package's own frames and the runtime's.
-func frames(pcs []uintptr) []string {
-	n := 0
-	for n < len(pcs) && pcs[n] != 0 {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	var out []string
-	fs := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := fs.Next()
-		if f.Function != "" && !internalFrame(f) {
-			out = append(out, fmt.Sprintf("%s %s:%d", f.Function, f.File, f.Line))
-		}
-		if !more {
-			return out
-		}
-	}
-}
-
-func internalFrame(f runtime.Frame) bool {
-	const pkg = "github.com/mmarena/mmarena/arena."
-	if strings.HasPrefix(f.Function, "runtime.") || strings.HasPrefix(f.Function, "testing.") {
-		return true
-	}
-	return strings.HasPrefix(f.Function, pkg) && !strings.HasSuffix(f.File, "_test.go")
-}
-
-// firstSite is the innermost frame of pcs, or "an unknown site".
-func firstSite(pcs []uintptr) string {
-	if fs := frames(pcs); len(fs) > 0 {
-		return fs[0]
-	}
-	return "an unknown site"
-}
-
-// Unfreed describes the blocks a FreeList handed out and that were never
-// freed.
-type Unfreed struct {
-	Name    string         // the arena's name
-	Blocks  int            // how many
-	Bytes   uint64         // their bytes: block sizes, and requested sizes for sampled blocks
-	Sampled []UnfreedBlock // the sampled ones among them, with their allocation sites
-}
-
-// String reads like `"cache": 3 blocks (192 B) never freed; 1 sampled,
-// allocated at main.load /src/load.go:31`, listing at most 10 sampled
-// blocks.
-func (u Unfreed) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%q: %d block(s) (%s) never freed", u.Name, u.Blocks, humanize.IBytes(u.Bytes))
-	if len(u.Sampled) > 0 {
-		fmt.Fprintf(&b, "; %d sampled:", len(u.Sampled))
-		for i, s := range u.Sampled {
-			if i == unfreedShown {
-				fmt.Fprintf(&b, "\n  and %d more", len(u.Sampled)-i)
-				break
-			}
-			site := "an unknown site"
-			if len(s.Allocated) > 0 {
-				site = s.Allocated[0]
-			}
-			fmt.Fprintf(&b, "\n  %d bytes at %#x allocated at %s", s.Size, s.Addr, site)
-		}
-	}
-	return b.String()
-}
-
-// unfreedShown is how many sampled blocks Unfreed.String lists.
-const unfreedShown = 10
-
-// An UnfreedBlock is a sampled block never freed.
-type UnfreedBlock struct {
-	Addr      uintptr
-	Size      uintptr  // as requested for a sampled block; the class size otherwise
-	Allocated []string // the allocation's call stack, for sampled blocks only
-}
+// frames and firstSite format recorded call stacks for reports.
+var (
+	frames    = callers.Frames
+	firstSite = callers.First
+)

@@ -1,4 +1,4 @@
-package arena_test
+package hardened_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -23,11 +24,11 @@ func peek(p unsafe.Pointer, off int) byte {
 	return sink
 }
 
-// report runs fn under arena.Catch and requires a *arena.Report.
-func report(t *testing.T, fn func()) *arena.Report {
+// report runs fn under hardened.Catch and requires a *hardened.Report.
+func report(t *testing.T, fn func()) *hardened.Report {
 	t.Helper()
-	err := arena.Catch(fn)
-	var r *arena.Report
+	err := hardened.Catch(fn)
+	var r *hardened.Report
 	require.ErrorAs(t, err, &r, "%v", err)
 	var fe *guard.FaultError
 	require.ErrorAs(t, err, &fe, "a report from a fault unwraps to the fault")
@@ -38,7 +39,7 @@ func report(t *testing.T, fn func()) *arena.Report {
 func fences(t *testing.T, test func(t *testing.T)) {
 	for _, f := range []guard.Fence{guard.FenceAuto, guard.FenceMprotect} {
 		t.Run(f.String(), func(t *testing.T) {
-			defer arena.SetSampleFence(f)()
+			defer hardened.SetFence(f)()
 			test(t)
 		})
 	}
@@ -50,7 +51,7 @@ func sitesName(t *testing.T, sites []string, fn string) {
 	t.Helper()
 	require.NotEmpty(t, sites)
 	assert.Contains(t, sites[0], fn)
-	assert.Contains(t, sites[0], "sample_test.go:")
+	assert.Contains(t, sites[0], "pool_test.go:")
 }
 
 func allocSampled(t *testing.T, f *arena.FreeList, size uintptr) unsafe.Pointer {
@@ -63,14 +64,14 @@ func allocSampled(t *testing.T, f *arena.FreeList, size uintptr) unsafe.Pointer 
 func TestSampledOverflow(t *testing.T) {
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f := newFreeList(t, &arena.Options{Name: "overflow", Sample: 1})
+		f := newFreeList(t, &arena.Options{Name: "overflow", Sample: &hardened.Options{Every: 1}})
 		p := allocSampled(t, f, 48)
 		assert.True(t, isZero(bytesAt(p, 48)), "sampled memory is zeroed")
 		assert.Zero(t, (uintptr(p)+48)%uintptr(align.PageSize()), "the block ends at the fence")
 		poke(p, 47, 1) // the last byte is the block's
 
 		r := report(t, func() { poke(p, 48, 1) })
-		assert.Equal(t, arena.KindOverflow, r.Kind)
+		assert.Equal(t, hardened.KindOverflow, r.Kind)
 		assert.EqualValues(t, 1, r.Distance)
 		assert.EqualValues(t, 48, r.Size)
 		assert.Equal(t, uintptr(p), r.Block)
@@ -80,13 +81,13 @@ func TestSampledOverflow(t *testing.T) {
 		assert.Contains(t, r.Error(), "arena: overflow: 1 byte past the end of a 48-byte block")
 
 		r = report(t, func() { _ = peek(p, 48+100) })
-		assert.Equal(t, arena.KindOverflow, r.Kind)
+		assert.Equal(t, hardened.KindOverflow, r.Kind)
 		assert.EqualValues(t, 101, r.Distance)
 
 		// A block larger than a slot gets a mapping of its own.
 		q := allocSampled(t, f, 20000)
 		r = report(t, func() { poke(q, 20000, 1) })
-		assert.Equal(t, arena.KindOverflow, r.Kind)
+		assert.Equal(t, hardened.KindOverflow, r.Kind)
 		assert.EqualValues(t, 1, r.Distance)
 		assert.EqualValues(t, 20000, r.Size)
 		require.NoError(t, f.Free(q))
@@ -97,15 +98,15 @@ func TestSampledOverflow(t *testing.T) {
 func TestSampledUnderflow(t *testing.T) {
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f := newFreeList(t, &arena.Options{Sample: 1, SampleUnderflow: true})
+		f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1, Underflow: true}})
 		p := allocSampled(t, f, 100)
 		assert.Zero(t, uintptr(p)%uintptr(align.PageSize()), "the block starts at the fence")
 		r := report(t, func() { poke(p, -1, 1) })
-		assert.Equal(t, arena.KindUnderflow, r.Kind)
+		assert.Equal(t, hardened.KindUnderflow, r.Kind)
 		assert.EqualValues(t, 1, r.Distance)
 		assert.Contains(t, r.Error(), "1 byte before the start of a 100-byte block")
 		r = report(t, func() { _ = peek(p, -4096) })
-		assert.Equal(t, arena.KindUnderflow, r.Kind)
+		assert.Equal(t, hardened.KindUnderflow, r.Kind)
 		assert.EqualValues(t, 4096, r.Distance)
 		require.NoError(t, f.Free(p))
 	})
@@ -119,12 +120,12 @@ func freeSampled(t *testing.T, f *arena.FreeList, p unsafe.Pointer) {
 func TestSampledUseAfterFree(t *testing.T) {
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f := newFreeList(t, &arena.Options{Name: "uaf", Sample: 1})
+		f := newFreeList(t, &arena.Options{Name: "uaf", Sample: &hardened.Options{Every: 1}})
 		p := allocSampled(t, f, 64)
 		poke(p, 8, 7)
 		freeSampled(t, f, p)
 		r := report(t, func() { _ = peek(p, 8) })
-		assert.Equal(t, arena.KindUseAfterFree, r.Kind)
+		assert.Equal(t, hardened.KindUseAfterFree, r.Kind)
 		assert.EqualValues(t, 8, r.Distance)
 		sitesName(t, r.Allocated, "allocSampled")
 		sitesName(t, r.Freed, "freeSampled")
@@ -146,19 +147,20 @@ func TestSampledUseAfterFree(t *testing.T) {
 func TestSampledUseAfterReset(t *testing.T) {
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		b := newBump(t, &arena.Options{Name: "reset", Sample: 1})
+		b := newBump(t, &arena.Options{Name: "reset", Sample: &hardened.Options{Every: 1}})
 		type rec struct{ A, B int64 }
 		x, err := arena.New[rec](b)
 		require.NoError(t, err)
 		assert.Zero(t, (uintptr(unsafe.Pointer(x))+16)%uintptr(align.PageSize()), "New's object ends at the fence")
 		x.B = 5
-		gen := b.Generation()
+		gen, _ := b.State()
 		b.Reset()
-		assert.NotEqual(t, gen, b.Generation())
+		now, _ := b.State()
+		assert.NotEqual(t, gen, now)
 		// Through x.B the fault may come at x's first byte: Go probes a
 		// pointer for nil there before the race detector's hook runs.
 		r := report(t, func() { x.B++ })
-		assert.Equal(t, arena.KindUseAfterReset, r.Kind)
+		assert.Equal(t, hardened.KindUseAfterReset, r.Kind)
 		assert.Contains(t, []int64{0, 8}, r.Distance)
 		r = report(t, func() { poke(unsafe.Pointer(x), 8, 1) })
 		assert.EqualValues(t, 8, r.Distance)
@@ -180,7 +182,7 @@ func TestSampledUseAfterReset(t *testing.T) {
 func TestSampledUseAfterClose(t *testing.T) {
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f, err := arena.NewFreeList(&arena.Options{Name: "closed", Sample: 1})
+		f, err := arena.NewFreeList(&arena.Options{Name: "closed", Sample: &hardened.Options{Every: 1}})
 		require.NoError(t, err)
 		p := allocSampled(t, f, 32)
 		q := allocSampled(t, f, 40000)
@@ -188,10 +190,10 @@ func TestSampledUseAfterClose(t *testing.T) {
 		defer arena.SetLeakHandler(prev)
 		require.NoError(t, f.Close())
 		r := report(t, func() { _ = peek(p, 0) })
-		assert.Equal(t, arena.KindUseAfterClose, r.Kind)
+		assert.Equal(t, hardened.KindUseAfterClose, r.Kind)
 		assert.Contains(t, r.Error(), "closed at ")
 		r = report(t, func() { _ = peek(q, 39999) })
-		assert.Equal(t, arena.KindUseAfterClose, r.Kind)
+		assert.Equal(t, hardened.KindUseAfterClose, r.Kind)
 		assert.EqualValues(t, 39999, r.Distance)
 	})
 }
@@ -200,15 +202,15 @@ func TestSampledUseAfterClose(t *testing.T) {
 // alignment, a few bytes lie between the block and the fence; Free finds
 // a write there.
 func TestSampledOverflowAtFree(t *testing.T) {
-	f := newFreeList(t, &arena.Options{Sample: 1})
+	f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1}})
 	p, err := f.Alloc(13, 8)
 	require.NoError(t, err)
 	assert.Zero(t, uintptr(p)%8)
-	assert.Nil(t, arena.Catch(func() { poke(p, 14, 0) }), "the slack is not fenced")
+	assert.Nil(t, hardened.Catch(func() { poke(p, 14, 0) }), "the slack is not fenced")
 	err = f.Free(p)
-	var r *arena.Report
+	var r *hardened.Report
 	require.ErrorAs(t, err, &r)
-	assert.Equal(t, arena.KindOverflow, r.Kind)
+	assert.Equal(t, hardened.KindOverflow, r.Kind)
 	assert.True(t, r.AtFree)
 	assert.EqualValues(t, 2, r.Distance)
 	assert.Contains(t, err.Error(), "found by Free")
@@ -217,7 +219,7 @@ func TestSampledOverflowAtFree(t *testing.T) {
 }
 
 func TestSampledEveryNth(t *testing.T) {
-	f := newFreeList(t, &arena.Options{Sample: 3})
+	f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 3}})
 	var ps []unsafe.Pointer
 	for range 9 {
 		ps = append(ps, allocSampled(t, f, 100))
@@ -254,14 +256,14 @@ func TestSampledEveryNth(t *testing.T) {
 func TestSampledMappings(t *testing.T) {
 	for _, fence := range []guard.Fence{guard.FenceAuto, guard.FenceMprotect} {
 		t.Run(fence.String(), func(t *testing.T) {
-			defer arena.SetSampleFence(fence)()
+			defer hardened.SetFence(fence)()
 			probe, err := guard.Map(1, &guard.Options{Fence: fence})
 			require.NoError(t, err)
 			resolved := probe.Fence()
 			require.NoError(t, probe.Close())
 
 			mapcheck.Baseline(t)
-			f := newFreeList(t, &arena.Options{Sample: 1})
+			f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1}})
 			var ps []unsafe.Pointer
 			for range 20 { // two 16-slot segments
 				ps = append(ps, allocSampled(t, f, 100))
@@ -284,7 +286,7 @@ func TestSampledMappings(t *testing.T) {
 }
 
 func TestSampledQuarantine(t *testing.T) {
-	f := newFreeList(t, &arena.Options{Sample: 1, SampleSlots: 2})
+	f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1, Slots: 2}})
 	a := allocSampled(t, f, 8)
 	b := allocSampled(t, f, 8)
 	c := allocSampled(t, f, 8) // every slot is live: an ordinary block
@@ -308,7 +310,7 @@ func TestSampledBudget(t *testing.T) {
 	defer arena.SetLeakHandler(arena.SetLeakHandler(func(arena.LeakReport) {}))
 	fences(t, func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f := newFreeList(t, &arena.Options{Sample: 2})
+		f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 2}})
 		_ = allocSampled(t, f, 64) // an ordinary block: maps a chunk
 		_ = allocSampled(t, f, 64) // sampled: maps the pool
 		_, held := guard.Budget()
@@ -329,7 +331,7 @@ func TestSampledBudget(t *testing.T) {
 	})
 	t.Run("no room for the pool", func(t *testing.T) {
 		mapcheck.Baseline(t)
-		f := newFreeList(t, &arena.Options{Sample: 2})
+		f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 2}})
 		_ = allocSampled(t, f, 64)
 		_, held := guard.Budget()
 		defer guard.SetBudget(guard.SetBudget(held))
@@ -344,12 +346,12 @@ func TestSampledBudget(t *testing.T) {
 
 func TestSampledFreeze(t *testing.T) {
 	fences(t, func(t *testing.T) {
-		f := newFreeList(t, &arena.Options{Sample: 1})
+		f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1}})
 		p := allocSampled(t, f, 64)
 		poke(p, 0, 3)
 		require.NoError(t, f.Freeze())
 		assert.EqualValues(t, 3, peek(p, 0))
-		err := arena.Catch(func() { poke(p, 0, 4) })
+		err := hardened.Catch(func() { poke(p, 0, 4) })
 		var fe *guard.FaultError
 		require.ErrorAs(t, err, &fe, "%v", err)
 		assert.Equal(t, guard.PartFrozen, fe.Part)
@@ -357,21 +359,21 @@ func TestSampledFreeze(t *testing.T) {
 		poke(p, 0, 4)
 		require.NoError(t, f.Free(p))
 
-		b := newBump(t, &arena.Options{Sample: 1})
+		b := newBump(t, &arena.Options{Sample: &hardened.Options{Every: 1}})
 		x, err := arena.New[int64](b)
 		require.NoError(t, err)
 		require.NoError(t, b.Freeze())
-		require.ErrorAs(t, arena.Catch(func() { *x = 1 }), &fe)
+		require.ErrorAs(t, hardened.Catch(func() { *x = 1 }), &fe)
 		assert.Equal(t, guard.PartFrozen, fe.Part)
 		b.Reset() // thaws, then fences the sampled block
 		r := report(t, func() { *x = 1 })
-		assert.Equal(t, arena.KindUseAfterReset, r.Kind)
+		assert.Equal(t, hardened.KindUseAfterReset, r.Kind)
 	})
 }
 
 func TestUnfreed(t *testing.T) {
 	mapcheck.Baseline(t)
-	f, err := arena.NewFreeList(&arena.Options{Name: "leaky", Sample: 2})
+	f, err := arena.NewFreeList(&arena.Options{Name: "leaky", Sample: &hardened.Options{Every: 2}})
 	require.NoError(t, err)
 	var ps []unsafe.Pointer
 	for range 5 {
@@ -392,7 +394,7 @@ func TestUnfreed(t *testing.T) {
 	sitesName(t, u.Sampled[0].Allocated, "")
 	assert.Contains(t, u.String(), `"leaky": 5 block(s)`)
 
-	many := arena.Unfreed{Name: "x", Blocks: 12, Sampled: make([]arena.UnfreedBlock, 12)}
+	many := arena.Unfreed{Name: "x", Blocks: 12, Sampled: make([]hardened.Block, 12)}
 	assert.Equal(t, 10, strings.Count(many.String(), "allocated at"))
 	assert.Contains(t, many.String(), "\n  and 2 more")
 	_ = large
@@ -405,7 +407,7 @@ func TestUnfreed(t *testing.T) {
 	require.NotNil(t, got[0].Unfreed)
 	assert.Equal(t, 5, got[0].Unfreed.Blocks)
 	assert.Contains(t, got[0].String(), "closed with blocks never freed")
-	assert.Contains(t, got[0].String(), "sample_test.go:")
+	assert.Contains(t, got[0].String(), "pool_test.go:")
 
 	// Without sampling, Close reports nothing.
 	got = nil
@@ -419,18 +421,18 @@ func TestUnfreed(t *testing.T) {
 }
 
 func TestSampleOptions(t *testing.T) {
-	for _, o := range []arena.Options{{Sample: -1}, {Sample: 1, SampleSlots: -1}, {Sample: 1, SampleSlots: 1<<20 + 1}} {
+	for _, o := range []arena.Options{{Sample: &hardened.Options{Every: -1}}, {Sample: &hardened.Options{Every: 1, Slots: -1}}, {Sample: &hardened.Options{Every: 1, Slots: 1<<20 + 1}}} {
 		_, err := arena.NewFreeList(&o)
 		require.ErrorIs(t, err, arena.ErrSize)
 		_, err = arena.NewBump(&o)
 		require.ErrorIs(t, err, arena.ErrSize)
 	}
-	_, err := arena.NewShared(&arena.Options{Sample: 1})
+	_, err := arena.NewShared(&arena.Options{Sample: &hardened.Options{Every: 1}})
 	require.ErrorIs(t, err, arena.ErrUnsupported)
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 
 	// Alignment above a page is not sampled; zero sizes are not counted.
-	f := newFreeList(t, &arena.Options{Sample: 1})
+	f := newFreeList(t, &arena.Options{Sample: &hardened.Options{Every: 1}})
 	p, err := f.Alloc(100, 1<<16)
 	require.NoError(t, err)
 	assert.Zero(t, uintptr(p)%(1<<16))
@@ -441,20 +443,20 @@ func TestSampleOptions(t *testing.T) {
 	assert.EqualValues(t, 1, s.Skipped)
 	require.NoError(t, f.Free(p))
 
-	_, ok := arena.Explain(0x1000)
+	_, ok := hardened.Explain(0x1000)
 	assert.False(t, ok, "an address near no sampled block")
-	err = arena.Catch(func() {})
+	err = hardened.Catch(func() {})
 	assert.NoError(t, err)
 }
 
 func TestSampledSync(t *testing.T) {
-	f, err := arena.NewSyncFreeList(&arena.Options{Sample: 1})
+	f, err := arena.NewSyncFreeList(&arena.Options{Sample: &hardened.Options{Every: 1}})
 	require.NoError(t, err)
 	defer f.Close()
 	p, err := f.Alloc(32, 8)
 	require.NoError(t, err)
 	require.NoError(t, f.Free(p))
 	r := report(t, func() { _ = peek(p, 0) })
-	assert.Equal(t, arena.KindUseAfterFree, r.Kind)
+	assert.Equal(t, hardened.KindUseAfterFree, r.Kind)
 	assert.True(t, strings.HasPrefix(r.Error(), "arena: use after free"))
 }

@@ -1,0 +1,263 @@
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/mmarena/mmarena/guard"
+)
+
+// flClass is the state of one size class.
+type flClass struct {
+	partial []*span // spans with at least one free block
+	spare   *span   // one empty span kept, so alloc/free at a span's edge makes no system call
+	spans   int     // spans of this class, spare included
+	inUse   uint64  // blocks allocated
+	free    uint64  // free blocks in this class's spans
+}
+
+// chunkShift fixes the chunk size and alignment at 4 MiB: a pointer's
+// chunk is found by a map lookup of its address >> chunkShift.
+const (
+	chunkShift = 22
+	chunkBytes = 1 << chunkShift
+	unitsPer   = chunkBytes / spanUnit
+)
+
+// flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
+type flChunk struct {
+	r     *guard.Region
+	base  unsafe.Pointer
+	addr  uintptr
+	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
+	units [unitsPer]*span // the span covering each unit, nil if the unit is free
+	last  [unitsPer]int8  // class of the last span at each unit, -1 never used
+}
+
+// A span is a run of units cut into blocks of one class. Its metadata
+// lives on the Go heap.
+type span struct {
+	chunk *flChunk
+	off   uintptr // from the chunk's base
+	class int
+	size  uintptr // block size
+	n     uint32  // blocks
+	used  uint32  // blocks allocated
+	fresh uint32  // blocks [fresh, n) were never handed out and read zero
+	free  []uint32
+	bits  []uint64 // bit i set: block i is allocated
+	// partialAt is the span's index in its class's partial list, or -1
+	// when it is not on it (full, or the spare).
+	partialAt int
+}
+
+// spanSlot is a free run of units.
+type spanSlot struct {
+	chunk *flChunk
+	off   uintptr
+}
+
+// allocSmall hands out a block of class c.
+func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
+	cl := &st.classes[c]
+	for {
+		if len(cl.partial) == 0 {
+			if err := st.newSpan(c); err != nil {
+				return nil, err
+			}
+		}
+		s := cl.partial[len(cl.partial)-1]
+		var i uint32
+		recycled := len(s.free) > 0
+		if recycled {
+			i = s.free[len(s.free)-1]
+			s.free = s.free[:len(s.free)-1]
+		} else {
+			i = s.fresh
+			s.fresh++
+		}
+		p := add(s.chunk.base, s.off+uintptr(i)*s.size)
+		if recycled {
+			if st.opts.CheckFreed {
+				if at := nonZero(p, s.size); at >= 0 {
+					// Withdraw the block for good: it stays marked
+					// allocated and is never handed out again.
+					s.bits[i/64] |= 1 << (i % 64)
+					s.used++
+					cl.free--
+					st.retired++
+					if st.withdrawn == nil {
+						st.withdrawn = make(map[uintptr]struct{})
+					}
+					st.withdrawn[uintptr(p)] = struct{}{}
+					if s.used == s.n {
+						st.dropPartial(s)
+					}
+					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
+						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
+				}
+			} else {
+				clearBytes(p, s.size)
+			}
+		}
+		s.bits[i/64] |= 1 << (i % 64)
+		s.used++
+		cl.inUse++
+		cl.free--
+		st.inUse += s.size
+		if s.used == s.n {
+			st.dropPartial(s)
+		}
+		return p, nil
+	}
+}
+
+// nonZero returns the offset of the first non-zero byte of [p, p+n), or
+// -1.
+func nonZero(p unsafe.Pointer, n uintptr) int {
+	for i, b := range bytesOf(p, int(n)) {
+		if b != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropPartial takes a span off its class's partial list. O(1).
+func (st *flState) dropPartial(s *span) {
+	cl := &st.classes[s.class]
+	last := cl.partial[len(cl.partial)-1]
+	cl.partial[s.partialAt], last.partialAt = last, s.partialAt
+	cl.partial[len(cl.partial)-1] = nil
+	cl.partial = cl.partial[:len(cl.partial)-1]
+	s.partialAt = -1
+}
+
+// pushPartial puts a span with free blocks on its class's partial list.
+func (st *flState) pushPartial(s *span) {
+	cl := &st.classes[s.class]
+	s.partialAt = len(cl.partial)
+	cl.partial = append(cl.partial, s)
+}
+
+// newSpan gives class c a span with free blocks: its spare, a free slot,
+// or units cut from a chunk, mapping a new chunk if need be.
+func (st *flState) newSpan(c int) error {
+	cl := &st.classes[c]
+	if s := cl.spare; s != nil {
+		cl.spare = nil
+		st.pushPartial(s)
+		return nil
+	}
+	bytes := spanBytes(c)
+	kind := 0
+	if bytes > spanUnit {
+		kind = 1
+	}
+	var slot spanSlot
+	if n := len(st.free[kind]); n > 0 {
+		slot = st.free[kind][n-1]
+		st.free[kind] = st.free[kind][:n-1]
+	} else {
+		if st.current == nil || st.current.next+bytes > chunkBytes {
+			if err := st.newChunk(); err != nil {
+				return err
+			}
+		}
+		ch := st.current
+		slot = spanSlot{ch, ch.next}
+		ch.next += bytes
+	}
+	// Fault the span's pages in with one system call rather than one
+	// fault per page as its blocks are first written: for page-sized
+	// blocks that halves the cost of a fresh block.
+	if canPopulate.Load() {
+		if err := slot.chunk.r.Populate(int(slot.off), int(bytes)); errors.Is(err, errors.ErrUnsupported) {
+			canPopulate.Store(false)
+		}
+	}
+	size := classSize[c]
+	n := uint32(bytes / size)
+	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
+		bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
+	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
+		slot.chunk.units[u] = s
+		slot.chunk.last[u] = int8(c)
+	}
+	st.pushPartial(s)
+	cl.spans++
+	cl.free += uint64(n)
+	return nil
+}
+
+// newChunk maps a 4 MiB chunk aligned to 4 MiB. Its unused tail, if the
+// last chunk had one, stays mapped and is never cut: at most one span's
+// worth per chunk.
+func (st *flState) newChunk() error {
+	if err := st.checkLimit(chunkBytes); err != nil {
+		return err
+	}
+	o := &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: chunkBytes,
+		HugePages: st.opts.HugePages, Populate: st.opts.Prefault}
+	r, err := guard.Map(chunkBytes, o)
+	if err != nil {
+		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
+	}
+	st.syscalls++ // counted on success only: a refused call changes no stats
+	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
+	for i := range ch.last {
+		ch.last[i] = -1
+	}
+	st.chunks[ch.addr>>chunkShift] = ch
+	st.current = ch
+	st.mapped += chunkBytes
+	st.publish()
+	return nil
+}
+
+// emptied handles a span whose last block was freed, which is on the
+// partial list. Hysteresis, so that allocating and freeing at a span's
+// edge makes no system call: the class's only partial span stays where
+// it is; otherwise the span becomes the class's spare if it has none;
+// only otherwise do its pages go back to the OS and its units to the free
+// slots.
+func (st *flState) emptied(s *span) {
+	cl := &st.classes[s.class]
+	if len(cl.partial) == 1 {
+		return
+	}
+	st.dropPartial(s)
+	if cl.spare == nil {
+		cl.spare = s
+		return
+	}
+	bytes := spanBytes(s.class)
+	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
+		st.released += uint64(bytes)
+	}
+	st.syscalls++
+	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
+		s.chunk.units[u] = nil
+	}
+	kind := 0
+	if bytes > spanUnit {
+		kind = 1
+	}
+	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
+	cl.spans--
+	cl.free -= uint64(s.n)
+	st.publish()
+}
+
+// spanBytes is how much memory a span of class c takes: 64 KiB for
+// blocks up to 8 KiB (at least 8 blocks a span), 256 KiB above.
+func spanBytes(c int) uintptr {
+	if classSize[c] <= 8<<10 {
+		return spanUnit
+	}
+	return 4 * spanUnit
+}
+
+// spanUnit is the granule spans are cut in and aligned to.
+const spanUnit = 64 << 10
