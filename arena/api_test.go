@@ -1,0 +1,64 @@
+package arena_test
+
+import (
+	"go/ast"
+	"go/doc"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+// maxExported bounds arena's exported names (types, funcs, methods,
+// constants, variables), so that the API cannot creep back to the 108 it
+// had before hardened mode, FreeListStats, Generation and Frozen, and the
+// duplicate sentinels and interfaces were folded away (issue 12).
+const maxExported = 85
+
+// TestAPISize counts arena's exported names as go doc lists them, from
+// the package's non-test files, and fails above maxExported.
+func TestAPISize(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := pkgs["arena"]
+	if !ok {
+		t.Fatal("no package arena in .")
+	}
+	d := doc.New(p, "github.com/mmarena/mmarena/arena", 0)
+	var names []string
+	values := func(vs []*doc.Value) {
+		for _, v := range vs {
+			for _, s := range v.Decl.Specs {
+				for _, id := range s.(*ast.ValueSpec).Names {
+					if id.IsExported() {
+						names = append(names, id.Name)
+					}
+				}
+			}
+		}
+	}
+	values(d.Consts)
+	values(d.Vars)
+	for _, f := range d.Funcs {
+		names = append(names, f.Name)
+	}
+	for _, ty := range d.Types {
+		names = append(names, ty.Name)
+		values(ty.Consts)
+		values(ty.Vars)
+		for _, f := range ty.Funcs {
+			names = append(names, f.Name)
+		}
+		for _, m := range ty.Methods {
+			names = append(names, ty.Name+"."+m.Name)
+		}
+	}
+	t.Logf("%d exported names: %s", len(names), strings.Join(names, " "))
+	if len(names) > maxExported {
+		t.Errorf("arena exports %d names, more than %d: fold a new one into an existing type or package, or raise maxExported with a reason", len(names), maxExported)
+	}
+}
