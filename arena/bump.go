@@ -417,7 +417,7 @@ func (b *Bump) thaw() error {
 // Alloc and the helpers return ErrClosed, Reset does nothing, and Close
 // returns nil again. The chunks' pages are dropped, but their address
 // ranges stay reserved and fenced in guard's quarantine (see
-// guard.SetQuarantine), so a pointer kept past Close faults, and Catch
+// guard.SetQuarantine), so a pointer kept past Close faults, and hardened.Catch
 // names it a use after close of this arena, with the Close call site,
 // instead of reading whatever arena is made next. It returns the first
 // system-call error, if any, wrapping its errno; the arena is closed all

@@ -18,6 +18,21 @@ import (
 // fences them for a while (Quarantine); Trim unmaps the ones kept for
 // reuse; Close retires them all into guard's quarantine. bumpState holds
 // the list; Bump and Shared carve the current chunk each their own way.
+//
+// Chained chunks rather than one reservation committed in place: many
+// arenas live at once (one per request), and a fixed multi-GiB
+// reservation each would exhaust the address space; chunks also let Trim
+// return whole mappings. With guard markers a chunk costs one kernel
+// mapping. Fresh chunk memory is faulted in a stride ahead of the
+// allocations with MADV_POPULATE_WRITE, which made W1 cold as fast as a
+// raw bump over a Go byte slice.
+//
+// Reset keeps the pages and zeroes them as they are handed out again, in
+// strides that grow to 32 MiB (where memclr streams past the cache),
+// rather than dropping them with MADV_DONTNEED and taking a page fault on
+// each: refilling 64 MiB was faster that way (BenchmarkResetRefill).
+// Options.ResetRelease chooses the other trade, and Trim returns memory
+// on demand.
 
 // bumpState is the part of a Bump that the fast path never touches. It
 // is separate so that runtime.AddCleanup can report a Bump that became

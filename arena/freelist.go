@@ -592,7 +592,7 @@ func (f *FreeList) Thaw() error {
 // Close gives every chunk and large block back; afterwards every call
 // returns ErrClosed and Close returns nil again. As with Bump.Close, the
 // pages are dropped but the address ranges wait, fenced, in guard's
-// quarantine, so a pointer kept past Close faults and Catch names it a use
+// quarantine, so a pointer kept past Close faults and hardened.Catch names it a use
 // after close with the Close call site. A FreeList dropped without Close
 // is reported (SetLeakHandler) and keeps its memory. In hardened mode (Options.Sample)
 // blocks never freed are reported first to the leak handler, as a

@@ -12,6 +12,8 @@ import (
 // to a kind that does not (a Quarantine to NewFreeList, a Sample to
 // NewShared) is refused with ErrUnsupported naming the field, and a value
 // out of range with ErrSize, by the one check every constructor runs.
+// Constructors copy them, so they may be changed or shared once the
+// constructor returns (the *hardened.Options of Sample too).
 type Options struct {
 	// Name labels the arena in Stats, fault reports and leak reports.
 	// Every kind. Default: the kind, "bump", "shared" or "freelist".

@@ -11,7 +11,8 @@ import (
 // Stats describe an arena of any kind at one moment. Byte counts are
 // exact; Resident is asked of the kernel (mincore) and is 0 where that is
 // unsupported. A field that does not apply to the arena's kind is zero,
-// as its comment says.
+// as its comment says. A value: safe to read from any goroutine and to
+// copy.
 type Stats struct {
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`      // "bump", "shared" or "freelist"

@@ -3,7 +3,7 @@ package hardened
 import "errors"
 
 // A Status is what Free made of a pointer. Every status but Freed means
-// Free changed nothing.
+// Free changed nothing. It is a value, safe to use from any goroutine.
 type Status uint8
 
 const (

@@ -6,7 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Options configure a Pool. A nil *Options means every default.
+// Options configure a Pool. A nil *Options means every default. New
+// copies them, so they may be changed or shared once it returns.
 type Options struct {
 	// Name labels the pool's blocks in reports and its regions in guard
 	// (as "name (sampled)"). An arena gives its own name when this is

@@ -9,7 +9,8 @@ import (
 	"github.com/mmarena/mmarena/internal/callers"
 )
 
-// A Kind names what a memory error did.
+// A Kind names what a memory error did. It is a value, safe to use
+// from any goroutine.
 type Kind uint8
 
 const (
@@ -39,6 +40,8 @@ func (k Kind) String() string {
 // A Report explains a fault at or near a block of a Pool, or in the range
 // of an arena closed since: what kind of error it was, which block, how
 // far from it, and the call stacks that allocated and freed the block.
+// Once returned it belongs to the caller and is not written again; it
+// may be read from any goroutine and copied.
 type Report struct {
 	Kind  Kind
 	Addr  uintptr // the faulting address

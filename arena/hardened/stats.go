@@ -1,7 +1,8 @@
 package hardened
 
 // Stats describe a pool: the blocks an arena sampled into it, or those
-// its own Alloc placed.
+// its own Alloc placed. A value: safe to read from any goroutine and to
+// copy.
 type Stats struct {
 	Every       int    `json:"every"`             // Options.Every
 	Sampled     uint64 `json:"sampled"`           // blocks placed against a fence, ever
@@ -15,7 +16,8 @@ type Stats struct {
 	Stopped     string `json:"stopped,omitempty"` // why the pool stopped for good (the mapping budget ran out); "" while it runs
 }
 
-// A Block is a live block of a pool, as Unfreed lists it.
+// A Block is a live block of a pool, as Unfreed lists it. A value: safe
+// to read from any goroutine and to copy.
 type Block struct {
 	Addr      uintptr
 	Size      uintptr  // as requested for a sampled block; the class size for a FreeList's others
