@@ -74,9 +74,9 @@ func NewBump(opts *Options) (*Bump, error) {
 	return b, nil
 }
 
-// Alloc returns size bytes of zeroed memory aligned to align, which must
+// Alloc returns size bytes of zeroed memory aligned to al, which must
 // be a power of two no larger than the page size: otherwise it returns an
-// error matching align.ErrAlignment, and unix.EINVAL for an align that is
+// error matching align.ErrAlignment, and unix.EINVAL for an al that is
 // not a power of two or unix.ENOMEM for a larger power of two, which is
 // valid but more than a chunk's start guarantees. A size of 0 succeeds,
 // uses no memory and returns a pointer that must not be dereferenced. It
@@ -299,7 +299,7 @@ func (b *Bump) Reset() {
 // after Close, or the first system-call error.
 func (b *Bump) Trim() error {
 	if b.inner != nil {
-		return b.inner.Trim() // the sampled blocks are fenced or live: nothing to give back
+		return b.trimSampling()
 	}
 	st := b.st
 	switch {
@@ -438,7 +438,7 @@ func (b *Bump) Close() error {
 	b.base, b.off, b.zeroTo = nil, 0, 0
 	b.gen++
 	if b.inner != nil {
-		b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0 // st.close closes the pool
+		b.closeSampling()
 	}
 	return st.close(closeSite())
 }

@@ -75,6 +75,15 @@ func (b *Bump) thawSampling() error {
 	return err
 }
 
+// trimSampling is Trim with Options.Sample: the inner Bump's chunks give
+// back what they do not use; the sampled blocks are live or fenced, with
+// nothing to give back.
+func (b *Bump) trimSampling() error { return b.inner.Trim() }
+
+// closeSampling shuts the inner Bump's fast path at Close; st.close, which
+// both share, retires the chunks and closes the pool.
+func (b *Bump) closeSampling() { b.inner.base, b.inner.off, b.inner.zeroTo = nil, 0, 0 }
+
 // statsSampling is Stats with Options.Sample: the inner Bump's numbers,
 // this Bump's counts of the sampled allocations, and the pool's.
 func (b *Bump) statsSampling() Stats {

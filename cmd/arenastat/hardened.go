@@ -53,7 +53,7 @@ func stepHardened(w io.Writer) error {
 		}
 	}
 	st := f.Stats().Sample
-	fmt.Fprintf(w, "   a FreeList with Options.Sample = %d: of %d sessions, %d sit flush against a fenced page,\n", every, len(sessions), st.Sampled)
+	fmt.Fprintf(w, "   a FreeList with Options.Sample.Every = %d: of %d sessions, %d sit flush against a fenced page,\n", every, len(sessions), st.Sampled)
 	fmt.Fprintf(w, "   each with the call stack that allocated it; the other %d cost one counter each.\n", len(sessions)-int(st.Sampled))
 
 	stale := sessions[every-1] // the 100th allocation: sampled
