@@ -365,3 +365,123 @@ func allocFree(b *testing.B, f *arena.FreeList, size uintptr, touch bool) {
 		}
 	}
 }
+
+// BenchmarkFree measures one Free with live blocks in the arena, to show
+// that a Free costs the same however many blocks, chunks and large
+// blocks are live. size=small frees a random small block (16..256 bytes)
+// of live; size=large frees a random 64 KiB block while live blocks are
+// live, of which freeLargeLive are large (a mapping each: more would
+// exhaust guard's mapping budget) and the rest small. Only the Free is
+// timed: every freeBatch frees, the freed blocks are allocated again with
+// the timer stopped. The Go heap's line drops its reference instead.
+func BenchmarkFree(b *testing.B) {
+	for _, live := range []int{20_000, 200_000, 2_000_000} {
+		for _, size := range []string{"small", "large"} {
+			name := fmt.Sprintf("live=%d/size=%s", live, size)
+			b.Run("arena=goheap/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				coldStart()
+				h := newFreeHarness(live, size == "large", func(n uintptr) unsafe.Pointer {
+					s := make([]byte, n)
+					return unsafe.Pointer(&s[0])
+				}, func(unsafe.Pointer) {})
+				h.run(b)
+			})
+			b.Run("arena=freelist/"+name, func(b *testing.B) {
+				mapcheck.Baseline(b)
+				b.ReportAllocs()
+				coldStart()
+				f, err := arena.NewFreeList(&arena.Options{Name: "free"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				h := newFreeHarness(live, size == "large", func(n uintptr) unsafe.Pointer {
+					p, err := f.Alloc(n, 8)
+					if err != nil {
+						b.Fatal(err)
+					}
+					return p
+				}, func(p unsafe.Pointer) {
+					if err := f.Free(p); err != nil {
+						b.Fatal(err)
+					}
+				})
+				h.run(b)
+				h.drain()
+			})
+		}
+	}
+}
+
+const (
+	freeLargeLive = 2000     // large blocks live in BenchmarkFree/size=large
+	freeLargeSize = 64 << 10 // their size
+	freeBatch     = 256      // frees timed between two untimed refills
+)
+
+// freeHarness keeps BenchmarkFree's live set: blocks [0, nFree) are the
+// ones its frees pick from, the rest stay live throughout.
+type freeHarness struct {
+	rng   xorshift
+	live  []unsafe.Pointer // the Go heap's pointers keep its blocks alive
+	nFree int
+	size  func() uintptr
+	alloc func(uintptr) unsafe.Pointer
+	free  func(unsafe.Pointer)
+	holes []int // indexes freed since the last refill
+}
+
+func newFreeHarness(live int, large bool, alloc func(uintptr) unsafe.Pointer, free func(unsafe.Pointer)) *freeHarness {
+	h := &freeHarness{rng: xorshift(88172645463325252), live: make([]unsafe.Pointer, live), alloc: alloc, free: free,
+		holes: make([]int, 0, freeBatch)}
+	small := func() uintptr { return uintptr(16 + h.rng.next()%241) }
+	h.size, h.nFree = small, live
+	if large {
+		h.size, h.nFree = func() uintptr { return freeLargeSize }, freeLargeLive
+	}
+	for i := range h.live {
+		n := small()
+		if i < h.nFree {
+			n = h.size()
+		}
+		h.live[i] = alloc(n)
+	}
+	return h
+}
+
+// run frees a random block per op, refilling the holes every freeBatch
+// frees with the timer stopped.
+func (h *freeHarness) run(b *testing.B) {
+	for b.Loop() {
+		k := int(h.rng.next() % uint64(h.nFree))
+		for h.live[k] == nil { // freed in this batch: take another
+			k = int(h.rng.next() % uint64(h.nFree))
+		}
+		h.free(h.live[k])
+		h.live[k] = nil
+		h.holes = append(h.holes, k)
+		if len(h.holes) == freeBatch {
+			b.StopTimer()
+			h.refill()
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	h.refill()
+}
+
+// refill allocates a block in every hole.
+func (h *freeHarness) refill() {
+	for _, k := range h.holes {
+		h.live[k] = h.alloc(h.size())
+	}
+	h.holes = h.holes[:0]
+}
+
+// drain frees every live block.
+func (h *freeHarness) drain() {
+	for _, p := range h.live {
+		h.free(p)
+	}
+}
