@@ -1,7 +1,6 @@
 package arena
 
 import (
-	"expvar"
 	"os"
 	"sort"
 	"sync"
@@ -111,18 +110,6 @@ func TakeSnapshot() Snapshot {
 	calls, _ := guard.Trace()
 	return Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),
 		Arenas: arenas, Budget: Budget{limit, held}, Quarantine: guard.Quarantined(), Syscalls: calls}
-}
-
-var publishOnce sync.Once
-
-// PublishExpvar publishes TakeSnapshot under the expvar name "mmarena", so
-// a service that serves /debug/vars (import _ "expvar" and an HTTP server)
-// shows its arenas beside memstats, and arenastat watch can read them.
-// Calling it again does nothing.
-func PublishExpvar() {
-	publishOnce.Do(func() {
-		expvar.Publish("mmarena", expvar.Func(func() any { return TakeSnapshot() }))
-	})
 }
 
 // chunkRanges lists the usable address ranges of st's chunks, rebuilt

@@ -35,7 +35,7 @@
 // Progress goes to standard error when it is a terminal.
 //
 // Watch polls URL, the expvar endpoint (/debug/vars) of a program that
-// called arena.PublishExpvar, and redraws its arenas in place every
+// called expvarpub.Publish (package arena/expvarpub), and redraws its arenas in place every
 // -interval (in a terminal; piped, it prints one table after another),
 // with guard's mapping budget and its quarantine of closed arenas' ranges.
 // The -count flag stops after that many draws. The -pid flag adds each

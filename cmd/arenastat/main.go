@@ -46,7 +46,7 @@ DESCRIPTION
            size (default 1,000,000), -w the workloads.
 
     watch  polls URL, a service's expvar endpoint (/debug/vars of a program
-           that called arena.PublishExpvar), and redraws its arenas every
+           that called expvarpub.Publish), and redraws its arenas every
            -interval; -count stops after N draws; -pid PID adds each
            arena's resident memory, page by page, from /proc/PID/pagemap.
 
