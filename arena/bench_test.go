@@ -13,13 +13,14 @@ import (
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
+	"github.com/mmarena/mmarena/internal/workload"
 )
 
 // obj32 is W1's object: 32 bytes, no pointers.
-type obj32 struct{ A, B, C, D int64 }
+type obj32 = workload.Object
 
 // w1Objects is W1's size: ten million objects, 320 MB.
-const w1Objects = 10_000_000
+const w1Objects = workload.W1Objects
 
 // w1Case is one allocator in W1. run allocates n objects, writes a field
 // of each and keeps them all reachable until it returns; setup and
@@ -125,15 +126,9 @@ func w1Cases() []w1Case {
 			},
 		},
 		{
-			name:  "arena=goheap/state=cold",
-			setup: func(*testing.B) { heapObjs = make([]*obj32, w1Objects) },
-			run: func(b *testing.B, n int) {
-				for i := range n {
-					o := new(obj32)
-					o.A = int64(i)
-					heapObjs[i] = o
-				}
-			},
+			name:     "arena=goheap/state=cold",
+			setup:    func(*testing.B) { heapObjs = make([]*obj32, w1Objects) },
+			run:      func(b *testing.B, n int) { workload.W1Heap(heapObjs[:n]) },
 			teardown: func(*testing.B) { clear(heapObjs); coldStart() },
 		},
 		{
@@ -183,13 +178,10 @@ func coldStart() {
 	debug.FreeOSMemory()
 }
 
+// fillW1 is W1 in a: n objects allocated, a field of each written.
 func fillW1(b *testing.B, a *arena.Bump, n int) {
-	for i := range n {
-		o, err := arena.New[obj32](a)
-		if err != nil {
-			b.Fatal(err)
-		}
-		o.A = int64(i)
+	if err := workload.W1Bump(a, n); err != nil {
+		b.Fatal(err)
 	}
 }
 

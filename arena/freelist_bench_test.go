@@ -12,23 +12,11 @@ import (
 	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/internal/procmaps"
+	"github.com/mmarena/mmarena/internal/workload"
 )
 
 // w2Live is how many blocks W2 keeps alive.
-const w2Live = 100_000
-
-// xorshift is W2's fixed-seed random source (Marsaglia's xorshift64).
-type xorshift uint64
-
-func (x *xorshift) next() uint64 {
-	*x ^= *x << 13
-	*x ^= *x >> 7
-	*x ^= *x << 17
-	return uint64(*x)
-}
-
-// w2Size is W2's block size: uniform in 8..1024.
-func (x *xorshift) w2Size() uintptr { return uintptr(8 + x.next()%1017) }
+const w2Live = workload.W2Live
 
 // rssBytes returns the process's resident set now.
 func rssBytes() uint64 { return procmaps.RSS() }
@@ -67,18 +55,11 @@ func BenchmarkW2(b *testing.B) {
 		b.ReportAllocs()
 		coldStart()
 		rss := newPeakRSS() // the peak includes the live set
-		rng := xorshift(88172645463325252)
-		live := make([][]byte, w2Live)
-		for i := range live {
-			live[i] = make([]byte, rng.w2Size())
-		}
+		w := workload.NewW2Heap(w2Live)
 		gc0, cpu0 := gcCount(), cpuTime()
 		i := 0
 		for b.Loop() {
-			k := rng.next() % w2Live
-			s := make([]byte, rng.w2Size())
-			s[0], s[len(s)-1] = 1, 1
-			live[k] = s
+			w.Step()
 			rss.sample(i)
 			i++
 		}
@@ -109,27 +90,16 @@ func w2FreeList(b *testing.B, opts *arena.Options) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	rng := xorshift(88172645463325252)
-	live := make([]unsafe.Pointer, w2Live)
-	for i := range live {
-		if live[i], err = f.Alloc(rng.w2Size(), 8); err != nil {
-			b.Fatal(err)
-		}
+	w, err := workload.NewW2FreeList(f, w2Live)
+	if err != nil {
+		b.Fatal(err)
 	}
 	gc0, cpu0 := gcCount(), cpuTime()
 	i := 0
 	for b.Loop() {
-		k := rng.next() % w2Live
-		if err := f.Free(live[k]); err != nil {
+		if err := w.Step(); err != nil {
 			b.Fatal(err)
 		}
-		n := rng.w2Size()
-		p, err := f.Alloc(n, 8)
-		if err != nil {
-			b.Fatal(err)
-		}
-		*(*byte)(p), *(*byte)(unsafe.Add(p, n-1)) = 1, 1
-		live[k] = p
 		rss.sample(i)
 		i++
 	}
@@ -139,10 +109,8 @@ func w2FreeList(b *testing.B, opts *arena.Options) {
 	if st.Sample != nil {
 		b.ReportMetric(float64(st.Sample.Sampled)/float64(b.N), "sampled/op")
 	}
-	for _, p := range live {
-		if err := f.Free(p); err != nil {
-			b.Fatal(err)
-		}
+	if err := w.Free(); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -156,8 +124,7 @@ func BenchmarkW2SampleOverhead(b *testing.B) {
 	mapcheck.Baseline(b)
 	type side struct {
 		f    *arena.FreeList
-		rng  xorshift
-		live []unsafe.Pointer
+		w    *workload.W2FreeList
 		took time.Duration
 	}
 	sides := [2]*side{}
@@ -167,29 +134,19 @@ func BenchmarkW2SampleOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		s := &side{f: f, rng: xorshift(88172645463325252), live: make([]unsafe.Pointer, w2Live)}
-		for k := range s.live {
-			if s.live[k], err = f.Alloc(s.rng.w2Size(), 8); err != nil {
-				b.Fatal(err)
-			}
+		w, err := workload.NewW2FreeList(f, w2Live)
+		if err != nil {
+			b.Fatal(err)
 		}
-		sides[i] = s
+		sides[i] = &side{f: f, w: w}
 	}
 	const batch = 100_000
 	run := func(s *side, n int) {
 		start := time.Now()
 		for range n {
-			k := s.rng.next() % w2Live
-			if err := s.f.Free(s.live[k]); err != nil {
+			if err := s.w.Step(); err != nil {
 				b.Fatal(err)
 			}
-			size := s.rng.w2Size()
-			p, err := s.f.Alloc(size, 8)
-			if err != nil {
-				b.Fatal(err)
-			}
-			*(*byte)(p), *(*byte)(unsafe.Add(p, size-1)) = 1, 1
-			s.live[k] = p
 		}
 		s.took += time.Since(start)
 	}
@@ -209,10 +166,8 @@ func BenchmarkW2SampleOverhead(b *testing.B) {
 	b.ReportMetric(100*(sampled-plain)/plain, "overhead-%")
 	b.ReportMetric(float64(sides[1].f.Stats().Sample.Sampled)/float64(b.N), "sampled/op")
 	for _, s := range sides {
-		for _, p := range s.live {
-			if err := s.f.Free(p); err != nil {
-				b.Fatal(err)
-			}
+		if err := s.w.Free(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package arena
 
 import (
-	"expvar"
 	"os"
 	"sort"
 	"sync"
@@ -112,18 +111,6 @@ func TakeSnapshot() Snapshot {
 		Arenas: arenas, Quarantine: guard.Quarantined(), Syscalls: calls}
 	snap.Budget.Limit, snap.Budget.Held = guard.Budget()
 	return snap
-}
-
-var publishOnce sync.Once
-
-// PublishExpvar publishes TakeSnapshot under the expvar name "mmarena", so
-// a service that serves /debug/vars (import _ "expvar" and an HTTP server)
-// shows its arenas beside memstats, and arenastat watch can read them.
-// Calling it again does nothing.
-func PublishExpvar() {
-	publishOnce.Do(func() {
-		expvar.Publish("mmarena", expvar.Func(func() any { return TakeSnapshot() }))
-	})
 }
 
 // markLeaked flags an arena's summary as leaked: it stays in the

@@ -2,7 +2,6 @@ package arena_test
 
 import (
 	"encoding/json"
-	"expvar"
 	"os"
 	"sync"
 	"testing"
@@ -111,20 +110,4 @@ func TestSnapshotConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-}
-
-func TestPublishExpvar(t *testing.T) {
-	mapcheck.Baseline(t)
-	arena.PublishExpvar()
-	arena.PublishExpvar() // a second call does nothing, and does not panic
-	b := newBump(t, &arena.Options{Name: "exported"})
-	_, err := arena.New[int64](b)
-	require.NoError(t, err)
-	v := expvar.Get("mmarena")
-	require.NotNil(t, v)
-	var snap arena.Snapshot
-	require.NoError(t, json.Unmarshal([]byte(v.String()), &snap))
-	assert.Equal(t, arena.SnapshotFormat, snap.Format)
-	_, ok := findArena(snap, "exported")
-	assert.True(t, ok)
 }

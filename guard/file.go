@@ -48,7 +48,7 @@ func MapFile(f *os.File, size int, shared bool, opts *Options) (*Region, error) 
 	} else {
 		p, err = unix.MmapPtr(int(f.Fd()), 0, add(r.base, r.guard), r.size, unix.PROT_READ|unix.PROT_WRITE, flags)
 	}
-	record("mmap", uintptr(p), r.size, reason{"map file", r.name}, err)
+	record("mmap", keeps, uintptr(p), r.size, reason{"map file", r.name}, err)
 	r.mu.Unlock()
 	if err != nil {
 		_ = r.Close()

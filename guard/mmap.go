@@ -6,14 +6,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/internal/inject"
-	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 // The system-call contract. Every function here takes an address and a
 // length that are page-aligned, with n > 0, lying inside one reservation
 // that guard made; callers check that, these shims do not. Each returns
 // the raw errno (wrapped by sysError) and changes nothing else, and each
-// records the call in the trace (SetTrace) with the reason it is given. The
+// makes one call to record (trace.go) with the reason it is given, which
+// feeds both the trace (SetTrace) and the tests' ledger of mapped ranges
+// (internal/maptrace); no shim writes to either directly. The
 // OS-specific halves are in mmap_linux.go and mmap_other.go.
 //
 // Each shim asks internal/inject first: a call a test told to fail
@@ -41,11 +42,10 @@ func sysMap(n uintptr, prot int, why reason) (unsafe.Pointer, error) {
 	} else {
 		p, err = unix.MmapPtr(-1, 0, nil, n, prot, mapFlags)
 	}
-	record("mmap", uintptr(p), n, why, err)
+	record("mmap", maps, uintptr(p), n, why, err)
 	if err != nil {
 		return nil, sysError("mmap", 0, n, err)
 	}
-	maptrace.Record(true, uintptr(p), uintptr(p)+n)
 	return p, nil
 }
 
@@ -57,11 +57,10 @@ func sysUnmap(p unsafe.Pointer, n uintptr, why reason) error {
 	} else {
 		err = unix.MunmapPtr(p, n)
 	}
-	record("munmap", uintptr(p), n, why, err)
+	record("munmap", unmaps, uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("munmap", uintptr(p), n, err)
 	}
-	maptrace.Record(false, uintptr(p), uintptr(p)+n)
 	return nil
 }
 
@@ -73,7 +72,7 @@ func sysProtect(p unsafe.Pointer, n uintptr, prot int, why reason) error {
 	} else {
 		err = unix.Mprotect(bytesAt(p, n), prot)
 	}
-	record(protName[prot], uintptr(p), n, why, err)
+	record(protName[prot], keeps, uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("mprotect", uintptr(p), n, err)
 	}
@@ -92,7 +91,7 @@ var protName = map[int]string{
 // MADV_FREE, whose pages may keep their old bytes).
 func sysDiscard(p unsafe.Pointer, n uintptr, why reason) error {
 	err := madvise(p, n, unix.MADV_DONTNEED)
-	record("madvise(MADV_DONTNEED)", uintptr(p), n, why, err)
+	record("madvise(MADV_DONTNEED)", keeps, uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("madvise", uintptr(p), n, err)
 	}

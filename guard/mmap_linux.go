@@ -22,7 +22,7 @@ const haveMarkers = true
 
 func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error {
 	err := madvise(p, n, unix.MADV_GUARD_INSTALL)
-	record("madvise(MADV_GUARD_INSTALL)", uintptr(p), n, why, err)
+	record("madvise(MADV_GUARD_INSTALL)", keeps, uintptr(p), n, why, err)
 	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			return errNoMarkers
@@ -34,7 +34,7 @@ func sysFenceInstall(p unsafe.Pointer, n uintptr, why reason) error {
 
 func sysFenceRemove(p unsafe.Pointer, n uintptr, why reason) error {
 	err := madvise(p, n, unix.MADV_GUARD_REMOVE)
-	record("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, why, err)
+	record("madvise(MADV_GUARD_REMOVE)", keeps, uintptr(p), n, why, err)
 	if err != nil {
 		return sysError("madvise(MADV_GUARD_REMOVE)", uintptr(p), n, err)
 	}
@@ -111,7 +111,7 @@ func sysBackable() uintptr { return backable() }
 // whether the kernel took the advice (EINVAL without THP support).
 func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool {
 	err := madvise(p, n, unix.MADV_HUGEPAGE)
-	record("madvise(MADV_HUGEPAGE)", uintptr(p), n, why, err)
+	record("madvise(MADV_HUGEPAGE)", keeps, uintptr(p), n, why, err)
 	return err == nil
 }
 
@@ -121,7 +121,7 @@ func sysHuge(p unsafe.Pointer, n uintptr, why reason) bool {
 // memory runs out, EAGAIN, EINTR).
 func sysPopulate(p unsafe.Pointer, n uintptr, why reason) error {
 	err := madvise(p, n, unix.MADV_POPULATE_WRITE)
-	record("madvise(MADV_POPULATE_WRITE)", uintptr(p), n, why, err)
+	record("madvise(MADV_POPULATE_WRITE)", keeps, uintptr(p), n, why, err)
 	switch {
 	case err == nil:
 		return nil

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 // A Syscall is one system call guard made: the lecture's mmap, munmap,
@@ -81,8 +83,25 @@ func Trace() ([]Syscall, uint64) {
 	return out, tracer.n
 }
 
-// record adds a call to the trace when tracing is on.
-func record(op string, addr, n uintptr, why reason, err error) {
+// A change says what a system call did to the set of ranges guard holds
+// mapped, for the ledger the tests check (internal/maptrace).
+type change uint8
+
+const (
+	keeps  change = iota // the mappings stay (mprotect, madvise, a file mapped over a range guard already holds)
+	maps                 // a new mapping of [addr, addr+n)
+	unmaps               // [addr, addr+n) is unmapped
+)
+
+// record notes one system call guard made, and is the only place that
+// does, for both of its observers: the trace (SetTrace), when tracing is
+// on, and, when the call succeeded and c is maps or unmaps, the ledger of
+// mapped ranges that the tests' leak check reads (internal/maptrace).
+// Every shim calls it once, after the call, failed or not.
+func record(op string, c change, addr, n uintptr, why reason, err error) {
+	if err == nil && c != keeps {
+		maptrace.Record(c == maps, addr, addr+n)
+	}
 	if !tracer.on.Load() {
 		return
 	}

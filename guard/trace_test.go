@@ -1,6 +1,8 @@
 package guard_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
+	"github.com/mmarena/mmarena/internal/maptrace"
 )
 
 func TestTrace(t *testing.T) {
@@ -59,4 +62,48 @@ func TestTrace(t *testing.T) {
 	calls, n = guard.Trace()
 	assert.Empty(t, calls)
 	assert.Zero(t, n)
+}
+
+// TestTraceAndLedgerAgree checks that the trace and the tests' ledger
+// (internal/maptrace) are fed by one record per system call: every
+// successful mmap and munmap in the trace is in the ledger, in the same
+// order and over the same range, and nothing else is.
+func TestTraceAndLedgerAgree(t *testing.T) {
+	mapcheck.Baseline(t)
+	guard.SetTrace(64)
+	defer guard.SetTrace(0)
+	mark := maptrace.Mark()
+	r, err := guard.Map(4*ps, &guard.Options{Name: "ledger", Fence: guard.FenceMprotect})
+	require.NoError(t, err)
+	require.NoError(t, r.Protect(ps, ps))
+	require.NoError(t, r.Punch(3*ps, ps))
+	require.NoError(t, r.Close())
+	calls, _ := guard.Trace()
+	events, complete := maptrace.Since(mark)
+	require.True(t, complete)
+	var fromTrace []maptrace.Event
+	for _, c := range calls {
+		if c.Op == "mmap" || c.Op == "munmap" {
+			fromTrace = append(fromTrace, maptrace.Event{Map: c.Op == "mmap", Start: c.Addr, End: c.Addr + c.Len})
+		}
+	}
+	assert.Len(t, fromTrace, 4) // map, punch, close below and above the hole
+	assert.Equal(t, fromTrace, events)
+}
+
+// TestOneRecordPerSyscall keeps the plumbing single: only trace.go writes
+// to the ledger, and the shims reach the trace through record alone.
+func TestOneRecordPerSyscall(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "trace.go" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		src := string(b)
+		assert.NotContains(t, src, "maptrace.", "%s writes to the ledger itself; call record", f)
+		assert.NotContains(t, src, "tracer.", "%s writes to the trace itself; call record", f)
+	}
 }

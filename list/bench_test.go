@@ -18,23 +18,21 @@ import (
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
+	"github.com/mmarena/mmarena/internal/workload"
 	"github.com/mmarena/mmarena/list"
 )
 
 // The workloads' sizes, as issue 5 sets them; smaller values make the
 // benchmarks quick to try (go test -bench W3 ./list -args -w3.nodes=1e5).
 var (
-	w3Nodes = flag.Float64("w3.nodes", 10_000_000, "W3: nodes in the list")
-	w4Nodes = flag.Float64("w4.nodes", 20_000_000, "W4: nodes held live during the churn")
-	w4Churn = flag.Float64("w4.churn", 20_000_000, "W4: churn iterations")
+	w3Nodes = flag.Float64("w3.nodes", workload.W3Nodes, "W3: nodes in the list")
+	w4Nodes = flag.Float64("w4.nodes", workload.W4Nodes, "W4: nodes held live during the churn")
+	w4Churn = flag.Float64("w4.churn", workload.W4Churn, "W4: churn iterations")
 )
 
 // heapNode is the Go heap peer's node, and the raw floor's: a value and
 // one link, 16 bytes.
-type heapNode struct {
-	val  int64
-	next *heapNode
-}
+type heapNode = workload.Node
 
 // A w3Case is one way of holding the list. build pushes n values to the
 // front and keeps the list reachable; sum traverses it; free drops it, or
@@ -64,20 +62,7 @@ func w3Cases() []w3Case {
 		fl     *arena.FreeList
 		region *guard.Region
 	)
-	sumList := func() int64 {
-		var s int64
-		for e := arenaList.Front(); e != nil; e = e.Next() {
-			s += e.Value
-		}
-		return s
-	}
-	sumNodes := func(h *heapNode) int64 {
-		var s int64
-		for p := h; p != nil; p = p.next {
-			s += p.val
-		}
-		return s
-	}
+	sumList := func() int64 { return workload.SumList(arenaList) }
 	cases := []w3Case{
 		{
 			// The floor: nodes bumped out of one mmap'd region with no
@@ -95,12 +80,12 @@ func w3Cases() []w3Case {
 				var head *heapNode
 				for i := range n {
 					p := (*heapNode)(unsafe.Add(base, i*size))
-					p.val, p.next = int64(i), head
+					p.Val, p.Next = int64(i), head
 					head = p
 				}
 				floorHead = head
 			},
-			sum: func() int64 { return sumNodes(floorHead) },
+			sum: func() int64 { return floorHead.Sum() },
 			free: func(b *testing.B) {
 				floorHead = nil
 				if err := region.Close(); err != nil {
@@ -109,16 +94,10 @@ func w3Cases() []w3Case {
 			},
 		},
 		{
-			name: "list=goheap",
-			build: func(b *testing.B, n int) {
-				var head *heapNode
-				for i := range n {
-					head = &heapNode{val: int64(i), next: head}
-				}
-				heapHead = head
-			},
-			sum:  func() int64 { return sumNodes(heapHead) },
-			free: func(*testing.B) { heapHead = nil },
+			name:  "list=goheap",
+			build: func(b *testing.B, n int) { heapHead = workload.HeapList(n) },
+			sum:   func() int64 { return heapHead.Sum() },
+			free:  func(*testing.B) { heapHead = nil },
 		},
 		{
 			name: "list=container",
@@ -200,14 +179,9 @@ func w3Cases() []w3Case {
 
 // buildList pushes n values to the front of a new list in a.
 func buildList(b *testing.B, a align.Allocator, n int) *list.List[int64] {
-	l, err := list.New[int64](a, nil)
+	l, err := workload.BuildList(a, n)
 	if err != nil {
 		b.Fatal(err)
-	}
-	for i := range n {
-		if _, err := l.PushFront(int64(i)); err != nil {
-			b.Fatal(err)
-		}
 	}
 	return l
 }
@@ -256,26 +230,9 @@ func BenchmarkW3(b *testing.B) {
 	}
 }
 
-// churnMap and churnSink make the churn's allocations escape, as a real
-// program's would.
-var (
-	churnSink []byte
-	churnMap  = make(map[int][]byte, 64)
-)
-
 // churn is W4's heap-churning workload: per iteration a short-lived
 // 64-byte slice, held for a moment in a small map.
-func churn(n int) {
-	for i := range n {
-		buf := make([]byte, 64)
-		buf[0] = byte(i)
-		churnMap[i&63] = buf
-		delete(churnMap, (i+32)&63)
-		churnSink = buf
-	}
-	clear(churnMap)
-	churnSink = nil
-}
+func churn(n int) { workload.Churn(n) }
 
 // A w4Case holds a live set of nodes during the churn.
 type w4Case struct {
@@ -290,13 +247,7 @@ func w4Cases() []w4Case {
 		{name: "list=none", hold: func(*testing.B, int) {}, drop: func(*testing.B) {}},
 		{
 			name: "list=goheap",
-			hold: func(b *testing.B, n int) {
-				var head *heapNode
-				for i := range n {
-					head = &heapNode{val: int64(i), next: head}
-				}
-				heapHead = head
-			},
+			hold: func(b *testing.B, n int) { heapHead = workload.HeapList(n) },
 			drop: func(*testing.B) { heapHead = nil },
 		},
 		{

@@ -19,17 +19,13 @@ func init() {
 			var head *heapNode
 			for i := range n {
 				p := goarena.New[heapNode](a)
-				p.val, p.next = int64(i), head
+				p.Val, p.Next = int64(i), head
 				head = p
 			}
 			goarenaHead = head
 		},
 		sum: func() int64 {
-			var s int64
-			for p := goarenaHead; p != nil; p = p.next {
-				s += p.val
-			}
-			return s
+			return goarenaHead.Sum()
 		},
 		free: func(*testing.B) { goarenaHead = nil; a.Free() },
 	})

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unsafe"
 
 	"github.com/dustin/go-humanize"
 
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/procmaps"
+	"github.com/mmarena/mmarena/internal/workload"
 	"github.com/mmarena/mmarena/list"
 )
 
@@ -29,24 +29,22 @@ type result struct {
 	Ratio    float64       `json:"heap_ratio"` // the Go heap's time over this one's (1 for the heap)
 }
 
-// object is the workloads' small object: 32 bytes, no Go pointers.
-type object struct{ A, B, C, D int64 }
-
-// workloads maps a name to its runs, Go heap first. Each run does n
-// operations, calls peak when its footprint is largest (before it lets
-// go), and leaves nothing reachable when it returns.
-var workloads = map[string][]struct {
+// A workloadRun is one workload on one allocator. run does n operations
+// (objects, steps or nodes), calls peak when its footprint is largest
+// (before it lets go), and leaves nothing reachable when it returns.
+type workloadRun struct {
 	arena string
 	run   func(n int, peak func()) error
-}{
+}
+
+// workloads maps a name to its runs, Go heap first. The work itself is
+// internal/workload's, shared with the benchmarks; this adds only the
+// sizes (n for everything, W2's live set from liveSet) and peak.
+var workloads = map[string][]workloadRun{
 	"W1": { // n objects allocated one at a time, a field written, all kept
 		{"goheap", func(n int, peak func()) error {
-			keep := make([]*object, n)
-			for i := range keep {
-				o := new(object)
-				o.A = int64(i)
-				keep[i] = o
-			}
+			keep := make([]*workload.Object, n)
+			workload.W1Heap(keep)
 			peak()
 			runtime.KeepAlive(keep)
 			return nil
@@ -57,30 +55,21 @@ var workloads = map[string][]struct {
 				return err
 			}
 			defer b.Close()
-			for i := range n {
-				o, err := arena.New[object](b)
-				if err != nil {
-					return err
-				}
-				o.A = int64(i)
+			if err := workload.W1Bump(b, n); err != nil {
+				return err
 			}
 			peak()
 			return nil
 		}},
 	},
-	"W2": { // n ops of churn over a live set: free one at random, allocate 8..1024 bytes
+	"W2": { // n steps of churn over a live set: free one at random, allocate 8..1024 bytes
 		{"goheap", func(n int, peak func()) error {
-			live, x := make([][]byte, liveSet(n)), uint64(88172645463325252)
-			for i := range live {
-				live[i] = make([]byte, 8+xorshift(&x)%1017)
-			}
+			w := workload.NewW2Heap(liveSet(n))
 			for range n {
-				s := make([]byte, 8+xorshift(&x)%1017)
-				s[0], s[len(s)-1] = 1, 1
-				live[xorshift(&x)%uint64(len(live))] = s
+				w.Step()
 			}
 			peak()
-			runtime.KeepAlive(live)
+			runtime.KeepAlive(w)
 			return nil
 		}},
 		{"freelist", func(n int, peak func()) error {
@@ -89,133 +78,73 @@ var workloads = map[string][]struct {
 				return err
 			}
 			defer f.Close()
-			live, x := make([]unsafe.Pointer, liveSet(n)), uint64(88172645463325252)
-			for i := range live {
-				if live[i], err = f.Alloc(uintptr(8+xorshift(&x)%1017), 8); err != nil {
-					return err
-				}
+			w, err := workload.NewW2FreeList(f, liveSet(n))
+			if err != nil {
+				return err
 			}
 			for range n {
-				size := uintptr(8 + xorshift(&x)%1017)
-				p, err := f.Alloc(size, 8)
-				if err != nil {
+				if err := w.Step(); err != nil {
 					return err
 				}
-				*(*byte)(p), *(*byte)(unsafe.Add(p, size-1)) = 1, 1
-				k := xorshift(&x) % uint64(len(live))
-				if err := f.Free(live[k]); err != nil {
-					return err
-				}
-				live[k] = p
 			}
 			peak()
 			return nil
 		}},
 	},
-}
-
-// heapNode is W3's and W4's node on the Go heap.
-type heapNode struct {
-	val  int64
-	next *heapNode
-}
-
-// sink keeps a result the compiler must compute.
-var sink int64
-
-// churn is W4's workload: n short-lived 64-byte slices and a small map
-// insert and delete each, the garbage a busy service makes.
-func churn(n int) {
-	m := make(map[int]int, 64)
-	for i := range n {
-		b := make([]byte, 64)
-		b[i%64] = byte(i)
-		m[i%64] = int(b[0])
-		delete(m, (i+32)%64)
-	}
-	sink += int64(len(m))
-}
-
-// withList builds an n-node list of int64 by PushFront in a bump arena
-// named name, calls use with it, and closes the arena.
-func withList(name string, n int, use func(*list.List[int64])) error {
-	b, err := arena.NewBump(&arena.Options{Name: name})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	l, err := list.New[int64](b, nil)
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		if _, err := l.PushFront(int64(i)); err != nil {
-			return err
-		}
-	}
-	use(l)
-	return nil
-}
-
-func init() {
-	workloads["W3"] = []struct {
-		arena string
-		run   func(n int, peak func()) error
-	}{
-		{"goheap", func(n int, peak func()) error { // n nodes by PushFront, then a traversal
-			var head *heapNode
-			for i := range n {
-				head = &heapNode{int64(i), head}
-			}
-			for p := head; p != nil; p = p.next {
-				sink += p.val
-			}
+	"W3": { // n nodes by PushFront, then a traversal
+		{"goheap", func(n int, peak func()) error {
+			head := workload.HeapList(n)
+			sink += head.Sum()
 			peak()
 			runtime.KeepAlive(head)
 			return nil
 		}},
 		{"list", func(n int, peak func()) error {
 			return withList("bench-w3", n, func(l *list.List[int64]) {
-				for e := range l.All() {
-					sink += e.Value
-				}
+				sink += workload.SumList(l)
 				peak()
 			})
 		}},
-	}
-	workloads["W4"] = []struct {
-		arena string
-		run   func(n int, peak func()) error
-	}{
-		{"goheap", func(n int, peak func()) error { // n nodes held live while n iterations churn
-			var head *heapNode
-			for i := range n {
-				head = &heapNode{int64(i), head}
-			}
-			churn(n)
+	},
+	"W4": { // n nodes held live while n iterations churn
+		{"goheap", func(n int, peak func()) error {
+			head := workload.HeapList(n)
+			workload.Churn(n)
 			peak()
 			runtime.KeepAlive(head)
 			return nil
 		}},
 		{"list", func(n int, peak func()) error {
 			return withList("bench-w4", n, func(*list.List[int64]) {
-				churn(n)
+				workload.Churn(n)
 				peak()
 			})
 		}},
+	},
+}
+
+// sink keeps a result the compiler must compute.
+var sink int64
+
+// withList builds W3's n-node list in a bump arena named name, calls use
+// with it, and closes the arena.
+func withList(name string, n int, use func(*list.List[int64])) error {
+	b, err := arena.NewBump(&arena.Options{Name: name})
+	if err != nil {
+		return err
 	}
+	defer b.Close()
+	l, err := workload.BuildList(b, n)
+	if err != nil {
+		return err
+	}
+	use(l)
+	return nil
 }
 
 // liveSet is W2's live set for n operations: a tenth of them, at most
-// 100,000.
-func liveSet(n int) int { return max(1, min(n/10, 100_000)) }
-
-func xorshift(x *uint64) uint64 {
-	*x ^= *x << 13
-	*x ^= *x >> 7
-	*x ^= *x << 17
-	return *x
-}
+// workload.W2Live (100,000), the benchmarks' size.
+func liveSet(n int) int { return max(1, min(n/10, workload.W2Live)) }
 
 // measure runs one workload on every allocator, each from a collected,
 // scavenged heap, and returns the results with ratios to the Go heap.

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/expvarpub"
 	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -23,7 +24,7 @@ import (
 // service would, with a bump arena named name holding some objects.
 func liveService(t *testing.T, name string) (url string, b *arena.Bump) {
 	t.Helper()
-	arena.PublishExpvar()
+	expvarpub.Publish()
 	b, err := arena.NewBump(&arena.Options{Name: name, InitialSize: 256 << 10})
 	require.NoError(t, err)
 	for range 20_000 {
@@ -114,7 +115,7 @@ func TestWatchErrors(t *testing.T) {
 		url, stderr string
 	}{
 		{notJSON.URL, `^arenastat: http://127\.0\.0\.1:\d+ did not answer JSON: invalid character 'h' looking for beginning of value\n$`},
-		{noArenas.URL, `^arenastat: http://127\.0\.0\.1:\d+ has no mmarena entry: does the program call arena\.PublishExpvar\?\n$`},
+		{noArenas.URL, `^arenastat: http://127\.0\.0\.1:\d+ has no mmarena entry: does the program call expvarpub\.Publish\?\n$`},
 		{missing.URL, `^arenastat: http://127\.0\.0\.1:\d+ answered 404 Not Found\n$`},
 		{goneURL, `^arenastat: cannot reach http://127\.0\.0\.1:\d+: Get "http://127\.0\.0\.1:\d+": dial tcp 127\.0\.0\.1:\d+: connect: connection refused\n$`},
 	}

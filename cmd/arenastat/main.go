@@ -25,41 +25,6 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `NAME
-    arenastat - show mmarena's memory from the inside
-
-SYNOPSIS
-    arenastat [-json] [tour]
-    arenastat [-json] bench [-n N] [-w W1,W2,W3,W4]
-    arenastat [-json] watch [-interval D] [-count N] [-pid PID] URL
-    arenastat [-json] maps [-url URL] PID
-
-DESCRIPTION
-    tour   (the default) walks through memory mapping on this machine's
-           real memory: the page size, a guarded region in /proc/self/maps,
-           arenas, a caught overflow, a punched hole, pages given back.
-
-    bench  runs the workloads side by side, arena against the Go heap, and
-           prints times, GC cycles, RSS growth and the ratios: W1 keeps
-           small objects, W2 churns a free list, W3 builds and walks a
-           linked list, W4 churns the heap beside a live list. -n sets the
-           size (default 1,000,000), -w the workloads.
-
-    watch  polls URL, a service's expvar endpoint (/debug/vars of a program
-           that called arena.PublishExpvar), and redraws its arenas every
-           -interval; -count stops after N draws; -pid PID adds each
-           arena's resident memory, page by page, from /proc/PID/pagemap.
-
-    maps   lists process PID's mappings, marking PROT_NONE guards and guard
-           markers, and naming the arenas that -url (as for watch) reports.
-
-    -json  prints JSON instead of tables, one document per draw.
-
-EXIT STATUS
-    0 on success, 1 when the work fails (an unreachable URL, a process
-    that cannot be read), 2 for a usage error.
-`
-
 // usageError is a mistake in the command line: exit status 2.
 type usageError struct{ msg string }
 
@@ -106,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(stdout, manual())
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "arenastat: %v (see arenastat -help)\n", err)
@@ -128,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "maps":
 		err = cmdMaps(e, rest)
 	case "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, manual())
 	default:
 		err = usagef("unknown command %q", cmd)
 	}
@@ -140,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "arenastat: %v\n", err)
 		return exitUsage
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, manual())
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "arenastat: %v\n", err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -134,4 +136,41 @@ func TestUsage(t *testing.T) {
 		assert.True(t, strings.HasPrefix(out, "NAME\n    arenastat - "), out)
 		assert.Contains(t, out, "EXIT STATUS")
 	}
+}
+
+// TestTourJSONFromSteps checks that tour -json is built from each step's
+// title and output, not parsed back out of the text: a step that prints a
+// line looking like a step title stays one step, and the text and the
+// JSON say the same.
+func TestTourJSONFromSteps(t *testing.T) {
+	saved := tourSteps
+	defer func() { tourSteps = saved }()
+	tourSteps = tourSteps[:0:0]
+	for _, s := range []struct{ title, out string }{
+		{"First", "   one\n\n   2. not a step\n"},
+		{"Second", "   two\n"},
+	} {
+		tourSteps = append(tourSteps, struct {
+			title string
+			fn    func(io.Writer) error
+		}{s.title, func(w io.Writer) error { _, err := io.WriteString(w, s.out); return err }})
+	}
+	var text, js bytes.Buffer
+	require.NoError(t, cmdTour(env{stdout: &text}, nil))
+	assert.Equal(t, "mmarena tour: memory mapping, on this machine's real memory\n"+
+		"\n1. First\n   one\n\n   2. not a step\n"+
+		"\n2. Second\n   two\n", text.String())
+	require.NoError(t, cmdTour(env{stdout: &js, json: true}, nil))
+	assert.JSONEq(t, `{"format": "arenastat-tour-1", "steps": [
+		{"title": "First", "lines": ["one", "2. not a step"]},
+		{"title": "Second", "lines": ["two"]}]}`, js.String())
+
+	// A failing step ends the tour with its error, after what it printed.
+	tourSteps = append(tourSteps[:1:1], struct {
+		title string
+		fn    func(io.Writer) error
+	}{"Third", func(w io.Writer) error { io.WriteString(w, "   partial\n"); return errors.New("boom") }})
+	text.Reset()
+	assert.EqualError(t, cmdTour(env{stdout: &text}, nil), "step 2 (Third): boom")
+	assert.True(t, strings.HasSuffix(text.String(), "\n2. Third\n   partial\n"), text.String())
 }

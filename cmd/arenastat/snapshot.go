@@ -33,7 +33,7 @@ func fetch(client *http.Client, url string) (arena.Snapshot, error) {
 	raw, ok := vars["mmarena"]
 	if !ok {
 		if _, isSnap := vars["format"]; !isSnap {
-			return snap, fmt.Errorf("%s has no mmarena entry: does the program call arena.PublishExpvar?", url)
+			return snap, fmt.Errorf("%s has no mmarena entry: does the program call expvarpub.Publish?", url)
 		}
 		raw = body
 	}

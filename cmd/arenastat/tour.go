@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 )
 
 // cmdTour runs the tour: as text, or with -json as one document with each
-// step's title and lines.
+// step's title and lines, built from the same steps (not from the text).
 func cmdTour(e env, args []string) error {
 	fs := newFlags("tour")
 	if err := parseFlags(fs, args); err != nil {
@@ -33,10 +34,6 @@ func cmdTour(e env, args []string) error {
 	if !e.json {
 		return tour(e.stdout)
 	}
-	var b strings.Builder
-	if err := tour(&b); err != nil {
-		return err
-	}
 	type step struct {
 		Title string   `json:"title"`
 		Lines []string `json:"lines"`
@@ -45,54 +42,75 @@ func cmdTour(e env, args []string) error {
 		Format string `json:"format"`
 		Steps  []step `json:"steps"`
 	}{Format: "arenastat-tour-1"}
-	for _, line := range strings.Split(b.String(), "\n") {
-		switch {
-		case len(line) > 3 && line[0] >= '1' && line[0] <= '9' && strings.Contains(line[:4], ". "):
-			_, title, _ := strings.Cut(line, ". ")
-			doc.Steps = append(doc.Steps, step{Title: title})
-		case len(doc.Steps) > 0 && strings.TrimSpace(line) != "":
-			st := &doc.Steps[len(doc.Steps)-1]
-			st.Lines = append(st.Lines, strings.TrimSpace(line))
+	err := runTour(func(title string, out []byte) {
+		st := step{Title: title}
+		for line := range strings.Lines(string(out)) {
+			if line = strings.TrimSpace(line); line != "" {
+				st.Lines = append(st.Lines, line)
+			}
 		}
+		doc.Steps = append(doc.Steps, st)
+	})
+	if err != nil {
+		return err
 	}
 	return e.emit(doc)
 }
 
-// tour walks through the lecture, printing real addresses and the
-// kernel's own view of each mapping it makes. Every region it maps is
-// closed before it returns.
+// tour walks through the lecture as text, printing real addresses and
+// the kernel's own view of each mapping it makes: a numbered title per
+// step, then what the step printed.
 func tour(w io.Writer) error {
 	fmt.Fprintln(w, "mmarena tour: memory mapping, on this machine's real memory")
-	steps := []struct {
-		title string
-		fn    func(io.Writer) error
-	}{
-		{"The page size, read at run time", stepPageSize},
-		{"Private and shared, file and anonymous mappings", stepFileMappings},
-		{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
-		{"Small objects share pages: a bump arena", stepBump},
-		{"The lecture's linked list, its nodes in an arena", stepList},
-		{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
-		{"The same fences as guard markers: one kernel mapping", stepMarkers},
-		{"A one-byte overflow hits the guard and is named", stepOverflow},
-		{"Hardened mode: a use after free caught, with both call sites", stepHardened},
-		{"A pointer kept past Close faults and is named, with the Close call site", stepClosed},
-		{"A leaked arena is reported and keeps its memory", stepLeak},
-		{"munmap in the middle punches a hole and splits the mapping", stepPunch},
-		{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
-		{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
-		{"Side by side: the Go heap and the arenas on one small workload", stepSideBySide},
-	}
+	i := 0
+	return runTour(func(title string, out []byte) {
+		i++
+		fmt.Fprintf(w, "\n%d. %s\n", i, title)
+		w.Write(out)
+	})
+}
+
+// tourSteps are the tour's steps, in order, each with its title.
+var tourSteps = []struct {
+	title string
+	fn    func(io.Writer) error
+}{
+	{"The page size, read at run time", stepPageSize},
+	{"Private and shared, file and anonymous mappings", stepFileMappings},
+	{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
+	{"Small objects share pages: a bump arena", stepBump},
+	{"The lecture's linked list, its nodes in an arena", stepList},
+	{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
+	{"The same fences as guard markers: one kernel mapping", stepMarkers},
+	{"A one-byte overflow hits the guard and is named", stepOverflow},
+	{"Hardened mode: a use after free caught, with both call sites", stepHardened},
+	{"A pointer kept past Close faults and is named, with the Close call site", stepClosed},
+	{"A leaked arena is reported and keeps its memory", stepLeak},
+	{"munmap in the middle punches a hole and splits the mapping", stepPunch},
+	{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
+	{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
+	{"Side by side: the Go heap and the arenas on one small workload", stepSideBySide},
+}
+
+// runTour runs the steps in order and hands each one's title and output
+// (what it printed, then the system calls it made) to each, as soon as
+// the step is done. A step that fails is handed over with what it printed
+// before failing, and ends the tour with its error. Every region the tour
+// maps is closed before it returns.
+func runTour(each func(title string, out []byte)) error {
 	// Record the system calls each step makes, and show them after it.
 	guard.SetTrace(4096)
 	defer guard.SetTrace(0)
 	seen := uint64(0)
-	for i, s := range steps {
-		fmt.Fprintf(w, "\n%d. %s\n", i+1, s.title)
-		if err := s.fn(w); err != nil {
+	var buf bytes.Buffer
+	for i, s := range tourSteps {
+		buf.Reset()
+		if err := s.fn(&buf); err != nil {
+			each(s.title, buf.Bytes())
 			return fmt.Errorf("step %d (%s): %w", i+1, s.title, err)
 		}
-		seen = printSyscalls(w, seen)
+		seen = printSyscalls(&buf, seen)
+		each(s.title, buf.Bytes())
 	}
 	return nil
 }

@@ -4,7 +4,8 @@
 // given back, and tell mmarena's mappings from those the Go runtime or
 // the C library make of their own accord in the ranges it freed. It keeps
 // the last Kept events; recording costs one mutex round-trip per mmap or
-// munmap, which are system calls anyway.
+// munmap, which are system calls anyway. guard feeds it from the same
+// record that feeds its public trace (guard.SetTrace), one per call.
 package maptrace
 
 import (
