@@ -378,7 +378,7 @@ const (
 // freeHarness keeps BenchmarkFree's live set: blocks [0, nFree) are the
 // ones its frees pick from, the rest stay live throughout.
 type freeHarness struct {
-	rng   xorshift
+	rng   workload.Rand
 	live  []unsafe.Pointer // the Go heap's pointers keep its blocks alive
 	nFree int
 	size  func() uintptr
@@ -388,9 +388,9 @@ type freeHarness struct {
 }
 
 func newFreeHarness(live int, large bool, alloc func(uintptr) unsafe.Pointer, free func(unsafe.Pointer)) *freeHarness {
-	h := &freeHarness{rng: xorshift(88172645463325252), live: make([]unsafe.Pointer, live), alloc: alloc, free: free,
+	h := &freeHarness{rng: workload.W2Seed, live: make([]unsafe.Pointer, live), alloc: alloc, free: free,
 		holes: make([]int, 0, freeBatch)}
-	small := func() uintptr { return uintptr(16 + h.rng.next()%241) }
+	small := func() uintptr { return uintptr(16 + h.rng.Next()%241) }
 	h.size, h.nFree = small, live
 	if large {
 		h.size, h.nFree = func() uintptr { return freeLargeSize }, freeLargeLive
@@ -409,9 +409,9 @@ func newFreeHarness(live int, large bool, alloc func(uintptr) unsafe.Pointer, fr
 // frees with the timer stopped.
 func (h *freeHarness) run(b *testing.B) {
 	for b.Loop() {
-		k := int(h.rng.next() % uint64(h.nFree))
+		k := int(h.rng.Next() % uint64(h.nFree))
 		for h.live[k] == nil { // freed in this batch: take another
-			k = int(h.rng.next() % uint64(h.nFree))
+			k = int(h.rng.Next() % uint64(h.nFree))
 		}
 		h.free(h.live[k])
 		h.live[k] = nil
