@@ -67,14 +67,15 @@ type flState struct {
 	site   uintptr
 
 	classes [numClasses]flClass
-	chunks  map[uintptr]*flChunk // by address >> chunkShift
-	// recent caches chunks by the low bits of address >> chunkShift, so
-	// that Free usually finds a pointer's chunk without hashing. An entry
-	// is only a hint: it is checked against the address.
-	recent  [64]*flChunk
-	current *flChunk      // the chunk new spans are cut from
-	free    [2][]spanSlot // free span slots: [0] one unit, [1] four units
-	large   map[uintptr]*largeBlock
+	chunks  []*flChunk             // every chunk, in the order mapped
+	current *flChunk               // the chunk new spans are cut from
+	free    [2][]spanSlot          // free span slots: [0] one unit, [1] four units
+	large   map[uintptr]*largeBlock // by start address
+	// chunkMap finds the chunk of an address, largeMap the large blocks
+	// overlapping its 4 MiB granule: see freelist_pagemap.go.
+	chunkMap granuleMap[*flChunk]
+	largeMap granuleMap[[]*largeBlock]
+	ranges   []Range // the mappings' ranges, as last assembled; nil when they changed since
 
 	mapped    uintptr // usable bytes of chunks and large blocks; <= opts.Limit if set
 	inUse     uintptr // bytes of live blocks, at their block size
@@ -108,11 +109,14 @@ type flState struct {
 
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
+	pub  flPublished              // the counters TakeSnapshot reads; see freelist_stats.go
+	ops  uint32                   // Allocs and Frees since pub was last refreshed; < publishEvery
 }
 
 // largeBlock is an allocation with a mapping of its own.
 type largeBlock struct {
 	r    *guard.Region
+	addr uintptr // r.Addr()
 	size uintptr // usable bytes, whole pages
 }
 
@@ -132,19 +136,22 @@ const freedLargeKept = 256
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. It returns an error for an option out of range
 // (ErrSize) or one a FreeList does not use (ErrUnsupported): see Options.
-func NewFreeList(opts *Options) (*FreeList, error) {
+func NewFreeList(opts *Options) (*FreeList, error) { return newFreeList(opts, callerPC(1)) }
+
+// newFreeList is NewFreeList, naming pc as the call site that made it.
+func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 	o, err := opts.resolve(kindFreeList)
 	if err != nil {
 		return nil, err
 	}
-	st := &flState{chunks: make(map[uintptr]*flChunk), large: make(map[uintptr]*largeBlock), opts: o, name: o.Name}
+	st := &flState{large: make(map[uintptr]*largeBlock), opts: o, name: o.Name}
 	if st.smp, err = newSampler(st.name, o.Sample); err != nil {
 		return nil, err
 	}
-	st.site = callerPC(1)
+	st.site = pc
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
-	st.id, st.slot = register(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)})
+	st.id, st.slot = registerLive(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)}, st.published)
 	return f, nil
 }
 
@@ -164,11 +171,34 @@ func NewFreeList(opts *Options) (*FreeList, error) {
 // accepts it). It returns an alignment error, ErrSize, ErrLimit,
 // ErrClosed, ErrWriteAfterFree (CheckFreed) or a mapping error, and then
 // changes nothing.
+//
+// Only a block handed out before is cleared: one never handed out, or
+// cut from pages fresh from the kernel, reads zero already. O(1) in the
+// number of live blocks; the clear is O(size).
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
-	st := f.st
-	if st == nil {
+	if f.st == nil {
 		return nil, errNoArena("FreeList")
 	}
+	return f.st.alloc(size, al, true)
+}
+
+// Malloc is Alloc without the clear, as C's malloc is to calloc: the
+// block's bytes are unspecified. A block handed out before holds what
+// its last owner left in it (bytes of this arena, never another
+// process's or another arena's: a chunk or mapping the arena gets from
+// the kernel reads zero); with CheckFreed it reads zero, as CheckFreed
+// checks it does. Use it where every byte is written before it is read;
+// it saves touching a whole block (a 516-byte block on average in W2)
+// that the caller is about to fill anyway. The same errors as Alloc.
+func (f *FreeList) Malloc(size, al uintptr) (unsafe.Pointer, error) {
+	if f.st == nil {
+		return nil, errNoArena("FreeList")
+	}
+	return f.st.alloc(size, al, false)
+}
+
+// alloc is Alloc, clearing a reused block if zero is set, else Malloc.
+func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 	if invariantsEnabled {
 		defer st.debugCheck()
 	}
@@ -196,10 +226,11 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	}
 	if al <= maxAlign {
 		if c := classFor(size, al); c >= 0 {
-			p, err := st.allocSmall(c)
+			p, err := st.allocSmall(c, zero)
 			if err == nil {
 				st.requested += uint64(size)
 				st.allocs++
+				st.tick()
 			}
 			return p, err
 		}
@@ -208,6 +239,7 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	if err == nil {
 		st.requested += uint64(size)
 		st.allocs++
+		st.tick()
 	}
 	return p, err
 }
@@ -238,11 +270,16 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
 	}
 	st.syscalls++ // counted on success only: a refused call changes no stats
-	st.large[r.Addr()] = &largeBlock{r: r, size: n}
-	st.forgetFreed(r.Addr(), n)
+	b := &largeBlock{r: r, addr: r.Addr(), size: n}
+	if !st.fileLarge(b) {
+		_ = r.Close() // beyond the page map: never handed out, nothing to fence
+		return nil, fmt.Errorf("arena: %q: %d-byte block at %#x: %w", st.name, size, b.addr, errTooLarge("above the %d-bit address space", pmAddrBits))
+	}
+	st.large[b.addr] = b
+	st.forgetFreed(b.addr, n)
 	st.mapped += n
 	st.inUse += n
-	st.publish()
+	st.mappingsChanged()
 	return r.Pointer(), nil
 }
 
@@ -256,8 +293,10 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // freed, so that freeing it again is ErrDoubleFree even if another arena
 // or mapping got its address range since; freed longer ago, it is
 // ErrNotOwned. Which double frees cannot be caught is told in the
-// FreeList doc. O(1), except that an invalid free near a large block
-// looks at every large block.
+// FreeList doc. O(1) in the number of live blocks, chunks and large
+// blocks: a small block's span is found through the page map and its
+// index by a multiply; a large block by its address, and a pointer into
+// one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st := f.st
 	if st == nil {
@@ -290,6 +329,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 		return st.freeLarge(p)
 	}
 	st.frees++
+	st.tick()
 	s.bits[i/64] &^= 1 << (i % 64)
 	s.used--
 	s.free = append(s.free, i)
@@ -318,14 +358,7 @@ var errSampled = errors.New("arena: sampled block")
 // pointer that is not an allocated block's start.
 func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	addr := uintptr(p)
-	key := addr >> chunkShift
-	ch := st.recent[key&63]
-	if ch == nil || ch.addr>>chunkShift != key {
-		if ch = st.chunks[key]; ch != nil {
-			st.recent[key&63] = ch
-		}
-	}
-	if ch != nil {
+	if ch := st.chunkAt(addr); ch != nil {
 		off := addr - ch.addr
 		if off >= chunkBytes {
 			return nil, 0, fmt.Errorf("%w: %#x is in a guard page of %q", ErrInvalidFree, addr, st.name)
@@ -335,16 +368,18 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 		if s == nil {
 			// Free units: a block of the span that was here may be
 			// freed a second time, or the pointer is just wrong.
-			if c := ch.last[u]; c >= 0 && (off-u*spanUnit)%classSize[c] == 0 {
-				return nil, 0, fmt.Errorf("%w: %#x in %q (its span was emptied and released)", ErrDoubleFree, addr, st.name)
+			if c := ch.last[u]; c >= 0 {
+				if _, r := divide(off-u*spanUnit, classSize[c], classRecip[c]); r == 0 {
+					return nil, 0, fmt.Errorf("%w: %#x in %q (its span was emptied and released)", ErrDoubleFree, addr, st.name)
+				}
 			}
 			return nil, 0, fmt.Errorf("%w: %#x is in free pages of %q", ErrInvalidFree, addr, st.name)
 		}
-		rel := off - s.off
-		if rel%s.size != 0 || rel/s.size >= uintptr(s.n) {
-			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, rel%s.size, s.size, st.name)
+		q, r := divide(off-s.off, s.size, s.recip) // off-s.off < 256 KiB
+		if r != 0 || q >= uintptr(s.n) {
+			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, r, s.size, st.name)
 		}
-		i := uint32(rel / s.size)
+		i := uint32(q)
 		if s.bits[i/64]&(1<<(i%64)) == 0 {
 			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
 		}
@@ -367,10 +402,8 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 	if b, ok := st.freedLarge[addr]; ok {
 		return nil, 0, fmt.Errorf("%w: %#x was a %d-byte large block of %q, already freed", ErrDoubleFree, addr, b.size, st.name)
 	}
-	for start, b := range st.large {
-		if addr > start && addr < start+b.size {
-			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-start, b.size, st.name)
-		}
+	if b := st.largeAt(addr); b != nil {
+		return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-b.addr, b.size, st.name)
 	}
 	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
 }
@@ -389,12 +422,14 @@ func (st *flState) freeLarge(p unsafe.Pointer) error {
 	_ = retireRegion(b.r, hardened.KindUseAfterFree, closeSite())
 	st.syscalls++
 	delete(st.large, addr)
+	st.unfileLarge(b)
 	st.rememberFreed(addr, b.size)
 	st.frees++
 	st.mapped -= b.size
 	st.inUse -= b.size
 	st.released += uint64(b.size)
-	st.publish()
+	st.mappingsChanged()
+	st.tick()
 	return nil
 }
 
@@ -635,8 +670,8 @@ func (st *flState) close(pcs *[4]uintptr) error {
 		keep(st.smp.pool.Close())
 	}
 	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
-	st.freedLarge, st.freedRing = nil, nil
-	st.recent = [64]*flChunk{}
+	st.freedLarge, st.freedRing, st.ranges = nil, nil, nil
+	st.chunkMap, st.largeMap = granuleMap[*flChunk]{}, granuleMap[[]*largeBlock]{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
 	st.mapped, st.inUse = 0, 0

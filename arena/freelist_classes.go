@@ -33,6 +33,16 @@ var classSize = func() [numClasses]uintptr {
 	return s
 }()
 
+// classRecip[c] is recip(classSize[c]), for dividing by a class size
+// with a multiply.
+var classRecip = func() [numClasses]uint64 {
+	var r [numClasses]uint64
+	for c, n := range classSize {
+		r[c] = recip(n)
+	}
+	return r
+}()
+
 // classOf returns the smallest class whose blocks hold size bytes;
 // 0 < size <= smallMax. O(1).
 func classOf(size uintptr) int {

@@ -15,10 +15,20 @@ type flClass struct {
 	spans   int     // spans of this class, spare included
 	inUse   uint64  // blocks allocated
 	free    uint64  // free blocks in this class's spans
+	// dead holds span records whose pages went back to the OS, at most
+	// deadKept, so that a span cut again reuses one with its bitmap and
+	// free list instead of allocating: churn at a span's edge makes no
+	// Go heap allocation.
+	dead []*span
 }
 
+// deadKept bounds each class's dead span records: a few per class cover
+// the churn of a steady workload, and keeping all would hold the Go heap
+// of the arena's peak.
+const deadKept = 8
+
 // chunkShift fixes the chunk size and alignment at 4 MiB: a pointer's
-// chunk is found by a map lookup of its address >> chunkShift.
+// chunk is found in the page map by its address >> chunkShift.
 const (
 	chunkShift = 22
 	chunkBytes = 1 << chunkShift
@@ -42,6 +52,7 @@ type span struct {
 	off   uintptr // from the chunk's base
 	class int
 	size  uintptr // block size
+	recip uint64  // recip(size): find divides by the block size with a multiply
 	n     uint32  // blocks
 	used  uint32  // blocks allocated
 	fresh uint32  // blocks [fresh, n) were never handed out and read zero
@@ -58,8 +69,12 @@ type spanSlot struct {
 	off   uintptr
 }
 
-// allocSmall hands out a block of class c.
-func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
+// allocSmall hands out a block of class c; zero clears a block that was
+// handed out before (one never handed out reads zero already: its pages
+// came from the kernel, or from Release, or were cleared when a Release
+// failed). With CheckFreed a reused block is checked to read zero
+// instead, zero or not.
+func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	cl := &st.classes[c]
 	for {
 		if len(cl.partial) == 0 {
@@ -97,7 +112,7 @@ func (st *flState) allocSmall(c int) (unsafe.Pointer, error) {
 					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
 						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
 				}
-			} else {
+			} else if zero {
 				clearBytes(p, s.size)
 			}
 		}
@@ -179,8 +194,18 @@ func (st *flState) newSpan(c int) error {
 	}
 	size := classSize[c]
 	n := uint32(bytes / size)
-	s := &span{chunk: slot.chunk, off: slot.off, class: c, size: size, n: n,
-		bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
+	var s *span
+	if k := len(cl.dead); k > 0 {
+		s = cl.dead[k-1]
+		cl.dead[k-1] = nil
+		cl.dead = cl.dead[:k-1]
+		clear(s.bits) // free and bits keep their capacity: same class, same n
+		*s = span{chunk: slot.chunk, off: slot.off, class: c, size: size, recip: recip(size), n: n,
+			bits: s.bits, free: s.free[:0]}
+	} else {
+		s = &span{chunk: slot.chunk, off: slot.off, class: c, size: size, recip: recip(size), n: n,
+			bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
+	}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)
@@ -206,13 +231,19 @@ func (st *flState) newChunk() error {
 	}
 	st.syscalls++ // counted on success only: a refused call changes no stats
 	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
+	e := st.chunkMap.at(ch.addr >> chunkShift)
+	if e == nil {
+		_ = r.Close() // beyond the page map: never handed out, nothing to fence
+		return fmt.Errorf("arena: %q: new chunk at %#x: %w", st.name, ch.addr, errTooLarge("above the %d-bit address space", pmAddrBits))
+	}
+	*e = ch
 	for i := range ch.last {
 		ch.last[i] = -1
 	}
-	st.chunks[ch.addr>>chunkShift] = ch
+	st.chunks = append(st.chunks, ch)
 	st.current = ch
 	st.mapped += chunkBytes
-	st.publish()
+	st.mappingsChanged()
 	return nil
 }
 
@@ -235,6 +266,10 @@ func (st *flState) emptied(s *span) {
 	bytes := spanBytes(s.class)
 	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
 		st.released += uint64(bytes)
+	} else {
+		// The pages keep their bytes, yet the next span cut here
+		// hands its blocks out as never used, unzeroed: clear them.
+		clearBytes(add(s.chunk.base, s.off), bytes)
 	}
 	st.syscalls++
 	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
@@ -247,7 +282,10 @@ func (st *flState) emptied(s *span) {
 	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
 	cl.spans--
 	cl.free -= uint64(s.n)
-	st.publish()
+	if len(cl.dead) < deadKept {
+		s.chunk = nil // the record must not keep a closed chunk's metadata
+		cl.dead = append(cl.dead, s)
+	}
 }
 
 // spanBytes is how much memory a span of class c takes: 64 KiB for

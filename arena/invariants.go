@@ -138,9 +138,9 @@ func (st *flState) validate() {
 		mapped  uintptr
 		inUse   uintptr
 	)
-	for key, ch := range st.chunks {
-		if ch.addr>>chunkShift != key {
-			st.flFail("chunk %#x filed under %#x", ch.addr, key<<chunkShift)
+	for _, ch := range st.chunks {
+		if st.chunkAt(ch.addr) != ch || st.chunkAt(ch.addr+chunkBytes-1) != ch {
+			st.flFail("chunk %#x is not the page map's", ch.addr)
 		}
 		mapped += chunkBytes
 		for u, s := range ch.units {
@@ -197,8 +197,11 @@ func (st *flState) validate() {
 		st.flFail("%d blocks allocated and not in use, %d withdrawn", withdrawn, len(st.withdrawn))
 	}
 	for addr, b := range st.large {
-		if b.r.Addr() != addr {
+		if b.r.Addr() != addr || b.addr != addr {
 			st.flFail("large block %#x filed under %#x", b.r.Addr(), addr)
+		}
+		if st.largeAt(addr) != b || st.largeAt(addr+b.size-1) != b {
+			st.flFail("large block %#x is not in the page map", addr)
 		}
 		mapped += b.size
 		inUse += b.size

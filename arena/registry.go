@@ -15,10 +15,13 @@ import (
 // field changes meaning, so tools can refuse what they do not know.
 const SnapshotFormat = "arenastat-1"
 
-// A Summary is what the process-wide registry knows of one live arena.
-// The arena refreshes it at its slow-path events (a new chunk, span or
-// large block, Reset, Trim, Stats) rather than on every allocation, which
-// would cost the fast path; between events it may lag.
+// A Summary is what the process-wide registry knows of one live arena,
+// as of Updated. A Bump or Shared refreshes it at its slow-path events (a
+// new chunk, Reset, Trim, Stats) rather than on every allocation, which
+// would cost the fast path; between events it may lag. A SyncFreeList is
+// asked for it at snapshot time, under its lock, and is never behind; a
+// plain FreeList publishes its counters every 1024 Allocs and Frees and
+// at Stats (see freelist_stats.go).
 type Summary struct {
 	ID        uint64    `json:"id"`
 	Name      string    `json:"name"`
@@ -70,23 +73,46 @@ type Snapshot struct {
 var registry struct {
 	mu     sync.Mutex
 	next   uint64
-	arenas map[uint64]*atomic.Pointer[Summary] // guarded by mu
+	arenas map[uint64]*regEntry // guarded by mu
+}
+
+// regEntry is one arena in the registry.
+type regEntry struct {
+	slot atomic.Pointer[Summary] // the latest summary the arena stored
+	// live, when set, assembles the arena's summary at snapshot time, in
+	// place of slot's. It must be safe to call from any goroutine, and
+	// must not take registry.mu. Guarded by registry.mu.
+	live func() Summary
 }
 
 // register adds an arena and returns its id and the slot its summaries go
 // in.
-func register(s Summary) (uint64, *atomic.Pointer[Summary]) {
+func register(s Summary) (uint64, *atomic.Pointer[Summary]) { return registerLive(s, nil) }
+
+// registerLive is register with a function TakeSnapshot calls for the
+// arena's summary (see regEntry.live); nil means slot's.
+func registerLive(s Summary, live func() Summary) (uint64, *atomic.Pointer[Summary]) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.arenas == nil {
-		registry.arenas = make(map[uint64]*atomic.Pointer[Summary])
+		registry.arenas = make(map[uint64]*regEntry)
 	}
 	registry.next++
 	s.ID, s.Updated = registry.next, time.Now()
-	slot := new(atomic.Pointer[Summary])
-	slot.Store(&s)
-	registry.arenas[s.ID] = slot
-	return s.ID, slot
+	e := &regEntry{live: live}
+	e.slot.Store(&s)
+	registry.arenas[s.ID] = e
+	return s.ID, &e.slot
+}
+
+// setLive replaces the function TakeSnapshot calls for arena id's
+// summary.
+func setLive(id uint64, live func() Summary) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if e := registry.arenas[id]; e != nil {
+		e.live = live
+	}
 }
 
 // unregister removes a closed arena.
@@ -96,15 +122,32 @@ func unregister(id uint64) {
 	registry.mu.Unlock()
 }
 
-// TakeSnapshot returns the summaries of all live arenas, oldest first.
-// Safe for concurrent use, including with the arenas' own goroutines.
+// TakeSnapshot returns the summaries of all live arenas, oldest first;
+// each says when it was assembled (Summary.Updated). Safe for concurrent
+// use, including with the arenas' own goroutines. It waits for each
+// SyncFreeList's lock, one at a time, and never for anything else an
+// arena holds.
 func TakeSnapshot() Snapshot {
+	type asked struct {
+		e    *regEntry
+		live func() Summary
+	}
 	registry.mu.Lock()
-	arenas := make([]Summary, 0, len(registry.arenas))
-	for _, slot := range registry.arenas {
-		arenas = append(arenas, *slot.Load())
+	entries := make([]asked, 0, len(registry.arenas))
+	for _, e := range registry.arenas {
+		entries = append(entries, asked{e, e.live})
 	}
 	registry.mu.Unlock()
+	// The arenas are asked without registry.mu: a SyncFreeList's Close
+	// takes registry.mu under its own lock, and live takes that lock.
+	arenas := make([]Summary, 0, len(entries))
+	for _, a := range entries {
+		if a.live != nil {
+			arenas = append(arenas, a.live())
+		} else {
+			arenas = append(arenas, *a.e.slot.Load())
+		}
+	}
 	sort.Slice(arenas, func(i, j int) bool { return arenas[i].ID < arenas[j].ID })
 	calls, _ := guard.Trace()
 	snap := Snapshot{Format: SnapshotFormat, Time: time.Now(), PID: os.Getpid(),

@@ -3,6 +3,7 @@ package arena
 import (
 	"sync"
 	"unsafe"
+	"weak"
 )
 
 // A SyncFreeList is a FreeList safe for concurrent use: every call takes
@@ -18,12 +19,39 @@ type SyncFreeList struct {
 // NewSyncFreeList returns an empty free-list arena safe for concurrent
 // use, with the options NewFreeList takes.
 func NewSyncFreeList(opts *Options) (*SyncFreeList, error) {
-	f, err := NewFreeList(opts)
+	f, err := newFreeList(opts, callerPC(1))
 	if err != nil {
 		return nil, err
 	}
-	f.st.site = callerPC(1)
-	return &SyncFreeList{f: f}, nil
+	s := &SyncFreeList{f: f}
+	// TakeSnapshot asks the arena under its lock, so a busy SyncFreeList
+	// is never shown behind. The registry holds it weakly: a
+	// SyncFreeList dropped without Close must still become unreachable,
+	// for its leak to be reported; from then on its last published
+	// counters stand.
+	st, w := f.st, weak.Make(s)
+	setLive(st.id, func() Summary {
+		if s := w.Value(); s != nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !st.closed {
+				return st.summary()
+			}
+		}
+		return st.published()
+	})
+	return s, nil
+}
+
+// Malloc is FreeList.Malloc under the lock: a block whose bytes are
+// unspecified (old bytes of this arena, never another process's).
+func (s *SyncFreeList) Malloc(size, align uintptr) (unsafe.Pointer, error) {
+	if s.f == nil {
+		return nil, errNoArena("SyncFreeList")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Malloc(size, align)
 }
 
 // Alloc is FreeList.Alloc under the lock.
