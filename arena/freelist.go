@@ -67,9 +67,9 @@ type flState struct {
 	site   uintptr
 
 	classes [numClasses]flClass
-	chunks  []*flChunk             // every chunk, in the order mapped
-	current *flChunk               // the chunk new spans are cut from
-	free    [2][]spanSlot          // free span slots: [0] one unit, [1] four units
+	chunks  []*flChunk              // every chunk, in the order mapped
+	current *flChunk                // the chunk new spans are cut from
+	free    [2][]spanSlot           // free span slots: [0] one unit, [1] four units
 	large   map[uintptr]*largeBlock // by start address
 	// chunkMap finds the chunk of an address, largeMap the large blocks
 	// overlapping its 4 MiB granule: see freelist_pagemap.go.
