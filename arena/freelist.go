@@ -332,7 +332,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	st.tick()
 	s.bits[i/64] &^= 1 << (i % 64)
 	s.used--
-	s.free = append(s.free, i)
+	s.hint = min(s.hint, i/64)
 	cl := &st.classes[s.class]
 	cl.inUse--
 	cl.free++

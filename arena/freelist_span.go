@@ -3,6 +3,7 @@ package arena
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/guard"
@@ -46,21 +47,40 @@ type flChunk struct {
 }
 
 // A span is a run of units cut into blocks of one class. Its metadata
-// lives on the Go heap.
+// lives on the Go heap, and its bitmap is all it keeps per block: a
+// block below fresh whose bit is clear is free, and Alloc finds one by
+// scanning from hint (mimalloc and Go's own mspan find free slots in a
+// bitmap too). That is 1 bit of Go heap per block, where a stack of
+// free indexes cost 32 more, and a Free touches one line of the span and
+// one word of its bitmap.
+//
+// The fields Free and Alloc read come first, in one 64-byte line.
 type span struct {
-	chunk *flChunk
-	off   uintptr // from the chunk's base
-	class int
-	size  uintptr // block size
-	recip uint64  // recip(size): find divides by the block size with a multiply
-	n     uint32  // blocks
-	used  uint32  // blocks allocated
-	fresh uint32  // blocks [fresh, n) were never handed out and read zero
-	free  []uint32
-	bits  []uint64 // bit i set: block i is allocated
+	bits  []uint64 // bit i set: block i is allocated; len (n+63)/64
+	size  uintptr  // block size
+	recip uint64   // recip(size): find divides by the block size with a multiply
+	n     uint32   // blocks
+	used  uint32   // blocks allocated; used <= fresh
+	fresh uint32   // blocks [fresh, n) were never handed out and read zero
+	hint  uint32   // every bitmap word below hint is full up to fresh; hint <= (fresh+63)/64
+	class int32
 	// partialAt is the span's index in its class's partial list, or -1
 	// when it is not on it (full, or the spare).
-	partialAt int
+	partialAt int32
+	chunk     *flChunk
+	off       uintptr // from the chunk's base
+}
+
+// freeBelowFresh returns the lowest free block below s.fresh, moving
+// s.hint to its word; s.used < s.fresh. O(bitmap words scanned), at
+// most (n+63)/64: 128 for the smallest class, whatever else is live.
+func (s *span) freeBelowFresh() uint32 {
+	for w := s.hint; ; w++ {
+		if x := ^s.bits[w]; x != 0 {
+			s.hint = w
+			return w*64 + uint32(bits.TrailingZeros64(x)) // below fresh: bits from fresh on are clear, and one below is
+		}
+	}
 }
 
 // spanSlot is a free run of units.
@@ -84,10 +104,9 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 		}
 		s := cl.partial[len(cl.partial)-1]
 		var i uint32
-		recycled := len(s.free) > 0
+		recycled := s.used < s.fresh
 		if recycled {
-			i = s.free[len(s.free)-1]
-			s.free = s.free[:len(s.free)-1]
+			i = s.freeBelowFresh()
 		} else {
 			i = s.fresh
 			s.fresh++
@@ -152,7 +171,7 @@ func (st *flState) dropPartial(s *span) {
 // pushPartial puts a span with free blocks on its class's partial list.
 func (st *flState) pushPartial(s *span) {
 	cl := &st.classes[s.class]
-	s.partialAt = len(cl.partial)
+	s.partialAt = int32(len(cl.partial))
 	cl.partial = append(cl.partial, s)
 }
 
@@ -199,12 +218,11 @@ func (st *flState) newSpan(c int) error {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
-		clear(s.bits) // free and bits keep their capacity: same class, same n
-		*s = span{chunk: slot.chunk, off: slot.off, class: c, size: size, recip: recip(size), n: n,
-			bits: s.bits, free: s.free[:0]}
+		clear(s.bits) // the bitmap keeps its length: same class, same n
+		*s = span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n, bits: s.bits}
 	} else {
-		s = &span{chunk: slot.chunk, off: slot.off, class: c, size: size, recip: recip(size), n: n,
-			bits: make([]uint64, (n+63)/64), free: make([]uint32, 0, n)}
+		s = &span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n,
+			bits: make([]uint64, (n+63)/64)}
 	}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
@@ -263,7 +281,7 @@ func (st *flState) emptied(s *span) {
 		cl.spare = s
 		return
 	}
-	bytes := spanBytes(s.class)
+	bytes := spanBytes(int(s.class))
 	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
 		st.released += uint64(bytes)
 	} else {

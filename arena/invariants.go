@@ -3,6 +3,7 @@ package arena
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync/atomic"
 )
 
@@ -159,8 +160,10 @@ func (st *flState) validate() {
 				st.flFail("span at %#x: %d bits set, used %d", ch.addr+s.off, set, s.used)
 			case s.used > s.n || s.fresh > s.n:
 				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.n)
-			case uint64(s.used)+uint64(len(s.free)) != uint64(s.fresh):
-				st.flFail("span at %#x: used %d + %d free != %d handed out", ch.addr+s.off, s.used, len(s.free), s.fresh)
+			case s.used > s.fresh || s.fresh < s.n && s.bits[s.fresh/64]>>(s.fresh%64) != 0:
+				st.flFail("span at %#x: used %d, or a bit set from fresh %d on", ch.addr+s.off, s.used, s.fresh)
+			case s.hint > s.fresh/64 || slices.ContainsFunc(s.bits[:s.hint], func(w uint64) bool { return w != ^uint64(0) }):
+				st.flFail("span at %#x: hint %d, yet a word below it has a free block", ch.addr+s.off, s.hint)
 			case (s.partialAt >= 0) != (s.used < s.n && st.classes[s.class].spare != s):
 				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.n)
 			}
@@ -186,7 +189,7 @@ func (st *flState) validate() {
 			st.flFail("class %d: %d spans on the partial list, %d marked", c, len(cl.partial), partial[c])
 		}
 		for i, s := range cl.partial {
-			if s.partialAt != i || s.class != c {
+			if int(s.partialAt) != i || int(s.class) != c {
 				st.flFail("class %d: partial[%d] is marked %d of class %d", c, i, s.partialAt, s.class)
 			}
 		}
