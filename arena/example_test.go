@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -124,4 +126,131 @@ func ExampleString() {
 	// false melon
 	// 1 melon
 	// 3
+}
+
+// MakeSlice gives a slice whose backing array lives in the arena; append
+// past its capacity moves it to the Go heap, as append always may.
+func ExampleMakeSlice() {
+	b, err := arena.NewBump(&arena.Options{Name: "ids"})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	ids, err := arena.MakeSlice[int64](b, 3, 8)
+	if err != nil {
+		panic(err)
+	}
+	ids[0], ids[1], ids[2] = 7, 8, 9
+	fmt.Println(ids, len(ids), cap(ids))
+	_, err = arena.MakeSlice[int64](b, 9, 8)
+	fmt.Println(errors.Is(err, arena.ErrSize))
+	// Output:
+	// [7 8 9] 3 8
+	// true
+}
+
+// Many goroutines allocate from one Shared arena at once; Close waits for
+// none of them, so it comes after they are done.
+func ExampleShared() {
+	s, err := arena.NewShared(&arena.Options{Name: "workers"})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	sums := make([]int64, 4)
+	for w := range sums {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				n, err := arena.New[int64](s)
+				if err != nil {
+					panic(err)
+				}
+				*n = int64(i)
+				sums[w] += *n
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(sums)
+	// Output:
+	// [499500 499500 499500 499500]
+}
+
+// A SyncFreeList is a FreeList behind a mutex: blocks may be allocated by
+// one goroutine and freed by another.
+func ExampleSyncFreeList() {
+	f, err := arena.NewSyncFreeList(&arena.Options{Name: "handoff"})
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	blocks := make(chan unsafe.Pointer, 100)
+	go func() {
+		defer close(blocks)
+		for range 100 {
+			p, err := f.Alloc(64, 8)
+			if err != nil {
+				panic(err)
+			}
+			blocks <- p
+		}
+	}()
+	freed := 0
+	for p := range blocks {
+		if f.Free(p) == nil {
+			freed++
+		}
+	}
+	st := f.Stats()
+	fmt.Println(freed, st.Allocs, st.Frees, st.InUse)
+	// Output:
+	// 100 100 100 0
+}
+
+// Realloc keeps a block's contents, in place when its size class still
+// fits, and leaves the block untouched when it fails.
+func ExampleFreeList_Realloc() {
+	f, err := arena.NewFreeList(&arena.Options{Name: "buffers"})
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	p, err := f.Alloc(100, 8)
+	if err != nil {
+		panic(err)
+	}
+	copy(unsafe.Slice((*byte)(p), 100), "hello")
+	q, err := f.Realloc(p, 104) // the same 104-byte class: in place
+	fmt.Println(q == p, err)
+	r, err := f.Realloc(q, 5000) // a larger class: moved, contents kept
+	fmt.Println(string(unsafe.Slice((*byte)(r), 5)), err)
+	fmt.Println(errors.Is(f.Free(q), arena.ErrDoubleFree)) // q went with the move
+	// Output:
+	// true <nil>
+	// hello <nil>
+	// true
+}
+
+// TakeSnapshot lists the live arenas and what guard's quarantine holds;
+// arena/expvarpub serves the same document over HTTP.
+func ExampleTakeSnapshot() {
+	b, err := arena.NewBump(&arena.Options{Name: "snapshot-demo"})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	if _, err := arena.MakeSlice[int64](b, 1000, 1000); err != nil {
+		panic(err)
+	}
+	b.Stats() // publishes the latest numbers
+	for _, a := range arena.TakeSnapshot().Arenas {
+		if a.Name == "snapshot-demo" {
+			fmt.Println(a.Kind, a.InUse, a.Allocs)
+		}
+	}
+	// Output:
+	// bump 8000 1
 }

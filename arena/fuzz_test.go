@@ -141,7 +141,7 @@ func FuzzArenaOps(f *testing.F) {
 			switch {
 			case argChecked:
 			case wantAlign && !errors.Is(err, align.ErrAlignment): // arguments are checked first, even after Close
-				t.Fatalf("op %d: err = %v, want ErrAlign", op, err)
+				t.Fatalf("op %d: err = %v, want align.ErrAlignment", op, err)
 			case closed && !wantAlign && op < 4 && !errors.Is(err, arena.ErrClosed) && !(op == 3 && x == 0):
 				t.Fatalf("op %d after Close: err = %v, want ErrClosed", op, err)
 			case !closed && err != nil && !wantAlign && !errors.Is(err, arena.ErrLimit):

@@ -106,7 +106,7 @@ const (
 // opts (nil: every default) with the defaults of kind filled in, or an
 // error naming the first option that kind does not use (ErrUnsupported)
 // or that is out of range (ErrSize). Sample's own fields are checked by
-// hardened.New, in newSampler.
+// hardened.NewPool, in newSampler.
 func (opts *Options) resolve(kind string) (Options, error) {
 	var o Options
 	if opts != nil {

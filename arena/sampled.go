@@ -28,7 +28,7 @@ func newSampler(name string, o *hardened.Options) (*sampler, error) {
 	if po.Name == "" {
 		po.Name = name
 	}
-	p, err := hardened.New(&po)
+	p, err := hardened.NewPool(&po)
 	if err != nil {
 		return nil, fmt.Errorf("%w: arena %q: Sample: %w", ErrSize, name, err)
 	}

@@ -45,7 +45,7 @@
 // Faults are named. A registry of live and recently closed regions lets
 // Lookup say what an address is (which region, which guard, how far past
 // the end), and Catch turns a fault inside a function into a *FaultError.
-// **A fault outside Catch still kills the process**: Go recovers memory
+// A fault outside Catch still kills the process: Go recovers memory
 // faults only in a goroutine that asked for it with debug.SetPanicOnFault.
 // SetTrace keeps the last system calls guard made, with their reasons.
 //

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/internal/errs"
 )
 
@@ -23,8 +24,6 @@ var (
 	// ErrRange reports an offset range that is not page-aligned, lies
 	// outside the usable part, or covers pages in the wrong state.
 	ErrRange = errors.New("guard: invalid range")
-	// ErrAlign reports an alignment that is not a power of two.
-	ErrAlign = errors.New("guard: invalid alignment")
 	// ErrBudget reports that a call would take guard past its budget of
 	// kernel mappings (see SetBudget). It also matches unix.ENOMEM.
 	ErrBudget = errors.New("guard: mapping budget exhausted")
@@ -42,8 +41,11 @@ func rangeError(format string, args ...any) error {
 	return errs.New(ErrRange, unix.EINVAL, "guard: "+format, args...)
 }
 
+// alignError reports an alignment that is not a power of two. It wraps
+// align.ErrAlignment, the library's one alignment sentinel, which also
+// matches unix.EINVAL.
 func alignError(a int) error {
-	return errs.New(ErrAlign, unix.EINVAL, "guard: alignment %d is not a power of two", a)
+	return fmt.Errorf("guard: alignment %d is not a power of two: %w", a, align.ErrAlignment)
 }
 
 // sysError wraps the errno of a failed system call; the caller adds the

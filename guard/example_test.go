@@ -60,3 +60,24 @@ func ExampleRegion_Punch() {
 	// Output:
 	// guard: fault at offset 4104 of region "holey" (punched hole)
 }
+
+// Retire closes a region but keeps its range fenced in the quarantine, so
+// that a stale pointer faults and is named instead of reaching whatever
+// is mapped there next.
+func ExampleRegion_Retire() {
+	r, err := guard.Map(4096, &guard.Options{Name: "request"})
+	if err != nil {
+		panic(err)
+	}
+	stale := (*byte)(r.Pointer())
+	*stale = 1
+	if err := r.Retire("use after close", func() string { return "main.handle handler.go:42" }); err != nil {
+		panic(err)
+	}
+	err = guard.Catch(func() { *stale = 2 })
+	fmt.Println(err)
+	fmt.Println(r.Close()) // leaves the quarantine now: unmapped
+	// Output:
+	// guard: fault at offset 0 of region "request" (closed region: use after close, retired at main.handle handler.go:42)
+	// <nil>
+}

@@ -40,7 +40,7 @@ func ExampleCatch() {
 // align.Allocator: every block sits flush against a fenced page, so the
 // first byte past its end faults and is named.
 func ExamplePool() {
-	p, err := hardened.New(&hardened.Options{Name: "fenced"})
+	p, err := hardened.NewPool(&hardened.Options{Name: "fenced"})
 	if err != nil {
 		panic(err)
 	}

@@ -127,11 +127,11 @@ type segment struct {
 	first int            // its first slot
 }
 
-// New returns an empty pool; nothing is mapped until the first Alloc. A
+// NewPool returns an empty pool; nothing is mapped until the first Alloc. A
 // nil *Options means every default. It returns an error for options out
 // of range, matching unix.EINVAL for a negative one and unix.ENOMEM for
 // too many slots.
-func New(opts *Options) (*Pool, error) {
+func NewPool(opts *Options) (*Pool, error) {
 	o, err := opts.resolve()
 	if err != nil {
 		return nil, err
