@@ -65,10 +65,12 @@ func BenchmarkW2(b *testing.B) {
 		}
 		reportChurn(b, cpu0, gc0, rss)
 	})
-	b.Run("arena=freelist", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}) })
+	b.Run("arena=freelist", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}, workload.NewW2FreeList) })
+	// C's contract: Malloc leaves a reused block as it was.
+	b.Run("arena=freelist-malloc", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}, workload.NewW2FreeListMalloc) })
 	// Hardened mode as one would leave it on in production: one
 	// allocation in 1000 fenced, with its call stack recorded.
-	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: &hardened.Options{Every: 1000}}) })
+	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: &hardened.Options{Every: 1000}}, workload.NewW2FreeList) })
 }
 
 // reportChurn reports W2's CPU time per op, GC cycles and peak RSS since
@@ -79,8 +81,9 @@ func reportChurn(b *testing.B, cpu0 time.Duration, gc0 uint32, rss *peakRSS) {
 	rss.report(b)
 }
 
-// w2FreeList is W2 on a FreeList made with opts.
-func w2FreeList(b *testing.B, opts *arena.Options) {
+// w2FreeList is W2 on a FreeList made with opts, its live set made by
+// newW2 (NewW2FreeList, or NewW2FreeListMalloc whose Steps use Malloc).
+func w2FreeList(b *testing.B, opts *arena.Options, newW2 func(*arena.FreeList, int) (*workload.W2FreeList, error)) {
 	mapcheck.Baseline(b)
 	b.ReportAllocs()
 	coldStart()
@@ -90,7 +93,7 @@ func w2FreeList(b *testing.B, opts *arena.Options) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	w, err := workload.NewW2FreeList(f, w2Live)
+	w, err := newW2(f, w2Live)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,7 +40,10 @@
 // called expvarpub.Publish (package arena/expvarpub), and redraws its
 // arenas in place every -interval (in a terminal; piped, it prints one
 // table after another), with guard's mapping budget and its quarantine of
-// closed arenas' ranges. The -count flag stops after that many draws. The
+// closed arenas' ranges. Each row's AGE is how old its numbers were when
+// the snapshot was taken: 0s for a SyncFreeList, which is asked at
+// snapshot time; a Bump, Shared or plain FreeList publishes at its own
+// events. The -count flag stops after that many draws. The
 // -pid flag adds each arena's resident memory, read page by page from
 // /proc/PID/pagemap.
 //

@@ -86,7 +86,7 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 	if rss {
 		head += "RSS\t"
 	}
-	fmt.Fprintln(tw, head+"CREATED AT\t")
+	fmt.Fprintln(tw, head+"AGE\tCREATED AT\t")
 	for _, r := range rows {
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%d\t", r.Name, r.Kind,
 			humanize.IBytes(r.InUse), humanize.IBytes(r.Committed), r.Chunks,
@@ -99,9 +99,15 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		if rss {
 			line += humanize.IBytes(*r.RSS) + "\t"
 		}
-		fmt.Fprintln(tw, line+shortSite(r.Site)+"\t")
+		fmt.Fprintln(tw, line+age(snap.Time, r.Updated)+"\t"+shortSite(r.Site)+"\t")
 	}
 	tw.Flush()
+}
+
+// age says how old a row's numbers were at the snapshot's time, to the
+// millisecond.
+func age(snap, updated time.Time) string {
+	return max(snap.Sub(updated), 0).Round(time.Millisecond).String()
 }
 
 // quarantineLine describes guard's quarantine of closed arenas' ranges in

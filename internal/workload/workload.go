@@ -94,9 +94,10 @@ func (w *W2Heap) Step() {
 // W2FreeList is W2 in a free-list arena: the live set is blocks of f,
 // and a step frees one and allocates another.
 type W2FreeList struct {
-	f    *arena.FreeList
-	rng  Rand
-	live []unsafe.Pointer // the live set, blocks of f
+	f      *arena.FreeList
+	rng    Rand
+	live   []unsafe.Pointer // the live set, blocks of f
+	malloc bool             // Step allocates with Malloc, uncleared, as C's malloc
 }
 
 // NewW2FreeList allocates the live set from f: live blocks of W2 sizes
@@ -114,6 +115,19 @@ func NewW2FreeList(f *arena.FreeList, live int) (*W2FreeList, error) {
 	return w, nil
 }
 
+// NewW2FreeListMalloc is NewW2FreeList whose Steps allocate with
+// FreeList.Malloc, which leaves a reused block uncleared, as C's malloc
+// does: the harness's malloc peers' contract. The live set is made with
+// Alloc, as NewW2FreeList makes it, so both start alike.
+func NewW2FreeListMalloc(f *arena.FreeList, live int) (*W2FreeList, error) {
+	w, err := NewW2FreeList(f, live)
+	if err != nil {
+		return nil, err
+	}
+	w.malloc = true
+	return w, nil
+}
+
 // Step frees a random live block and allocates one of a W2 size in its
 // place, writing its first and last byte.
 func (w *W2FreeList) Step() error {
@@ -122,7 +136,13 @@ func (w *W2FreeList) Step() error {
 		return err
 	}
 	n := w.rng.W2Size()
-	p, err := w.f.Alloc(n, 8)
+	var p unsafe.Pointer
+	var err error
+	if w.malloc {
+		p, err = w.f.Malloc(n, 8)
+	} else {
+		p, err = w.f.Alloc(n, 8)
+	}
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,14 @@ func TestW2(t *testing.T) {
 	}
 	require.NoError(t, w.Free())
 	assert.Zero(t, f.Stats().InUse)
+	w, err = workload.NewW2FreeListMalloc(f, 100)
+	require.NoError(t, err)
+	for range 1000 {
+		require.NoError(t, w.Step())
+	}
+	assert.Equal(t, uint64(2*(100+1000)), f.Stats().Allocs, "both runs' allocations")
+	require.NoError(t, w.Free())
+	assert.Zero(t, f.Stats().InUse)
 	require.NoError(t, f.Close())
 }
 
