@@ -19,7 +19,9 @@
 //     classes; bad frees are refused with an error. [SyncFreeList] is the
 //     same behind a mutex.
 //
-// Memory is zeroed when handed out, as Go's new does; bad sizes and
+// Memory is zeroed when handed out, as Go's new does, except by
+// [FreeList.Malloc], which leaves a reused block as this arena's last
+// owner left it, as C's malloc does; bad sizes and
 // alignments are errors that change nothing; every chunk is fenced by
 // guard pages, so running off its end faults and is named
 // (hardened.Catch). Hardened mode ([Options].Sample) sends one allocation

@@ -70,7 +70,9 @@ func BenchmarkW2(b *testing.B) {
 	b.Run("arena=freelist-malloc", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2"}, workload.NewW2FreeListMalloc) })
 	// Hardened mode as one would leave it on in production: one
 	// allocation in 1000 fenced, with its call stack recorded.
-	b.Run("arena=freelist-sample1000", func(b *testing.B) { w2FreeList(b, &arena.Options{Name: "w2", Sample: &hardened.Options{Every: 1000}}, workload.NewW2FreeList) })
+	b.Run("arena=freelist-sample1000", func(b *testing.B) {
+		w2FreeList(b, &arena.Options{Name: "w2", Sample: &hardened.Options{Every: 1000}}, workload.NewW2FreeList)
+	})
 }
 
 // reportChurn reports W2's CPU time per op, GC cycles and peak RSS since
