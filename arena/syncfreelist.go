@@ -8,6 +8,7 @@ import (
 
 // A SyncFreeList is a FreeList safe for concurrent use: every call takes
 // one mutex. A block allocated by one goroutine may be freed by another.
+// TakeSnapshot takes the mutex too, to read its numbers as they are.
 // Make one with NewSyncFreeList; the zero SyncFreeList's methods return
 // ErrNoArena, or do nothing. A SyncFreeList must not be copied after
 // first use.
