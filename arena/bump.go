@@ -113,14 +113,11 @@ func (b *Bump) fast(size, align uintptr) (unsafe.Pointer, bool) {
 // variable, since the page size is only known at run time.
 var maxAlign = uintptr(align.PageSize())
 
-// allocSlow handles everything the fast path does not: bad arguments,
-// size 0, zeroing ahead after a Reset, and moving to a new chunk.
-func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+// allocMore is allocSlow for a Bump without sampling, and for the twin
+// that serves a sampling Bump's unsampled allocations (bump_sampled.go).
+func (b *Bump) allocMore(size, al uintptr) (unsafe.Pointer, error) {
 	if b.st == nil {
 		return nil, errNoArena("Bump") // the zero Bump: its fast path always fails
-	}
-	if b.inner != nil {
-		return b.allocSampling(size, al)
 	}
 	if invariantsEnabled {
 		b.st.enter()
@@ -241,18 +238,11 @@ func (b *Bump) enterChunk(c *chunk) {
 	}
 }
 
-// Reset frees every allocation at once: the memory is reused by later
-// allocations, zeroed as it is handed out again. Pointers obtained before
-// Reset must not be used after it. O(1) by default; with ResetRelease or
-// Quarantine, one or two system calls per chunk. Reset after Close does
-// nothing.
-func (b *Bump) Reset() {
+// reset is Reset for a Bump without sampling, and for the twin
+// that serves a sampling Bump's unsampled allocations (bump_sampled.go).
+func (b *Bump) reset() {
 	st := b.st
 	if st == nil || st.closed {
-		return
-	}
-	if b.inner != nil {
-		b.resetSampling()
 		return
 	}
 	if invariantsEnabled {
@@ -293,14 +283,9 @@ func (b *Bump) Reset() {
 	}
 }
 
-// Trim gives memory the arena is not using back to the OS: chunks kept
-// for reuse are unmapped, and the unused pages of the current chunk are
-// released (RSS falls). Allocations are untouched. It returns ErrClosed
-// after Close, or the first system-call error.
-func (b *Bump) Trim() error {
-	if b.inner != nil {
-		return b.trimSampling()
-	}
+// trim is Trim for a Bump without sampling, and for the twin
+// that serves a sampling Bump's unsampled allocations (bump_sampled.go).
+func (b *Bump) trim() error {
 	st := b.st
 	switch {
 	case st == nil:
@@ -339,14 +324,9 @@ func (b *Bump) Trim() error {
 	return first
 }
 
-// Freeze makes the arena read-only: every chunk becomes PROT_READ, so a
-// structure built in it can still be read, by any number of goroutines,
-// but a stray write faults and guard names the page "read-only page,
-// frozen". Allocation fails with ErrFrozen until Thaw; Reset thaws first.
-// Each chunk costs one or two kernel mappings more while frozen. It
-// returns ErrClosed after Close, or the first system-call error, having
-// thawed what it froze.
-func (b *Bump) Freeze() error {
+// freeze is Freeze for a Bump without sampling, and for the twin
+// that serves a sampling Bump's unsampled allocations (bump_sampled.go).
+func (b *Bump) freeze() error {
 	st := b.st
 	switch {
 	case st == nil:
@@ -355,9 +335,6 @@ func (b *Bump) Freeze() error {
 		return ErrClosed
 	case st.frozen:
 		return nil
-	}
-	if b.inner != nil {
-		return b.freezeSampling()
 	}
 	for i, c := range st.chunks {
 		if err := c.r.Freeze(0, int(c.size)); err != nil {
@@ -377,10 +354,9 @@ func (b *Bump) Freeze() error {
 	return nil
 }
 
-// Thaw makes a frozen arena writable again, as it was before Freeze. If
-// the kernel refuses for a chunk, Thaw returns the error and the arena
-// stays frozen; Thaw may be called again.
-func (b *Bump) Thaw() error {
+// unfreeze is Thaw for a Bump without sampling, and for the twin
+// that serves a sampling Bump's unsampled allocations (bump_sampled.go).
+func (b *Bump) unfreeze() error {
 	st := b.st
 	switch {
 	case st == nil:
@@ -389,9 +365,6 @@ func (b *Bump) Thaw() error {
 		return ErrClosed
 	case !st.frozen:
 		return nil
-	}
-	if b.inner != nil {
-		return b.thawSampling()
 	}
 	return b.thaw()
 }
@@ -413,20 +386,9 @@ func (b *Bump) thaw() error {
 	return first
 }
 
-// Close gives every chunk back. Every allocation becomes invalid; afterwards
-// Alloc and the helpers return ErrClosed, Reset does nothing, and Close
-// returns nil again. The chunks' pages are dropped, but their address
-// ranges stay reserved and fenced in guard's quarantine (see
-// guard.SetQuarantine), so a pointer kept past Close faults, and hardened.Catch
-// names it a use after close of this arena, with the Close call site,
-// instead of reading whatever arena is made next. It returns the first
-// system-call error, if any, wrapping its errno; the arena is closed all
-// the same, and a range the kernel refused to unmap is kept by guard for
-// a retry (guard.FlushUnmaps), never left mapped for good.
-//
-// An arena must outlive every pointer into it. One dropped without Close
-// is reported (SetLeakHandler) and keeps its memory, mapped and intact.
-func (b *Bump) Close() error {
+// closeChunks is Close for every Bump; a sampling one first shuts its
+// twin's fast path (bump_sampled.go).
+func (b *Bump) closeChunks() error {
 	st := b.st
 	if st == nil {
 		return errNoArena("Bump")
@@ -437,9 +399,6 @@ func (b *Bump) Close() error {
 	b.cleanup.Stop()
 	b.base, b.off, b.zeroTo = nil, 0, 0
 	b.gen++
-	if b.inner != nil {
-		b.closeSampling()
-	}
 	return st.close(closeSite())
 }
 

@@ -2,14 +2,11 @@ package arena
 
 import "time"
 
-// Stats returns the arena's statistics. It makes one mincore call per
-// chunk, so it is for monitoring, not for the fast path.
-func (b *Bump) Stats() Stats {
+// stats is Stats for a Bump without sampling, and for a sampling Bump's
+// twin.
+func (b *Bump) stats() Stats {
 	if b.st == nil {
 		return Stats{} // the zero Bump
-	}
-	if b.inner != nil {
-		return b.statsSampling()
 	}
 	st := b.st
 	inUse := uint64(st.done + b.off)
