@@ -21,6 +21,7 @@ import (
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/arenatest"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -30,26 +31,6 @@ var sink byte
 
 //go:noinline
 func load(p unsafe.Pointer) { sink = *(*byte)(p) }
-
-func newBump(t testing.TB, opts *arena.Options) *arena.Bump {
-	t.Helper()
-	b, err := arena.NewBump(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, b.Close()) })
-	return b
-}
-
-// bytesAt views n bytes at p.
-func bytesAt(p unsafe.Pointer, n uintptr) []byte { return unsafe.Slice((*byte)(p), n) }
-
-func isZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 func TestBumpAlloc(t *testing.T) {
 	mapcheck.Baseline(t)
@@ -780,3 +761,12 @@ func TestState(t *testing.T) {
 	_, err = sf.State()
 	assert.ErrorIs(t, err, arena.ErrClosed)
 }
+
+// The helpers these tests share with the other arena packages' tests.
+var (
+	newBump     = arenatest.NewBump
+	newFreeList = arenatest.NewFreeList
+	bytesAt     = arenatest.BytesAt
+	isZero      = arenatest.IsZero
+	allocFree   = arenatest.AllocFree
+)

@@ -309,23 +309,6 @@ func BenchmarkFreeListAlloc(b *testing.B) {
 	}
 }
 
-// allocFree is the loop of an Alloc and Free pair benchmark; touch writes
-// the block's first byte in between.
-func allocFree(b *testing.B, f *arena.FreeList, size uintptr, touch bool) {
-	for b.Loop() {
-		p, err := f.Alloc(size, 8)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if touch {
-			*(*byte)(p) = 1
-		}
-		if err := f.Free(p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkFree measures one Free with live blocks in the arena, to show
 // that a Free costs the same however many blocks, chunks and large
 // blocks are live. size=small frees a random small block (16..256 bytes)

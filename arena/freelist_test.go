@@ -19,14 +19,6 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-func newFreeList(t testing.TB, opts *arena.Options) *arena.FreeList {
-	t.Helper()
-	f, err := arena.NewFreeList(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, f.Close()) })
-	return f
-}
-
 func fill(p unsafe.Pointer, n uintptr, v byte) {
 	mem := bytesAt(p, n)
 	for i := range mem {

@@ -49,7 +49,7 @@ func TestRegistry(t *testing.T) {
 	bs, ok := findArena(snap, "reg-bump")
 	require.True(t, ok)
 	assert.Equal(t, "bump", bs.Kind)
-	assert.Regexp(t, `bump_test\.go:\d+$`, bs.Site, "where newBump called NewBump")
+	assert.Regexp(t, `internal/arenatest/arenatest\.go:\d+$`, bs.Site, "where the test helper called NewBump")
 	assert.Equal(t, 2, bs.Chunks, "published when the second chunk was mapped")
 	require.Len(t, bs.Ranges, 2)
 	for _, r := range bs.Ranges {

@@ -13,18 +13,13 @@ import (
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/arena/hardened"
+	"github.com/mmarena/mmarena/internal/arenatest"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	"github.com/mmarena/mmarena/list"
 )
 
 // newBump returns a Bump closed when t ends.
-func newBump(t testing.TB, opts *arena.Options) *arena.Bump {
-	t.Helper()
-	b, err := arena.NewBump(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { b.Close() })
-	return b
-}
+var newBump = arenatest.NewBump
 
 // newList returns a list of int64 in a, failing t on error.
 func newList(t testing.TB, a align.Allocator, capacity int) *list.List[int64] {

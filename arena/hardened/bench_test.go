@@ -38,18 +38,3 @@ func BenchmarkSampled(b *testing.B) {
 		})
 	}
 }
-
-func allocFree(b *testing.B, f *arena.FreeList, size uintptr, touch bool) {
-	for b.Loop() {
-		p, err := f.Alloc(size, 8)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if touch {
-			*(*byte)(p) = 1
-		}
-		if err := f.Free(p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
