@@ -37,9 +37,6 @@ func TestIssue11AboveRLimitAS(t *testing.T) {
 		}
 		return
 	}
-	if testing.Short() {
-		t.Skip("re-executes the test binary")
-	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIssue11AboveRLimitAS$", "-test.v")
 	cmd.Env = append(os.Environ(), "MMARENA_RLIMIT_AS_CHILD=1")
 	out, err := cmd.CombinedOutput()
