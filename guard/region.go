@@ -569,10 +569,16 @@ func (r *Region) Resident() (int, error) {
 // then returns an error wrapping the errno. Nothing is left mapped for
 // good.
 func (r *Region) Close() error {
-	if dequeue(r) != nil {
-		return r.unmapRetired()
-	}
 	r.mu.Lock()
+	if r.retired {
+		// Only a retired region is looked for in the quarantine: the
+		// search is O(regions held), and every other Close skips it.
+		r.mu.Unlock()
+		if dequeue(r) != nil {
+			return r.unmapRetired()
+		}
+		return nil // leaving the quarantine right now: its eviction unmaps it
+	}
 	defer r.mu.Unlock()
 	if r.closed {
 		return retryUnmaps()
@@ -582,8 +588,9 @@ func (r *Region) Close() error {
 }
 
 // Retire moves the whole region to Reserved and keeps it there: its
-// contents are dropped (MADV_DONTNEED), every mapped page becomes
-// PROT_NONE, and the region waits in the process-wide quarantine
+// contents are dropped and every mapped page fenced (one guard marker
+// install per run where the kernel has them, MADV_DONTNEED and
+// PROT_NONE elsewhere), and the region waits in the process-wide quarantine
 // (SetQuarantine), its addresses still reserved, so that nothing else
 // can be mapped there. A stray access faults, and Lookup names it
 // PartClosed with why ("use after close") and the site that site
