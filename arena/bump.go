@@ -70,7 +70,7 @@ func NewBump(opts *Options) (*Bump, error) {
 		}
 	}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
-	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
+	st.id, st.slot = registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, st.published)
 	return b, nil
 }
 

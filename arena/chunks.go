@@ -55,7 +55,8 @@ type bumpState struct {
 	quar   []quarantined            // fenced chunks waiting out their quarantine
 	site   uintptr                  // program counter of the NewBump call, for leak reports
 	id     uint64                   // in the registry
-	slot   *atomic.Pointer[Summary] // the registry's summary of this arena
+	slot   *atomic.Pointer[Summary] // the registry's summary of this arena: what does not change
+	pub    bumpPub                  // the numbers the registry reads (bump_stats.go)
 	ranges []Range                  // chunks' address ranges, as last published; nil when the chunks changed
 	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
 }
@@ -93,7 +94,6 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 // fails, which then changes nothing. The chunks after the new current
 // one stay available.
 func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
-	st.ranges = nil
 	for i := st.cur + 1; i < len(st.chunks); i++ {
 		if c := st.chunks[i]; c.size >= size {
 			leave()
@@ -107,6 +107,7 @@ func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
 		return nil, err
 	}
 	leave()
+	st.ranges = nil // a kept chunk above changes the order only; this one is new
 	st.cur++
 	st.chunks = append(st.chunks, nil)
 	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
@@ -172,9 +173,11 @@ func (st *bumpState) recycle() {
 // dropKept unmaps the chunks after the current one, kept for reuse, and
 // returns the first error.
 func (st *bumpState) dropKept() error {
-	st.ranges = nil
 	var first error
 	keep := st.cur + 1
+	if keep < len(st.chunks) {
+		st.ranges = nil
+	}
 	var pcs *[4]uintptr
 	for _, c := range st.chunks[keep:] {
 		if pcs == nil {
