@@ -40,7 +40,7 @@ func TestCacheReuse(t *testing.T) {
 			p, addr := at(r, 100), r.Addr()
 			require.NoError(t, r.Retire("use after close", func() string { return "h.go:1" }))
 			pushed := mustMap(t, 2*ps, &guard.Options{Name: "other", Fence: f}) // another layout, smaller
-			require.NoError(t, pushed.Retire("use after close", nil))          // pushes r out
+			require.NoError(t, pushed.Retire("use after close", nil))           // pushes r out
 			q := guard.Quarantined()
 			assert.Equal(t, 1, q.Cached, "r left the quarantine for the cache")
 			assert.Equal(t, 1, q.Regions)
