@@ -58,8 +58,12 @@ const (
 
 // NewBump returns an empty bump arena; nothing is mapped until the first
 // allocation. It returns an error for options out of range.
-func NewBump(opts *Options) (*Bump, error) {
-	st, err := newState(kindBump, opts)
+func NewBump(opts *Options) (*Bump, error) { return newBump(opts, callerPC(1)) }
+
+// newBump is NewBump for an arena made at pc (NewBump's caller, or
+// Pool.Get's).
+func newBump(opts *Options, pc uintptr) (*Bump, error) {
+	st, err := newState(kindBump, opts, pc)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +74,7 @@ func NewBump(opts *Options) (*Bump, error) {
 		}
 	}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
-	st.id, st.slot = registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, st.published)
+	registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, st.published, &st.id, &st.slot)
 	return b, nil
 }
 
@@ -242,8 +246,8 @@ func (b *Bump) enterChunk(c *chunk) {
 // that serves a sampling Bump's unsampled allocations (bump_sampled.go).
 func (b *Bump) reset() {
 	st := b.st
-	if st == nil || st.closed {
-		return
+	if st == nil || st.closed || st.pooled {
+		return // a pooled arena was reset by Put, and stays shut until Get
 	}
 	if invariantsEnabled {
 		st.enter()

@@ -88,6 +88,9 @@ func (b *Bump) Close() error {
 // allocSlow handles everything the fast path does not: bad arguments,
 // size 0, zeroing ahead after a Reset, and moving to a new chunk.
 func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+	if b.st != nil && b.st.pooled {
+		return nil, errPooled // its fast path is shut: every allocation comes here
+	}
 	if b.inner != nil {
 		return b.allocSampling(size, al)
 	}
@@ -133,7 +136,7 @@ func (b *Bump) allocSampling(size, al uintptr) (unsafe.Pointer, error) {
 // every live sampled block fenced, as freed by this Reset.
 func (b *Bump) resetSampling() {
 	st := b.st
-	if st.closed {
+	if st.closed || st.pooled {
 		return
 	}
 	if st.frozen {

@@ -38,27 +38,31 @@ import (
 // is separate so that runtime.AddCleanup can report a Bump that became
 // unreachable without Close: the cleanup holds the state, not the Bump.
 type bumpState struct {
-	name   string
-	kind   string // "bump" or "shared"
-	opts   Options
-	chunks []*chunk // chunks[cur] is current; those after it are kept for reuse
-	cur    int      // -1 before the first chunk
-	done   uintptr  // bytes handed out in chunks[:cur] since the last Reset
-	mapped uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
-	peak   uintptr  // highest bytes in use at any Reset or Stats
-	resets uint64
-	closed bool
-	frozen bool                     // Freeze made every chunk read-only; allocation is refused
-	state  error                    // what State answers: ErrClosed if closed, else ErrFrozen if frozen, else nil
-	thawTo uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
-	smp    *sampler                 // Options.Sample; nil when off
-	quar   []quarantined            // fenced chunks waiting out their quarantine
-	site   uintptr                  // program counter of the NewBump call, for leak reports
-	id     uint64                   // in the registry
-	slot   *atomic.Pointer[Summary] // the registry's summary of this arena: what does not change
-	pub    bumpPub                  // the numbers the registry reads (bump_stats.go)
-	ranges []Range                  // chunks' address ranges, as last published; nil when the chunks changed
-	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
+	name    string
+	kind    string // "bump" or "shared"
+	opts    Options
+	chunks  []*chunk // chunks[cur] is current; those after it are kept for reuse
+	cur     int      // -1 before the first chunk
+	done    uintptr  // bytes handed out in chunks[:cur] since the last Reset
+	mapped  uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
+	peak    uintptr  // highest bytes in use at any Reset or Stats
+	resets  uint64
+	closed  bool
+	frozen  bool                     // Freeze made every chunk read-only; allocation is refused
+	state   error                    // what State answers: ErrClosed if closed, else ErrFrozen if frozen, else nil
+	thawTo  uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
+	smp     *sampler                 // Options.Sample; nil when off
+	quar    []quarantined            // fenced chunks waiting out their quarantine
+	site    uintptr                  // program counter of the NewBump call, for leak reports
+	id      uint64                   // in the registry
+	slot    *atomic.Pointer[Summary] // the registry's summary of this arena: what does not change
+	pub     bumpPub                  // the numbers the registry reads (bump_stats.go)
+	ranges  []Range                  // chunks' address ranges, as last published; nil when the chunks changed
+	inside  int32                    // arenadebug: goroutines inside a method; > 1 is a bug
+	pool    *poolState               // the Pool that made this Bump; nil if none. Never changes
+	pooled  bool                     // waiting in pool, reset, its fast path shut; written under pool.mu
+	putting bool                     // claimed by a Put that has not kept or closed it yet; guarded by pool.mu
+	keptTo  uintptr                  // while pooled: the fast path's zeroTo, restored by Get
 }
 
 // A chunk is one guarded mapping.
@@ -77,15 +81,13 @@ type quarantined struct {
 }
 
 // newState checks opts for kind (bump or shared), fills in defaults, and
-// records where the exported constructor calling it was called from.
-func newState(kind string, opts *Options) (*bumpState, error) {
+// records pc, where the arena is made, for leak reports and snapshots.
+func newState(kind string, opts *Options, pc uintptr) (*bumpState, error) {
 	o, err := opts.resolve(kind)
 	if err != nil {
 		return nil, err
 	}
-	st := &bumpState{cur: -1, kind: kind, opts: o, name: o.Name}
-	st.site = callerPC(2) // newState <- NewBump or NewShared <- the user
-	return st, nil
+	return &bumpState{cur: -1, kind: kind, opts: o, name: o.Name, site: pc}, nil
 }
 
 // advance makes current, after the current chunk, a kept chunk with room

@@ -106,12 +106,17 @@ var asks atomic.Uint64
 // summaries go in. live, if not nil, is called by TakeSnapshot for the
 // arena's summary (see regEntry.live) in place of slot's.
 func registerLive(s Summary, live func() Summary) (uint64, *atomic.Pointer[Summary]) {
-	return registerAt(s, 0, live)
+	var id uint64
+	var slot *atomic.Pointer[Summary]
+	registerAt(s, 0, live, &id, &slot)
+	return id, slot
 }
 
 // registerAt is registerLive for an arena created at pc, whose Site is
-// formatted only when a snapshot first shows it.
-func registerAt(s Summary, pc uintptr, live func() Summary) (uint64, *atomic.Pointer[Summary]) {
+// formatted only when a snapshot first shows it. It stores the id and
+// the slot in *id and *slot under the registry's lock, so that live may
+// read them from TakeSnapshot's goroutine.
+func registerAt(s Summary, pc uintptr, live func() Summary, id *uint64, slot **atomic.Pointer[Summary]) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.arenas == nil {
@@ -122,7 +127,7 @@ func registerAt(s Summary, pc uintptr, live func() Summary) (uint64, *atomic.Poi
 	e := &regEntry{live: live, pc: pc}
 	e.slot.Store(&s)
 	registry.arenas[s.ID] = e
-	return s.ID, &e.slot
+	*id, *slot = s.ID, &e.slot
 }
 
 // setLive replaces the function TakeSnapshot calls for arena id's

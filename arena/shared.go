@@ -60,7 +60,7 @@ type slab struct {
 // NewShared returns an empty arena safe for concurrent allocation, with
 // the same options as NewBump.
 func NewShared(opts *Options) (*Shared, error) {
-	st, err := newState(kindShared, opts)
+	st, err := newState(kindShared, opts, callerPC(1))
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func NewShared(opts *Options) (*Shared, error) {
 	// without Close is still reported; its last published numbers then
 	// stand.
 	w := weak.Make(s)
-	st.id, st.slot = registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, func() Summary {
+	registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, func() Summary {
 		s := w.Value()
 		if s == nil {
 			return st.published() // leaked: as of its last change
@@ -85,7 +85,7 @@ func NewShared(opts *Options) (*Shared, error) {
 		sum := st.published()
 		sum.Updated = time.Now()
 		return sum
-	})
+	}, &st.id, &st.slot)
 	return s, nil
 }
 
