@@ -15,8 +15,10 @@ import "golang.org/x/sys/unix"
 // as a new Region, reading zero. So the cache lengthens the quarantine
 // rather than shortening it.
 //
-// A reservation qualifies when it is one kernel mapping, has no holes,
-// was fully committed and not advised huge pages: then one madvise
+// A reservation qualifies when it is anonymous memory (never a file's,
+// whose pages would come back with the file's bytes), one kernel
+// mapping, has no holes, was fully committed and not advised huge
+// pages: then one madvise
 // (MADV_GUARD_REMOVE on the usable pages, whose contents the fence
 // already dropped) or one mprotect makes it exactly what Map would have
 // made. Map takes a cached reservation of the same usable size, guard
@@ -69,7 +71,7 @@ func SetCache(n int64) int64 {
 // cacheable reports whether r, being retired, could be handed out again
 // whole: the qualifications above. r.mu must be held.
 func (r *Region) cacheable() bool {
-	if r.committed != r.size || r.huge || r.vmas != 1 {
+	if r.file || r.committed != r.size || r.huge || r.vmas != 1 {
 		return false
 	}
 	for _, sp := range r.spans {

@@ -2,7 +2,10 @@ package guard_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -163,4 +166,44 @@ func TestCacheBound(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Retire("use after close", nil))
 	assert.Equal(t, 0, guard.Quarantined().Cached, "with reuse off, a region leaving the quarantine is unmapped")
+}
+
+// TestCacheNoFiles: a file mapping that leaves the quarantine is
+// unmapped, never handed out again as anonymous memory: its pages would
+// come back holding the file's bytes, and a shared one would write to
+// the file.
+func TestCacheNoFiles(t *testing.T) {
+	mapcheck.Baseline(t)
+	withCache(t, -1)
+	path := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("file ", 2000)), 0o600))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	r, err := guard.MapFile(f, 2*ps, true, &guard.Options{Name: "file"})
+	require.NoError(t, err)
+	require.Equal(t, "file ", string(r.Bytes()[:5]))
+	addr := r.Addr()
+	withQuarantine(t, 0) // Retire unmaps at once; then try the path through the cache
+	withQuarantine(t, int64(2*ps+2*ps))
+	q0 := guard.Quarantined()
+	require.NoError(t, r.Retire("use after close", nil))
+	other := mustMap(t, ps, &guard.Options{Name: "pusher", Fence: guard.FenceMprotect})
+	require.NoError(t, other.Retire("use after close", nil)) // pushes the file out
+	q := guard.Quarantined()
+	assert.Equal(t, q0.Cached, q.Cached, "the file mapping did not enter the cache")
+	n := mustMap(t, 2*ps, &guard.Options{Name: "anon", Fence: guard.FenceMprotect})
+	assert.Equal(t, q0.Reused, guard.Quarantined().Reused)
+	if n.Addr() == addr {
+		assert.True(t, isZero(n.Bytes()), "the kernel's fresh pages read zero")
+	}
+}
+
+func isZero(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
