@@ -2,7 +2,10 @@ package arena_test
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,4 +310,66 @@ func TestPoolSampled(t *testing.T) {
 		assert.Zero(t, *o)
 	}
 	require.NoError(t, p.Put(c))
+}
+
+// TestIssue13ReuseKeepsQuarantine: with NewBump and Close taking chunks
+// from guard's reuse cache, a pointer kept past Close still faults and
+// is named, with the Close site, for as long as its range is in the
+// quarantine, however many arenas come and go meanwhile; and no arena
+// gets a range still in it.
+func TestIssue13ReuseKeepsQuarantine(t *testing.T) {
+	mapcheck.Baseline(t)
+	const held = 32 // ranges the quarantine holds in this test
+	old := guard.SetQuarantine(held * (64<<10 + 2*int64(os.Getpagesize())))
+	defer guard.SetQuarantine(old)
+	q0 := guard.Quarantined()
+	type closed struct {
+		p    *[64]int64
+		addr uintptr
+	}
+	var kept []closed
+	for i := range 400 {
+		b, err := arena.NewBump(&arena.Options{Name: "request"})
+		require.NoError(t, err)
+		p, err := arena.New[[64]int64](b)
+		require.NoError(t, err)
+		addr := uintptr(unsafe.Pointer(p))
+		for j := len(kept) - 1; j >= 0 && j > len(kept)-held; j-- {
+			require.NotEqual(t, kept[j].addr, addr, "cycle %d got the range closed at cycle %d, still quarantined", i, j)
+		}
+		assert.Zero(t, *p, "a reused range reads zero")
+		p[3] = int64(i)
+		require.NoError(t, b.Close()) // reuse test: the Close site
+		kept = append(kept, closed{p, addr})
+		if i < held-1 { // the first pointer, checked while its range is quarantined
+			checkClosed(t, kept[0].p)
+		}
+	}
+	for _, c := range kept[len(kept)-held+1:] {
+		checkClosed(t, c.p)
+	}
+	assert.Greater(t, guard.Quarantined().Reused-q0.Reused, uint64(300), "the ranges that left the quarantine were reused")
+}
+
+// checkClosed asserts that reading p faults and hardened.Catch names it a
+// use after close of "request", closed at the line of this file marked
+// "reuse test: the Close site".
+func checkClosed(t *testing.T, p *[64]int64) {
+	t.Helper()
+	err := hardened.Catch(func() { sinkInt = p[3] })
+	var rep *hardened.Report
+	require.ErrorAs(t, err, &rep)
+	assert.Equal(t, hardened.KindUseAfterClose, rep.Kind)
+	assert.Equal(t, "request", rep.Arena)
+	require.NotEmpty(t, rep.Freed)
+	src, err := os.ReadFile("pool_test.go")
+	require.NoError(t, err)
+	mark := "// reuse test: " + "the Close site" // split, so that only the marked line holds it whole
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, mark) {
+			assert.Contains(t, rep.Freed[0], fmt.Sprintf("pool_test.go:%d", i+1))
+			return
+		}
+	}
+	t.Fatal("no marked line")
 }
