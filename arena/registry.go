@@ -99,7 +99,7 @@ type regEntry struct {
 
 // asks counts the snapshots taken: a Bump whose last answer is older
 // than the latest ask publishes at its next Reset, Trim or new chunk
-// (Bump.answer).
+// (Bump.publish).
 var asks atomic.Uint64
 
 // registerLive adds an arena and returns its id and the slot its
