@@ -9,9 +9,10 @@ import (
 // and fenced, so that a pointer kept past an arena's Close faults and is
 // named instead of reaching whatever the kernel would map there next. It
 // is one process-wide first-in first-out queue, bounded by the address
-// space it holds (SetQuarantine): a region leaves it, and is unmapped,
-// when newer ones push it past the bound, when the mapping budget needs
-// the mappings it holds, at FlushQuarantine, or when it is Closed.
+// space it holds (SetQuarantine): a region leaves it when newer ones
+// push it past the bound (for the reuse cache, cache.go, where it stays
+// fenced, or to be unmapped), and is unmapped when the mapping budget
+// needs the mappings it holds, at FlushQuarantine, or when it is Closed.
 // Retired pages hold no memory (MADV_DONTNEED before PROT_NONE), so the
 // bound is one of address space and kernel mappings, not of RAM.
 var quarantine struct {
@@ -53,7 +54,8 @@ func init() { quarantine.limit = DefaultQuarantine }
 // may hold in the quarantine, and returns the previous bound. The
 // quarantine also never holds more than half of the mapping budget
 // (SetBudget); whichever bound is reached first evicts. Regions
-// past a lower bound are unmapped at once, oldest first. n == 0 turns the
+// past a lower bound leave at once, oldest first, for the reuse cache
+// (SetCache) or Unmapped. n == 0 turns the
 // quarantine off (Retire then unmaps at once, as Close does); n < 0
 // restores DefaultQuarantine. Safe for concurrent use.
 func SetQuarantine(n int64) int64 {
