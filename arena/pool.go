@@ -74,13 +74,14 @@ type poolState struct {
 	maxBytes uint64  // > 0
 
 	mu     sync.Mutex
-	free   []kept // the arenas kept, last Put last; guarded by mu
-	bytes  uint64 // their bytes, as counted when Put; <= maxBytes. guarded by mu
-	closed bool   // guarded by mu
+	free   []keptArena // the arenas kept, last Put last; guarded by mu
+	bytes  uint64      // their bytes, as counted when Put; <= maxBytes. guarded by mu
+	closed bool        // guarded by mu
 }
 
-// kept is an arena waiting in a pool, with the bytes it was counted for.
-type kept struct {
+// keptArena is an arena waiting in a pool, with the bytes it was
+// counted for.
+type keptArena struct {
 	b     *Bump
 	bytes uint64
 }
@@ -109,7 +110,7 @@ func NewPool(opts *PoolOptions) (*Pool, error) {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = defaultPoolBytes
 	}
-	st := &poolState{opts: ao, max: o.Max, maxBytes: uint64(o.MaxBytes), free: make([]kept, 0, min(o.Max, 64))}
+	st := &poolState{opts: ao, max: o.Max, maxBytes: uint64(o.MaxBytes), free: make([]keptArena, 0, min(o.Max, 64))}
 	p := &Pool{st: st}
 	runtime.AddCleanup(p, (*poolState).dropped, st)
 	return p, nil
@@ -135,7 +136,7 @@ func (p *Pool) Get() (*Bump, error) {
 			break
 		}
 		k := st.free[n-1]
-		st.free[n-1] = kept{}
+		st.free[n-1] = keptArena{}
 		st.free = st.free[:n-1]
 		st.bytes -= k.bytes
 		if k.b.st.closed {
@@ -190,32 +191,45 @@ func (p *Pool) Put(b *Bump) error {
 	if b.st.frozen { // Reset could not thaw it: it cannot be handed out
 		return b.closePooled()
 	}
-	if st.keep(b, false) {
+	switch st.keep(b) {
+	case kept:
 		return nil
-	}
-	if err := b.Trim(); err != nil || !st.keep(b, true) {
+	case overBytes:
+		err := b.Trim()
+		if err == nil && st.keep(b) == kept {
+			return nil
+		}
 		if cerr := b.closePooled(); err == nil {
 			err = cerr
 		}
 		return err
 	}
-	return nil
+	return b.closePooled() // full, or closed meanwhile
 }
 
+// What keep did with an arena.
+const (
+	kept      = iota
+	overBytes // it would pass MaxBytes: trimming may help
+	full      // the pool holds Max arenas, or is closed
+)
+
 // keep adds b, reset and claimed, to the free list if the bounds allow
-// it, and reports whether it did; trimmed says b was trimmed already,
-// so that a full pool is not a reason to try again.
-func (st *poolState) keep(b *Bump, trimmed bool) bool {
+// it, and says what it did.
+func (st *poolState) keep(b *Bump) int {
 	n := uint64(b.st.mapped)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.closed || len(st.free) >= st.max || st.bytes+n > st.maxBytes {
-		return false
+	switch {
+	case st.closed || len(st.free) >= st.max:
+		return full
+	case st.bytes+n > st.maxBytes:
+		return overBytes
 	}
 	b.shut()
-	st.free = append(st.free, kept{b, n})
+	st.free = append(st.free, keptArena{b, n})
 	st.bytes += n
-	return true
+	return kept
 }
 
 // closePooled closes b, which Put claimed but cannot keep, or which a
