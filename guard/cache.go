@@ -18,10 +18,9 @@ import "golang.org/x/sys/unix"
 // A reservation qualifies when it is anonymous memory (never a file's,
 // whose pages would come back with the file's bytes), one kernel
 // mapping, has no holes, was fully committed and not advised huge
-// pages: then one madvise
-// (MADV_GUARD_REMOVE on the usable pages, whose contents the fence
-// already dropped) or one mprotect makes it exactly what Map would have
-// made. Map takes a cached reservation of the same usable size, guard
+// pages: then one madvise (MADV_GUARD_REMOVE on the usable pages, whose
+// contents the fence already dropped) or one mprotect makes it exactly
+// what Map would have made. Map takes a cached reservation of the same usable size, guard
 // size, fence and alignment; a Reserve or HugePages request always maps
 // afresh.
 //
@@ -30,6 +29,13 @@ import "golang.org/x/sys/unix"
 // unmapped. The budget empties it first when it needs mappings: a
 // cached reservation guards nothing live. It shares the quarantine's
 // mutex, so that a reservation moves from one to the other atomically.
+//
+// What reuse cannot save is the price of the fence itself: Retire must
+// drop every page the arena touched and flush it from every CPU's TLB,
+// and the next user must unfence the range and fault its pages in again.
+// On the 2-core VM this was measured on, that is about 8 us for a 64 KiB
+// chunk with one page written (BenchmarkRetireReuse), against 13 us with
+// mmap and munmap.
 
 // cached is a reservation waiting in the cache: a retired Region, still
 // fenced and registered, with the layout Map matches against.
