@@ -33,9 +33,10 @@ import "golang.org/x/sys/unix"
 // What reuse cannot save is the price of the fence itself: Retire must
 // drop every page the arena touched and flush it from every CPU's TLB,
 // and the next user must unfence the range and fault its pages in again.
-// On the 2-core VM this was measured on, that is about 8 us for a 64 KiB
-// chunk with one page written (BenchmarkRetireReuse), against 13 us with
-// mmap and munmap.
+// On the 2-core VM this was measured on, BenchmarkRetireReuse (a 64 KiB
+// chunk, one page written) took 8.4 us a cycle with reuse in a quiet
+// moment, and in an alternated run under load 12.8 us with reuse
+// against 19.0 us with mmap and munmap (bench/issues-13-14-pool.txt).
 
 // cached is a reservation waiting in the cache: a retired Region, still
 // fenced and registered, with the layout Map matches against.
