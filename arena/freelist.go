@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
@@ -107,31 +108,13 @@ type flState struct {
 	freedRing  []uintptr
 	freedNext  uint64 // large blocks freed so far
 
+	lc largeCache // freed large blocks kept for reuse: see freelist_large.go
+
 	id   uint64                   // in the registry
 	slot *atomic.Pointer[Summary] // the registry's summary of this arena
 	pub  flPublished              // the counters TakeSnapshot reads; see freelist_stats.go
 	ops  uint32                   // Allocs and Frees since pub was last refreshed; < publishEvery
 }
-
-// largeBlock is an allocation with a mapping of its own.
-type largeBlock struct {
-	r    *guard.Region
-	addr uintptr // r.Addr()
-	size uintptr // usable bytes, whole pages
-}
-
-// freedBlock is what a FreeList remembers of a large block it freed.
-type freedBlock struct {
-	seq  uint64  // its place among the large frees: freedNext when it was freed
-	size uintptr // usable bytes it had
-}
-
-// freedLargeKept is how many freed large blocks a FreeList remembers: a
-// double free of one of the last 256 is ErrDoubleFree whatever was mapped
-// there since, at a cost of about 10 KiB of Go heap per arena that frees
-// large blocks. Older ones are forgotten, and freeing one again is
-// ErrNotOwned.
-const freedLargeKept = 256
 
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. It returns an error for an option out of range
@@ -145,6 +128,7 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 		return nil, err
 	}
 	st := &flState{large: make(map[uintptr]*largeBlock), opts: o, name: o.Name}
+	st.lc.limit, st.lc.decay, st.lc.epoch = uintptr(o.LargeCache), int64(o.LargeDecay), time.Now()
 	if st.smp, err = newSampler(st.name, o.Sample); err != nil {
 		return nil, err
 	}
@@ -235,7 +219,7 @@ func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 			return p, err
 		}
 	}
-	p, err := st.allocLarge(size, al)
+	p, err := st.allocLarge(size, al, zero)
 	if err == nil {
 		st.requested += uint64(size)
 		st.allocs++
@@ -247,40 +231,18 @@ func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 // maxFreeListAlign is the largest alignment a FreeList serves.
 const maxFreeListAlign = 1 << 30
 
+// checkLimit returns ErrLimit if mapping n more bytes would pass the
+// limit, after giving back as many cached large blocks as that takes.
 func (st *flState) checkLimit(n uintptr) error {
-	if lim := uintptr(st.opts.Limit); lim > 0 && (st.mapped > lim || n > lim-st.mapped) {
+	lim := uintptr(st.opts.Limit)
+	over := func() bool { return lim > 0 && (st.mapped > lim || n > lim-st.mapped) }
+	for over() && st.lc.n > 0 {
+		st.evictLarge(1) // the oldest: a few system calls beside the mapping
+	}
+	if over() {
 		return errLimit(st.name, n, st.mapped, lim)
 	}
 	return nil
-}
-
-// allocLarge maps a block of its own, aligned to al.
-func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
-	ps := uintptr(align.PageSize())
-	n, ok := align.Up(size, ps)
-	if !ok || n > maxChunkBytes {
-		return nil, errTooLarge("allocation of %d bytes in %q is larger than the address space", size, st.name)
-	}
-	if err := st.checkLimit(n); err != nil {
-		return nil, err
-	}
-	r, err := guard.Map(int(n), &guard.Options{Name: st.name, NoGuards: st.opts.NoGuards, Align: int(max(al, ps)),
-		HugePages: st.opts.HugePages, Populate: st.opts.Prefault})
-	if err != nil {
-		return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
-	}
-	st.syscalls++ // counted on success only: a refused call changes no stats
-	b := &largeBlock{r: r, addr: r.Addr(), size: n}
-	if !st.fileLarge(b) {
-		_ = r.Close() // beyond the page map: never handed out, nothing to fence
-		return nil, fmt.Errorf("arena: %q: %d-byte block at %#x: %w", st.name, size, b.addr, errTooLarge("above the %d-bit address space", pmAddrBits))
-	}
-	st.large[b.addr] = b
-	st.forgetFreed(b.addr, n)
-	st.mapped += n
-	st.inUse += n
-	st.mappingsChanged()
-	return r.Pointer(), nil
 }
 
 // Free returns the block at p to the arena; its memory may be handed out
@@ -391,7 +353,10 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 		}
 		return s, i, nil
 	}
-	if _, ok := st.large[addr]; ok {
+	if b, ok := st.large[addr]; ok {
+		if b.cached {
+			return nil, 0, fmt.Errorf("%w: %#x is a %d-byte large block of %q, already freed (cached for reuse)", ErrDoubleFree, addr, b.size, st.name)
+		}
 		return nil, 0, nil
 	}
 	if st.smp != nil && st.smp.pool.Holds(addr) {
@@ -403,67 +368,13 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 		return nil, 0, fmt.Errorf("%w: %#x was a %d-byte large block of %q, already freed", ErrDoubleFree, addr, b.size, st.name)
 	}
 	if b := st.largeAt(addr); b != nil {
-		return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, addr-b.addr, b.size, st.name)
+		freed := ""
+		if b.cached {
+			freed = ", freed"
+		}
+		return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q%s", ErrInvalidFree, addr, addr-b.addr, b.size, st.name, freed)
 	}
 	return nil, 0, fmt.Errorf("%w: %#x", ErrNotOwned, addr)
-}
-
-// freeLarge gives a large block's mapping back. Its range waits, fenced,
-// in guard's quarantine, so a use after free faults and is named, and a
-// second Free is known for a double free.
-func (st *flState) freeLarge(p unsafe.Pointer) error {
-	addr := uintptr(p)
-	b := st.large[addr]
-	// The block is freed whatever the kernel says: guard closes the
-	// region even when a system call fails, and retries a refused munmap
-	// itself (guard.FlushUnmaps). Reporting that as Free's error would
-	// say the block is still allocated, and a second Free would then be
-	// a double free.
-	_ = retireRegion(b.r, hardened.KindUseAfterFree, closeSite())
-	st.syscalls++
-	delete(st.large, addr)
-	st.unfileLarge(b)
-	st.rememberFreed(addr, b.size)
-	st.frees++
-	st.mapped -= b.size
-	st.inUse -= b.size
-	st.released += uint64(b.size)
-	st.mappingsChanged()
-	st.tick()
-	return nil
-}
-
-// rememberFreed records that the large block at addr, of size bytes,
-// was freed, forgetting the oldest one remembered if there are
-// freedLargeKept already. O(1).
-func (st *flState) rememberFreed(addr, size uintptr) {
-	if st.freedLarge == nil {
-		st.freedLarge = make(map[uintptr]freedBlock)
-		st.freedRing = make([]uintptr, freedLargeKept)
-	}
-	i := st.freedNext % freedLargeKept
-	if old := st.freedRing[i]; old != 0 {
-		// Forget the oldest, unless its address was handed out and
-		// freed again since, which made it one of the newest.
-		if b, ok := st.freedLarge[old]; ok && b.seq+freedLargeKept == st.freedNext {
-			delete(st.freedLarge, old)
-		}
-	}
-	st.freedRing[i] = addr
-	st.freedLarge[addr] = freedBlock{seq: st.freedNext, size: size}
-	st.freedNext++
-}
-
-// forgetFreed drops the remembered freed blocks whose address lies in
-// [addr, addr+n), a block the arena just handed out: a pointer there is
-// the new block's start, or inside it, and is answered as such.
-// O(remembered), at most freedLargeKept, beside a system call.
-func (st *flState) forgetFreed(addr, n uintptr) {
-	for a := range st.freedLarge {
-		if a-addr < n {
-			delete(st.freedLarge, a)
-		}
-	}
 }
 
 // UsableSize returns how many bytes the block at p holds: its class size,
@@ -521,6 +432,9 @@ func (f *FreeList) Realloc(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) 
 		clearBytes(add(p, n), old-n)
 		return p, nil
 	}
+	if q, ok, err := f.st.reallocLarge(p, old, n); ok {
+		return q, err
+	}
 	q, err := f.Alloc(n, 16)
 	if err != nil {
 		return nil, err
@@ -577,6 +491,9 @@ func (f *FreeList) Freeze() error {
 		}
 	}
 	for _, b := range st.large {
+		if b.cached {
+			continue // not handed out, and Alloc is refused until Thaw
+		}
 		if err := each(b.r, int(b.size)); err != nil {
 			return err
 		}
@@ -615,7 +532,9 @@ func (f *FreeList) Thaw() error {
 		keep(ch.r.Thaw(0, chunkBytes))
 	}
 	for _, b := range st.large {
-		keep(b.r.Thaw(0, int(b.size)))
+		if !b.cached {
+			keep(b.r.Thaw(0, int(b.size)))
+		}
 	}
 	if st.smp != nil {
 		keep(st.smp.pool.Thaw())
@@ -671,6 +590,7 @@ func (st *flState) close(pcs *[4]uintptr) error {
 	}
 	st.chunks, st.large, st.current, st.withdrawn = nil, nil, nil, nil
 	st.freedLarge, st.freedRing, st.ranges = nil, nil, nil
+	st.lc = largeCache{}
 	st.chunkMap, st.largeMap = granuleMap[*flChunk]{}, granuleMap[[]*largeBlock]{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
@@ -687,7 +607,7 @@ func (f *FreeList) Unfreed() Unfreed {
 	if st == nil {
 		return Unfreed{} // the zero FreeList
 	}
-	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
+	u := Unfreed{Name: st.name, Blocks: len(st.large) - st.lc.n, Bytes: uint64(st.inUse)}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
 	}

@@ -22,7 +22,8 @@ func (f *FreeList) Stats() Stats {
 	s := Stats{
 		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUse),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
-		Allocs: st.allocs, Frees: st.frees, Large: len(st.large), Retired: st.retired, Closed: st.closed,
+		Allocs: st.allocs, Frees: st.frees, Large: len(st.large) - st.lc.n, Retired: st.retired, Closed: st.closed,
+		Cached: uint64(st.lc.bytes),
 	}
 	if st.smp != nil {
 		s.Sample = st.smp.stats()
@@ -71,6 +72,9 @@ func (s Stats) freeListString() string {
 		size(s.InUse), size(s.Committed), s.Fragmentation, size(s.Resident), size(s.Released))
 	fmt.Fprintf(&b, "  %s allocs, %s frees, %d large, %d syscalls\n",
 		humanize.Comma(int64(s.Allocs)), humanize.Comma(int64(s.Frees)), s.Large, s.Syscalls)
+	if s.Cached > 0 {
+		fmt.Fprintf(&b, "  %s of freed large blocks cached for reuse\n", size(s.Cached))
+	}
 	if len(s.Classes) > 0 {
 		fmt.Fprintf(&b, "  %8s %10s %10s %6s %10s\n", "class", "in use", "free", "spans", "pages")
 		for _, c := range s.Classes {
@@ -118,6 +122,7 @@ const publishEvery = 1024
 // another goroutine. Written by the FreeList's goroutine in refresh.
 type flPublished struct {
 	inUse, committed, allocs atomic.Uint64
+	cached                   atomic.Uint64                  // bytes of cached large blocks
 	mappings                 atomic.Int64                   // chunks and large blocks
 	updated                  atomic.Int64                   // when refreshed, Unix nanoseconds
 	ranges                   atomic.Pointer[[]Range]        // unsorted; never changed once stored
@@ -155,12 +160,16 @@ const mappingCredit = 64
 // paid for it. Called by the arena's goroutine (under the lock for a
 // SyncFreeList).
 func (st *flState) refresh(force bool) {
+	if !st.closed && !st.frozen {
+		st.decayLarge() // the lazy decay's clock, for an arena that stopped making large calls
+	}
 	p := &st.pub
 	p.rangesOps += uint64(st.ops)
 	st.ops = 0
 	p.inUse.Store(uint64(st.inUse))
 	p.committed.Store(uint64(st.mapped))
 	p.allocs.Store(st.allocs)
+	p.cached.Store(uint64(st.lc.bytes))
 	p.mappings.Store(int64(len(st.chunks) + len(st.large)))
 	if st.ranges == nil && (force || p.rangesOps >= uint64(len(st.chunks)+len(st.large))) {
 		rs := st.mappingRanges()
@@ -202,7 +211,7 @@ func sortedRanges(rs []Range) []Range {
 // by the arena's goroutine, or with a SyncFreeList's lock held.
 func (st *flState) summary() Summary {
 	s := *st.slot.Load() // what does not change: id, name, site, leaked
-	s.InUse, s.Committed, s.Allocs = uint64(st.inUse), uint64(st.mapped), st.allocs
+	s.InUse, s.Committed, s.Allocs, s.Cached = uint64(st.inUse), uint64(st.mapped), st.allocs, uint64(st.lc.bytes)
 	s.Chunks = len(st.chunks) + len(st.large)
 	s.Ranges = sortedRanges(st.mappingRanges())
 	s.Updated, s.Sample = time.Now(), st.smp.stats()
@@ -218,7 +227,7 @@ func (st *flState) published() Summary {
 	if p.updated.Load() == 0 {
 		return s // nothing allocated yet
 	}
-	s.InUse, s.Committed, s.Allocs = p.inUse.Load(), p.committed.Load(), p.allocs.Load()
+	s.InUse, s.Committed, s.Allocs, s.Cached = p.inUse.Load(), p.committed.Load(), p.allocs.Load(), p.cached.Load()
 	s.Chunks = int(p.mappings.Load())
 	if rs := p.ranges.Load(); rs != nil {
 		s.Ranges = sortedRanges(*rs)
