@@ -19,6 +19,9 @@ func (f *FreeList) Stats() Stats {
 	if st == nil {
 		return Stats{} // the zero FreeList
 	}
+	if !st.closed && !st.frozen {
+		st.decayLarge() // first, so that the numbers say what it did
+	}
 	s := Stats{
 		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUse),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
