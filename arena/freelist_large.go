@@ -274,11 +274,12 @@ func (st *flState) putLarge(b *largeBlock) {
 		st.dropLarge(b)
 		return
 	}
-	st.lc.put(b, st.lc.now())
+	now := st.lc.now()
+	st.lc.put(b, now)
 	if st.lc.bytes > st.lc.limit {
 		st.evictLarge(st.lc.bytes - st.lc.limit)
 	}
-	st.decayLarge()
+	st.decayAt(now)
 }
 
 // dropLarge gives a large block's mapping back. Its range waits, fenced,
@@ -321,12 +322,14 @@ func (st *flState) evictLarge(n uintptr) {
 // longer than the decay, oldest first, and moves them to the clean list.
 // Amortised O(1): each cached block is released at most once.
 func (st *flState) decayLarge() {
-	b := st.lc.dirty.oldest
-	if b == nil {
-		return
+	if st.lc.dirty.oldest != nil {
+		st.decayAt(st.lc.now())
 	}
-	now := st.lc.now()
-	for ; b != nil && now-b.at >= st.lc.decay; b = st.lc.dirty.oldest {
+}
+
+// decayAt is decayLarge at time now.
+func (st *flState) decayAt(now int64) {
+	for b := st.lc.dirty.oldest; b != nil && now-b.at >= st.lc.decay; b = st.lc.dirty.oldest {
 		st.lc.dirty.remove(b)
 		b.at = now
 		if b.r.Release(0, int(b.size)) != nil {
