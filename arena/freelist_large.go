@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"time"
@@ -198,8 +199,9 @@ func (c *largeCache) fit(n, al uintptr) *largeBlock {
 // allocLarge hands out a large block of size bytes aligned to al: a
 // cached one that fits, cleared if zero is set and it may have been
 // written, or a fresh mapping. A fresh mapping that would pass the
-// limit, or that guard refuses, first empties the cache into the
-// quarantine and tries once more.
+// limit takes the room of the oldest cached blocks (checkLimit); one
+// that guard's mapping budget refuses empties the cache into the
+// quarantine and is tried once more.
 func (st *flState) allocLarge(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 	ps := uintptr(align.PageSize())
 	n, ok := align.Up(size, ps)
@@ -217,8 +219,11 @@ func (st *flState) allocLarge(size, al uintptr, zero bool) (unsafe.Pointer, erro
 		return b.p, nil
 	}
 	b, err := st.mapLarge(size, n, al)
-	if err != nil && st.lc.n > 0 {
-		st.evictLarge(st.lc.limit) // everything: the room is needed now
+	if err != nil && st.lc.n > 0 && errors.Is(err, guard.ErrBudget) {
+		// The cached blocks' kernel mappings are what guard lacks:
+		// retired, they wait in the quarantine, which the budget
+		// empties before refusing anyone.
+		st.evictLarge(st.lc.limit)
 		b, err = st.mapLarge(size, n, al)
 	}
 	if err != nil {

@@ -382,3 +382,28 @@ func holds(p unsafe.Pointer, n uintptr, v byte) bool {
 	}
 	return true
 }
+
+// TestLargeCacheBudget: when guard's mapping budget refuses a fresh
+// large block, the cached blocks give their mappings up and the block is
+// mapped.
+func TestLargeCacheBudget(t *testing.T) {
+	f := largeArena(t, &Options{Name: "budget"})
+	var ps []unsafe.Pointer
+	for range 6 {
+		p, err := f.Alloc(64<<10, 8)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		require.NoError(t, f.Free(p))
+	}
+	require.NoError(t, guard.FlushQuarantine())
+	_, held := guard.Budget()
+	defer guard.SetBudget(guard.SetBudget(held)) // nothing more
+	_, err := guard.Map(1, nil)
+	require.ErrorIs(t, err, guard.ErrBudget, "the budget is spent")
+	p, err := f.Alloc(1<<20, 8) // fits no cached block
+	require.NoError(t, err)
+	assert.EqualValues(t, 0, f.Stats().Cached, "the cache gave its mappings up")
+	require.NoError(t, f.Free(p))
+}
