@@ -424,9 +424,10 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 // growing again reads zero); otherwise it allocates, copies and frees.
 // A large block moving to a large size is not copied where the system
 // can move pages (Linux: guard's Region.MoveTo, mremap): its pages move
-// to the new block whatever their number, about 0.3 ms for each doubling
-// up to 256 MiB, where a copy takes some 18 ms per doubling at the top;
-// the old block, its moved pages now reading zero, goes to the cache.
+// to the new block whatever their number (BenchmarkRealloc: ten
+// doublings from 256 KiB to 256 MiB in about 2 ms, against about 200 ms
+// for Alloc, copy and Free); the old block, its moved pages now reading
+// zero, goes to the cache.
 // A moved block is aligned to 16, as C's realloc promises; a block that
 // needs more should be moved with Alloc and copy. Realloc(nil, n)
 // allocates; Realloc(p, 0) frees p and returns nil. On error the old
