@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"time"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/callers"
 )
 
 // A FreeList's large blocks (over 32 KiB, or aligned to more than a
@@ -297,7 +299,8 @@ func (st *flState) dropLarge(b *largeBlock) {
 	// itself (guard.FlushUnmaps). Reporting that as Free's error would
 	// say the block is still allocated, and a second Free would then be
 	// a double free.
-	_ = retireRegion(b.r, hardened.KindUseAfterFree, closeSite())
+	pcs := dropSite()
+	_ = b.r.Retire(hardened.KindUseAfterFree.String(), func() string { return callers.First(pcs) })
 	st.syscalls++
 	delete(st.large, b.addr)
 	st.unfileLarge(b)
@@ -307,6 +310,16 @@ func (st *flState) dropLarge(b *largeBlock) {
 		st.released += uint64(b.size) // a clean block's pages were counted when decay gave them back
 	}
 	st.mappingsChanged()
+}
+
+// dropSite records the call stack of whatever drops a large block (a
+// Free, a Realloc, an allocation that needs the cache's room), deep
+// enough to reach past the arena's own frames by any of those paths, so
+// that a later use after free is reported with the caller's site. A walk
+// of up to 16 frames, beside a system call.
+func dropSite() []uintptr {
+	pcs := make([]uintptr, 16)
+	return pcs[:runtime.Callers(3, pcs)] // runtime.Callers, dropSite, dropLarge
 }
 
 // evictLarge drops cached blocks, the oldest clean ones first, then the

@@ -167,6 +167,8 @@ func TestLargeCacheBound(t *testing.T) {
 		var rep *hardened.Report
 		require.ErrorAs(t, err, &rep, "a use after free of an evicted block faults")
 		assert.Equal(t, hardened.KindUseAfterFree, rep.Kind)
+		require.NotEmpty(t, rep.Freed)
+		assert.Contains(t, rep.Freed[0], "freelist_large_test.go:", "named with the site of the Free that evicted it")
 	}
 	// A block larger than the whole cache is never cached.
 	big, err := f.Alloc(512<<10, 8)
