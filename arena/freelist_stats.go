@@ -13,7 +13,9 @@ import (
 )
 
 // Stats returns the arena's statistics; Resident costs one mincore call
-// per mapping.
+// per mapping. It first gives back the pages of the cached large blocks
+// whose decay has passed (Options.LargeDecay), as the arena's other
+// calls do, so that Released and Resident say what the cache holds now.
 func (f *FreeList) Stats() Stats {
 	st := f.st
 	if st == nil {
