@@ -247,12 +247,16 @@ func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 const maxFreeListAlign = 1 << 30
 
 // checkLimit returns ErrLimit if mapping n more bytes would pass the
-// limit, after giving back as many cached large blocks as that takes.
+// limit. When giving back cached large blocks would make the room, it
+// gives back the oldest until it does; when even an empty cache would
+// not, it changes nothing.
 func (st *flState) checkLimit(n uintptr) error {
 	lim := uintptr(st.opts.Limit)
 	over := func() bool { return lim > 0 && (st.mapped > lim || n > lim-st.mapped) }
-	for over() && st.lc.n > 0 {
-		st.evictLarge(1) // the oldest: a few system calls beside the mapping
+	if kept := st.mapped - st.lc.bytes; over() && kept <= lim && n <= lim-kept {
+		for over() {
+			st.evictLarge(1) // the oldest: a few system calls beside the mapping
+		}
 	}
 	if over() {
 		return errLimit(st.name, n, st.mapped, lim)

@@ -272,6 +272,9 @@ func TestLargeCacheLimit(t *testing.T) {
 	_, err = f.Alloc(200<<10, 8)
 	require.ErrorIs(t, err, ErrLimit)
 	require.NoError(t, f.Free(q))
+	_, err = f.Alloc(2<<20, 8)
+	require.ErrorIs(t, err, ErrLimit)
+	assert.EqualValues(t, 900<<10, f.Stats().Cached, "a request no eviction could serve leaves the cache alone")
 
 	// A chunk for small blocks takes the cache's room too.
 	g := largeArena(t, &Options{Name: "limited-small", Limit: 4<<20 + 512<<10})
