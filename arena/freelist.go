@@ -273,8 +273,8 @@ func (st *flState) checkLimit(n uintptr) error {
 // a mapping of its own) goes to the cache, where freeing it again is
 // ErrDoubleFree; once out of it, it is remembered among the last 256,
 // so that freeing it again is ErrDoubleFree even if another arena or
-// mapping got its address range since; longer ago, it is ErrNotOwned. Which double frees cannot be caught is told in the
-// FreeList doc. O(1) in the number of live blocks, chunks and large
+// mapping got its address range since; longer ago, it is ErrNotOwned.
+// Which double frees cannot be caught is told in the FreeList doc. O(1) in the number of live blocks, chunks and large
 // blocks: a small block's span is found through the page map and its
 // index by a multiply; a large block by its address, and a pointer into
 // one among the few large blocks sharing its 4 MiB granule.
