@@ -44,6 +44,15 @@ import (
 //   - Zero: Alloc clears a reused block that may have been written;
 //     a clean one reads zero already. Malloc leaves it as the arena's
 //     last owner of it left it.
+//   - Realloc: a large block resized to another large size gets a new
+//     block (from the cache or fresh), and guard's MoveTo moves its pages
+//     there with one mremap, guards staying where they are. The old
+//     block's range is not unmapped by the move (MREMAP_DONTUNMAP): it
+//     stays the arena's, mapped, reading zero, and is freed like any
+//     block, into the cache (clean, nothing to give back) or, with
+//     CheckFreed or past the bound, fenced into the quarantine. So no
+//     other mapping can land under a pointer kept past the Realloc until
+//     the range has been through the quarantine, as with Free.
 //
 // What the cache costs is safety: a cached block is not fenced. A
 // pointer kept past Free reads and writes the cached block, as it would
