@@ -412,3 +412,43 @@ func TestLargeCacheBudget(t *testing.T) {
 	assert.EqualValues(t, 0, f.Stats().Cached, "the cache gave its mappings up")
 	require.NoError(t, f.Free(p))
 }
+
+// TestLargeCacheSync: two goroutines allocate, grow and free large
+// blocks on one SyncFreeList, through its cache and MoveTo, each block
+// keeping its bytes; run with -race.
+func TestLargeCacheSync(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := NewSyncFreeList(&Options{Name: "sync-large", LargeCache: 1 << 20})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	errs := make(chan error, 2)
+	for g := range 2 {
+		go func() {
+			errs <- func() error {
+				for i := range 100 {
+					n := uintptr(64<<10 + (i%4)*32<<10)
+					p, err := s.Alloc(n, 8)
+					if err != nil {
+						return err
+					}
+					pattern(p, n, uint64(g*1000+i))
+					q, err := s.Realloc(p, 3*n)
+					if err != nil {
+						return err
+					}
+					if w := hasPattern(q, n, uint64(g*1000+i)); w >= 0 || !holds(add(q, n), 2*n, 0) {
+						return fmt.Errorf("block %d of goroutine %d lost its bytes at word %d", i, g, w)
+					}
+					if err := s.Free(q); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range 2 {
+		require.NoError(t, <-errs)
+	}
+	assert.LessOrEqual(t, s.Stats().Cached, uint64(1<<20))
+}
