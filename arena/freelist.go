@@ -632,10 +632,11 @@ func (f *FreeList) Unfreed() Unfreed {
 	if st == nil {
 		return Unfreed{} // the zero FreeList
 	}
-	u := Unfreed{Name: st.name, Blocks: len(st.large) - st.lc.n, Bytes: uint64(st.inUse)}
+	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
 	}
+	u.Blocks -= st.lc.n // cached large blocks were freed
 	if st.smp != nil {
 		u.Sampled = st.smp.pool.Unfreed()
 		u.Blocks += len(u.Sampled)

@@ -227,9 +227,10 @@ func sortedRanges(rs []Range) []Range {
 // by the arena's goroutine, or with a SyncFreeList's lock held.
 func (st *flState) summary() Summary {
 	s := *st.slot.Load() // what does not change: id, name, site, leaked
-	s.InUse, s.Committed, s.Allocs, s.Cached = uint64(st.inUse), uint64(st.mapped), st.allocs, uint64(st.lc.bytes)
+	s.InUse, s.Committed, s.Allocs = uint64(st.inUse), uint64(st.mapped), st.allocs
 	s.Chunks = len(st.chunks) + len(st.large)
 	s.Ranges = sortedRanges(st.mappingRanges())
+	s.Cached = uint64(st.lc.bytes)
 	s.Updated, s.Sample = time.Now(), st.smp.stats()
 	return s
 }
