@@ -388,72 +388,48 @@ func BenchmarkLifecycle(b *testing.B) {
 		}
 		reportCPU(b, cpu0)
 	})
-	b.Run("arena=bump", func(b *testing.B) {
-		mapcheck.Baseline(b)
-		b.ReportAllocs()
-		cycle := func() {
-			a, err := arena.NewBump(&arena.Options{Name: "request"})
-			if err != nil {
-				b.Fatal(err)
+	for _, write := range []bool{true, false} {
+		name := "arena=bump"
+		if !write {
+			name = "arena=bump-untouched" // the floor without a page fault and a resident page to fence
+		}
+		b.Run(name, func(b *testing.B) {
+			mapcheck.Baseline(b)
+			b.ReportAllocs()
+			cycle := func() {
+				a, err := arena.NewBump(&arena.Options{Name: "request"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := a.Alloc(64, 8)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if write {
+					*(*byte)(p) = 1 // the request uses its memory: its page faults in
+				}
+				if err := a.Close(); err != nil {
+					b.Fatal(err)
+				}
 			}
-			p, err := a.Alloc(64, 8)
-			if err != nil {
-				b.Fatal(err)
+			// A service that has run a while: the quarantine is full, so
+			// each Close pushes its oldest range out (into the reuse
+			// cache, where the next NewBump finds it).
+			fillQuarantine(cycle)
+			q0 := guard.Quarantined()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				cycle()
 			}
-			*(*byte)(p) = 1 // the request uses its memory: its page faults in
-			if err := a.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		// A service that has run a while: the quarantine is full, so
-		// each Close pushes its oldest range out (into the reuse cache,
-		// where the next NewBump finds it).
-		fillQuarantine(cycle)
-		q0 := guard.Quarantined()
-		cpu0 := cpuTime()
-		for b.Loop() {
-			cycle()
-		}
-		reportCPU(b, cpu0)
-		// What the closed arenas hold at the end, at the default bounds,
-		// and how many chunks came from the reuse cache.
-		q := guard.Quarantined()
-		b.ReportMetric(float64(q.Bytes)/(1<<20), "quarantine-MiB")
-		b.ReportMetric(float64(q.Regions), "quarantine-regions")
-		b.ReportMetric(float64(q.Reused-q0.Reused)/float64(b.N), "reused/op")
-	})
-}
-
-// BenchmarkReset measures the per-request cycle on a warm Bump: one
-// 64-byte Alloc and a Reset, beside the same object on the Go heap
-// (whose "reset" is the GC's). Reset allocates nothing and makes no
-// system call: a snapshot learns the numbers when it asks.
-func BenchmarkReset(b *testing.B) {
-	b.Run("arena=goheap", func(b *testing.B) {
-		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for b.Loop() {
-			floorBuf = make([]byte, 64)
-		}
-		reportCPU(b, cpu0)
-	})
-	b.Run("arena=bump", func(b *testing.B) {
-		mapcheck.Baseline(b)
-		a, err := arena.NewBump(&arena.Options{Name: "reset"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer a.Close()
-		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for b.Loop() {
-			if _, err := a.Alloc(64, 8); err != nil {
-				b.Fatal(err)
-			}
-			a.Reset()
-		}
-		reportCPU(b, cpu0)
-	})
+			reportCPU(b, cpu0)
+			// What the closed arenas hold at the end, at the default
+			// bounds, and how many chunks came from the reuse cache.
+			q := guard.Quarantined()
+			b.ReportMetric(float64(q.Bytes)/(1<<20), "quarantine-MiB")
+			b.ReportMetric(float64(q.Regions), "quarantine-regions")
+			b.ReportMetric(float64(q.Reused-q0.Reused)/float64(b.N), "reused/op")
+		})
+	}
 }
 
 // fillQuarantine runs cycle, which closes an arena, until guard's
