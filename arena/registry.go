@@ -103,20 +103,14 @@ type regEntry struct {
 // (Bump.publish).
 var asks atomic.Uint64
 
-// registerLive adds an arena and returns its id and the slot its
-// summaries go in. live, if not nil, is called by TakeSnapshot for the
-// arena's summary (see regEntry.live) in place of slot's.
-func registerLive(s Summary, live func() Summary) (uint64, *atomic.Pointer[Summary]) {
-	var id uint64
-	var slot *atomic.Pointer[Summary]
-	registerAt(s, 0, live, &id, &slot)
-	return id, slot
-}
-
-// registerAt is registerLive for an arena created at pc, whose Site is
-// formatted only when a snapshot first shows it. It stores the id and
-// the slot in *id and *slot under the registry's lock, so that live may
-// read them from TakeSnapshot's goroutine.
+// registerAt adds an arena created at pc, whose Site is formatted only
+// when a snapshot first shows it, and stores its id and the slot its
+// summaries go in in *id and *slot. live, if not nil, is called by
+// TakeSnapshot for the arena's summary (see regEntry.live) in place of
+// slot's. The stores are made under the registry's lock, so that live
+// may read them from TakeSnapshot's goroutine: assigned after the call
+// returns, they would race with a snapshot taken meanwhile, which could
+// find the slot still nil.
 func registerAt(s Summary, pc uintptr, live func() Summary, id *uint64, slot **atomic.Pointer[Summary]) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
