@@ -126,6 +126,8 @@ func (p *Pool) Get() (*Bump, error) {
 		return nil, errNoArena("Pool")
 	}
 	st.mu.Lock()
+	// Last in, first out: the arena Put last has the warmest pages and
+	// cache lines, and the ones below it age toward the bound's trims.
 	for {
 		if st.closed {
 			st.mu.Unlock()
@@ -147,6 +149,9 @@ func (p *Pool) Get() (*Bump, error) {
 		return k.b, nil
 	}
 	st.mu.Unlock()
+	// None kept: a new arena, outside the lock (NewBump maps nothing,
+	// but registers the arena and sets its leak cleanup). Its creation
+	// site is the caller's, so that a leak report names the handler.
 	b, err := newBump(&st.opts, callerPC(1))
 	if err != nil {
 		return nil, err
@@ -187,6 +192,11 @@ func (p *Pool) Put(b *Bump) error {
 	b.st.putting = true // claimed: a second Put is refused from here on
 	st.mu.Unlock()
 
+	// The reset, and the trim or close below, run outside the lock: the
+	// trim and close make system calls, and the arena is this caller's
+	// alone until keep publishes it to the free list. Reset changes the
+	// generation (rule 1) and publishes the arena's numbers if a
+	// snapshot asked, without allocating.
 	b.Reset()
 	if b.st.frozen { // Reset could not thaw it: it cannot be handed out
 		return b.closePooled()
@@ -215,7 +225,9 @@ const (
 )
 
 // keep adds b, reset and claimed, to the free list if the bounds allow
-// it, and says what it did.
+// it, and says what it did. An arena is counted for its committed bytes
+// as it stands at Put (its chunks, kept or current), which its stay in
+// the pool cannot change: nothing allocates from it there.
 func (st *poolState) keep(b *Bump) int {
 	n := uint64(b.st.mapped)
 	st.mu.Lock()
