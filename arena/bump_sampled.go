@@ -46,9 +46,13 @@ func (b *Bump) Trim() error {
 // but a stray write faults and guard names the page "read-only page,
 // frozen". Allocation fails with ErrFrozen until Thaw; Reset thaws first.
 // Each chunk costs one or two kernel mappings more while frozen. It
-// returns ErrClosed after Close, or the first system-call error, having
+// returns ErrClosed after Close (and after Pool.Put, until Get), or the
+// first system-call error, having
 // thawed what it froze.
 func (b *Bump) Freeze() error {
+	if b.st != nil && b.st.pooled {
+		return errPooled // the next Get would hand out a read-only arena
+	}
 	if b.inner != nil {
 		return b.freezeSampling()
 	}

@@ -58,6 +58,7 @@ func TestPool(t *testing.T) {
 	b.Reset() // a stale holder's Reset reopens nothing
 	_, err = b.Alloc(8, 8)
 	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.ErrorIs(t, b.Freeze(), arena.ErrClosed, "nor can it freeze what the next Get hands out")
 
 	c, err := p.Get()
 	require.NoError(t, err)
