@@ -47,8 +47,7 @@ func (b *Bump) Trim() error {
 // frozen". Allocation fails with ErrFrozen until Thaw; Reset thaws first.
 // Each chunk costs one or two kernel mappings more while frozen. It
 // returns ErrClosed after Close (and after Pool.Put, until Get), or the
-// first system-call error, having
-// thawed what it froze.
+// first system-call error, having thawed what it froze.
 func (b *Bump) Freeze() error {
 	if b.st != nil && b.st.pooled {
 		return errPooled // the next Get would hand out a read-only arena
