@@ -34,9 +34,9 @@ import "golang.org/x/sys/unix"
 // drop every page the arena touched and flush it from every CPU's TLB,
 // and the next user must unfence the range and fault its pages in again.
 // On the 2-core VM this was measured on, BenchmarkRetireReuse (a 64 KiB
-// chunk, one page written) took 8.4 us a cycle with reuse in a quiet
-// moment, and in an alternated run under load 12.8 us with reuse
-// against 19.0 us with mmap and munmap (bench/issues-13-14-pool.txt).
+// chunk, one page written) took 7.5 us a cycle with reuse against
+// 11.5 us with mmap and munmap (medians of 8 alternated runs,
+// bench/issues-13-14-pool.txt).
 
 // cached is a reservation waiting in the cache: a retired Region, still
 // fenced and registered, with the layout Map matches against.
