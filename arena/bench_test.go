@@ -266,6 +266,40 @@ func BenchmarkResetRefill(b *testing.B) {
 	}
 }
 
+// BenchmarkRefillSmall measures a small request on a reused Bump: Reset,
+// then a depth-4 binary tree's 31 nodes of 16 bytes (W7's smallest tree),
+// on an arena that never held more (held=0) and on one that once held 32
+// MiB (held=32MiB). What a refill clears is sized by the refill, so the
+// two should cost the same (issue 14).
+func BenchmarkRefillSmall(b *testing.B) {
+	for _, held := range []int{0, 32 << 20} {
+		b.Run(fmt.Sprintf("held=%dMiB", held>>20), func(b *testing.B) {
+			mapcheck.Baseline(b)
+			a, err := arena.NewBump(&arena.Options{Name: "refill-small"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			for range held / 64 {
+				if _, err := a.Alloc(64, 8); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Reset()
+				for range 31 {
+					p, err := a.Alloc(16, 8)
+					if err != nil {
+						b.Fatal(err)
+					}
+					*(*byte)(p) = 1
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkFirstTouch measures writing 1 GiB of fresh arena memory, one
 // byte per 4 KiB, with and without huge pages and pre-faulting.
 func BenchmarkFirstTouch(b *testing.B) {

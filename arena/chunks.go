@@ -28,9 +28,11 @@ import (
 // raw bump over a Go byte slice.
 //
 // Reset keeps the pages and zeroes them as they are handed out again, in
-// strides that grow to 32 MiB (where memclr streams past the cache),
-// rather than dropping them with MADV_DONTNEED and taking a page fault on
-// each: refilling 64 MiB was faster that way (BenchmarkResetRefill).
+// strides sized by the refill and never larger than 32 KiB, so that the
+// cleared lines are still cached when the objects are written (see
+// clearMin), rather than dropping them with MADV_DONTNEED and taking a
+// page fault on each: refilling 64 MiB was faster that way
+// (BenchmarkResetRefill).
 // Options.ResetRelease chooses the other trade, and Trim returns memory
 // on demand.
 
