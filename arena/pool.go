@@ -17,10 +17,10 @@ import (
 //
 // The rules:
 //
-//  1. **Put ends the caller's use of the arena, as Close does**: every
+//  1. Put ends the caller's use of the arena, as Close does: every
 //     pointer it handed out is invalid, its generation changes
 //     (Bump.State), and until a Get hands it out again it refuses to
-//     allocate (an error matching ErrClosed) and ignores Reset. A Get
+//     allocate or freeze (an error matching ErrClosed) and ignores Reset. A Get
 //     arena reads zero wherever it allocates, as a new one does.
 //  2. Put takes only arenas this pool's Get made, open and not already
 //     in the pool; anything else is refused with an error (ErrNotOwned,
