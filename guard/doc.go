@@ -24,6 +24,10 @@
 // contents to another region without copying (mremap on Linux), leaving
 // them Ready and empty. Close unmaps everything.
 // MapFile makes the same layout over a file, private or shared.
+// MapShared makes it over a new memfd mapped MAP_SHARED, which another
+// process maps with AttachShared from the descriptor SharedFd returns;
+// Commit grows the file in place (Linux only; elsewhere both return an
+// error matching errors.ErrUnsupported).
 //
 // Retire is Close for memory that pointers may still reach: every page
 // moves to Reserved (contents dropped, then PROT_NONE) and the region

@@ -34,6 +34,8 @@ type Region struct {
 	populate bool    // Options.Populate: committed pages are faulted in ahead
 	file     bool    // MapFile mapped a file over the usable part; set once, under mu
 
+	shm *shmFile // the memfd of a shared region (shm.go); nil otherwise. guarded by mu
+
 	mu        sync.Mutex
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
 	committed uintptr        // usable bytes Ready from the start; size >= committed. guarded by mu
@@ -366,7 +368,9 @@ func (r *Region) Bytes() []byte {
 // Commit moves usable pages from Reserved to Ready until at least n bytes
 // are committed (n rounded up to a page). A smaller n than Committed
 // does nothing. It returns ErrRange if n exceeds Size or the pages to
-// commit were punched, and ErrClosed after Close.
+// commit were punched, and ErrClosed after Close. A shared region grows
+// its file to n bytes first unless another process has (ftruncate), then
+// maps the new pages of the file in place (mmap MAP_FIXED|MAP_SHARED).
 func (r *Region) Commit(n int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -385,6 +389,9 @@ func (r *Region) Commit(n int) error {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
 	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
+		if r.shm != nil {
+			return r.commitShared(off, grow)
+		}
 		return sysProtect(add(r.base, off), grow, unix.PROT_READ|unix.PROT_WRITE, reason{"commit", r.name})
 	})
 	if err == nil && r.populate {
@@ -402,7 +409,9 @@ func (r *Region) Commit(n int) error {
 // discarded; after Unprotect they read as zero. On an error the pages
 // stay Ready, though their contents may already be discarded. It needs committed,
 // unpunched pages and page-aligned off and n (ErrRange), and may need
-// kernel mappings (ErrBudget) when the fence is mprotect.
+// kernel mappings (ErrBudget) when the fence is mprotect. A shared
+// region (MapShared) refuses it, with an error matching
+// errors.ErrUnsupported: its pages keep their bytes for other processes.
 func (r *Region) Protect(off, n int) error {
 	return r.fenceOp("protect", off, n, true, "")
 }
@@ -426,6 +435,9 @@ func (r *Region) fenceOp(what string, off, n int, on bool, why string) error {
 	o, l, err := r.check(what, off, n)
 	if err != nil {
 		return err
+	}
+	if r.shm != nil {
+		return r.errSharedOp(what)
 	}
 	if !r.spans.only(o, l, PartUsable, PartProtected) {
 		return rangeError("%s [%d, %d) of region %q: pages must be committed and mapped", what, off, off+n, r.name)
@@ -492,13 +504,17 @@ func (r *Region) setReadOnly(what string, off, n int, ro bool) error {
 
 // Release drops the contents of the usable pages [off, off+n) and gives
 // their RAM back to the kernel (MADV_DONTNEED). The pages stay in their
-// state; Ready ones read back as zero when next touched.
+// state; Ready ones read back as zero when next touched. A shared
+// region refuses it (errors.ErrUnsupported), as it refuses Protect.
 func (r *Region) Release(off, n int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, l, err := r.check("release", off, n)
 	if err != nil {
 		return err
+	}
+	if r.shm != nil {
+		return r.errSharedOp("release")
 	}
 	if !r.spans.only(o, l, PartUsable, PartProtected) {
 		return rangeError("release [%d, %d) of region %q: pages must be committed and mapped", off, off+n, r.name)
@@ -726,6 +742,7 @@ func (r *Region) unmap(what string) error {
 		i = j + 1
 	}
 	r.base, r.vmas = nil, 0
+	r.closeShared()
 	retire(r.in)
 	_ = retryUnmaps() // others' deferred ranges: their errors are theirs, and FlushUnmaps reports them
 	return first
@@ -775,8 +792,11 @@ func (r *Region) transition(off, n uintptr, part Part, p prot, why, what string,
 	// before and, once the buffers are large enough, allocates nothing.
 	next := r.spans.setWhyInto(r.spare[:0], off, n, part, p, why)
 	splits := r.splits
-	if !r.spans.allProt(off, n, p) {
-		splits = addSplits(splits, off, off+n) // the kernel cuts the mapping here
+	// The kernel cuts the mapping where protections change, except
+	// where a shared region maps the next pages of its file: contiguous
+	// offsets of one file merge into the mapping before them.
+	if !r.spans.allProt(off, n, p) && (r.shm == nil || part != PartUsable) {
+		splits = addSplits(splits, off, off+n)
 	}
 	delta := next.vmas(splits) - r.vmas
 	if delta > 0 {

@@ -1,0 +1,205 @@
+//go:build linux
+
+package guard_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/mapcheck"
+)
+
+func skipUnlessLinux(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("shared regions need memfd_create (Linux)")
+	}
+}
+
+func mustShared(t *testing.T, size int, opts *guard.Options) *guard.Region {
+	t.Helper()
+	r, err := guard.MapShared(size, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, r.Close()) })
+	return r
+}
+
+func TestMapShared(t *testing.T) {
+	skipUnlessLinux(t)
+	mapcheck.Baseline(t)
+	_, held := guard.Budget()
+	r := mustShared(t, 100, &guard.Options{Name: "shm", Reserve: 1 << 20})
+	assert.Equal(t, ps, r.Committed(), "a 100-byte file still costs a page")
+	assert.Equal(t, 1<<20, r.Size())
+	assert.GreaterOrEqual(t, r.SharedFd(), 0)
+	assert.Equal(t, make([]byte, ps), r.Bytes(), "reads as zero")
+
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	assert.Equal(t, int64(ps), st.Size)
+	flags, err := unix.FcntlInt(uintptr(r.SharedFd()), unix.F_GETFD, 0)
+	require.NoError(t, err)
+	assert.Equal(t, unix.FD_CLOEXEC, flags&unix.FD_CLOEXEC, "close-on-exec: children get it only through ExtraFiles")
+
+	lines := linesOf(t, r)
+	require.Len(t, lines, 3, "guard, file, reserved+guard")
+	assert.Equal(t, "---p", lines[0].Perms)
+	assert.Equal(t, "rw-s", lines[1].Perms)
+	assert.True(t, strings.HasPrefix(lines[1].Path, "/memfd:mmarena:shm"), lines[1].Path)
+	assert.Equal(t, "---p", lines[2].Perms)
+	assert.Equal(t, 3, r.Mappings())
+	_, now := guard.Budget()
+	assert.Equal(t, held+3, now, "charged to the budget like any region")
+
+	// Growth maps more of the file in place: same address, one file
+	// mapping, file grown.
+	addr := r.Addr()
+	copy(r.Bytes(), "first page")
+	require.NoError(t, r.Commit(3*ps))
+	assert.Equal(t, addr, r.Addr())
+	assert.Equal(t, "first page", string(r.Bytes()[:10]))
+	store(at(r, 3*ps-1))
+	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	assert.Equal(t, int64(3*ps), st.Size)
+	assert.Len(t, linesOf(t, r), 3, "the file's mappings merged: %v", linesOf(t, r))
+	assert.Equal(t, 3, r.Mappings())
+
+	// Faults are named like any region's.
+	err = guard.Catch(func() { load(at(r, 3*ps+5)) })
+	assert.EqualError(t, err, `guard: fault 6 bytes past the committed end of region "shm" (reserved page)`)
+	err = guard.Catch(func() { load(at(r, -1)) })
+	var fe *guard.FaultError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, guard.PartLowGuard, fe.Part)
+
+	// Growth past the reservation is refused and changes nothing.
+	assert.ErrorIs(t, r.Commit(1<<20+1), guard.ErrRange)
+	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	assert.Equal(t, int64(3*ps), st.Size)
+
+	// Pages that cannot read back as zero for everyone are refused.
+	assert.ErrorIs(t, r.Release(0, ps), errors.ErrUnsupported)
+	assert.ErrorIs(t, r.Protect(0, ps), errors.ErrUnsupported)
+	assert.Equal(t, "first page", string(r.Bytes()[:10]))
+}
+
+func TestSharedCloseClosesFd(t *testing.T) {
+	skipUnlessLinux(t)
+	mapcheck.Baseline(t)
+	r, err := guard.MapShared(ps, nil)
+	require.NoError(t, err)
+	fd := r.SharedFd()
+	require.NoError(t, r.Close())
+	assert.Equal(t, -1, r.SharedFd())
+	assert.ErrorIs(t, unix.Fstat(fd, new(unix.Stat_t)), unix.EBADF, "Close closed the memfd")
+}
+
+func TestAttachSharedBadInput(t *testing.T) {
+	skipUnlessLinux(t)
+	mapcheck.Baseline(t)
+	r := mustShared(t, ps, &guard.Options{Name: "origin"})
+
+	path := filepath.Join(t.TempDir(), "short")
+	require.NoError(t, os.WriteFile(path, []byte("tiny"), 0o600))
+	regular, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer regular.Close()
+
+	unsealed, err := unix.MemfdCreate("unsealed", unix.MFD_CLOEXEC)
+	require.NoError(t, err)
+	defer unix.Close(unsealed)
+	require.NoError(t, unix.Ftruncate(unsealed, int64(ps)))
+
+	for _, tc := range []struct {
+		name string
+		fd   int
+		min  int
+		opts *guard.Options
+		is   []error
+		msg  string
+	}{
+		{"fd=-1", -1, 0, nil, []error{unix.EBADF}, "fstat"},
+		{"fd=closed", 1 << 20, 0, nil, []error{unix.EBADF}, "fstat"},
+		{"regular file", int(regular.Fd()), 0, nil, []error{guard.ErrNotShared, unix.EINVAL}, "is not a memfd"},
+		{"unsealed memfd", unsealed, 0, nil, []error{guard.ErrNotShared}, "not sealed against shrinking"},
+		{"too short", r.SharedFd(), 2 * ps, nil, []error{guard.ErrSize, unix.EINVAL}, "fewer than the"},
+		{"twice", r.SharedFd(), ps, nil, []error{guard.ErrNotShared, unix.EBUSY}, `mapped in this process already, by region "origin"`},
+		{"huge pages", r.SharedFd(), 0, &guard.Options{HugePages: true}, []error{unix.EINVAL}, "HugePages"},
+		{"markers", r.SharedFd(), 0, &guard.Options{Fence: guard.FenceMarkers}, []error{unix.EINVAL}, "FenceMarkers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := guard.AttachShared(tc.fd, tc.min, tc.opts)
+			require.Error(t, err)
+			assert.Nil(t, a)
+			for _, is := range tc.is {
+				assert.ErrorIs(t, err, is)
+			}
+			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
+	for _, size := range []int{0, -1} {
+		_, err := guard.MapShared(size, nil)
+		assert.ErrorIs(t, err, guard.ErrSize)
+	}
+	plain := mustMap(t, ps, nil)
+	assert.Equal(t, -1, plain.SharedFd())
+}
+
+// TestSharedChild hands a shared region to a second process, which
+// attaches at its own address, reads what the parent wrote, writes, grows
+// the file and exits; the parent sees both, at its own address.
+func TestSharedChild(t *testing.T) {
+	skipUnlessLinux(t)
+	if os.Getenv("GUARD_SHM_CHILD") == "1" {
+		sharedChild()
+		return
+	}
+	mapcheck.Baseline(t)
+	r := mustShared(t, ps, &guard.Options{Name: "parent", Reserve: 16 * ps})
+	copy(r.Bytes(), "from parent")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSharedChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GUARD_SHM_CHILD=1")
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(r.SharedFd()), "shm")} // fd 3 in the child
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	assert.Equal(t, "from child!", string(r.Bytes()[:11]))
+	require.NoError(t, r.Commit(4*ps), "the child grew the file; the parent maps what is there")
+	assert.Equal(t, "grown by child", string(r.Bytes()[3*ps:3*ps+14]))
+}
+
+// sharedChild is the child half of TestSharedChild; it exits with a
+// message on stderr and status 1 when something is wrong.
+func sharedChild() {
+	fail := func(err error) {
+		os.Stderr.WriteString("child: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	r, err := guard.AttachShared(3, ps, &guard.Options{Name: "child", Reserve: 8 * ps})
+	if err != nil {
+		fail(err)
+	}
+	if got := string(r.Bytes()[:11]); got != "from parent" {
+		fail(errors.New("read " + got))
+	}
+	copy(r.Bytes(), "from child!")
+	if err := r.Commit(4 * ps); err != nil {
+		fail(err)
+	}
+	copy(r.Bytes()[3*ps:], "grown by child")
+	if err := r.Close(); err != nil {
+		fail(err)
+	}
+	os.Exit(0)
+}
