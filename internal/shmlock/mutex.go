@@ -1,0 +1,157 @@
+package shmlock
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrOwnerDead is returned by Lock when the process that held the lock
+// died holding it, or when a locker since then was told so and unlocked
+// without MarkConsistent. The caller holds the lock: it should check and
+// repair the data the lock guards, call MarkConsistent, and Unlock. It
+// matches unix.EOWNERDEAD too.
+var ErrOwnerDead = &ownerDead{}
+
+type ownerDead struct{}
+
+func (*ownerDead) Error() string {
+	return "shmlock: the previous holder died holding the lock; the data it guards may be inconsistent"
+}
+
+// Is matches EOWNERDEAD, the errno pthread robust mutexes return.
+func (*ownerDead) Is(t error) bool { return t == unix.EOWNERDEAD }
+
+// The lock word: the holder's process ID, and a bit set while a locker
+// may be asleep in FUTEX_WAIT (the layout of the kernel's robust futexes).
+const (
+	waiters = 1 << 31
+	pidMask = 1<<30 - 1
+)
+
+// Owner-death polling: a waiter sleeps at most this long before it asks
+// whether the holder is alive, doubling from firstWait.
+const (
+	firstWait = 5 * time.Millisecond
+	maxWait   = 100 * time.Millisecond
+)
+
+// self is this process's ID, as stored in the lock word.
+var self = uint32(unix.Getpid())
+
+// A Mutex is a lock in shared memory; see the package doc. The zero
+// Mutex is unlocked and consistent. Its methods are safe for concurrent
+// use by goroutines of any process mapping it. A Mutex must not be
+// copied; make one with At.
+type Mutex struct {
+	word  atomic.Uint32 // 0, or the holder's PID with maybe the waiters bit
+	dirty atomic.Uint32 // 1 from an owner death until MarkConsistent
+}
+
+// Lock takes the lock, sleeping while another goroutine or process holds
+// it. It returns nil, or ErrOwnerDead when the previous holder died
+// holding it (the caller holds the lock then too), or an error matching
+// errors.ErrUnsupported on systems without futexes (without the lock).
+// Uncontended it makes no system call and does not allocate.
+func (m *Mutex) Lock() error {
+	if !m.word.CompareAndSwap(0, self) {
+		if err := m.lockSlow(); err != nil {
+			return err
+		}
+	}
+	if m.dirty.Load() != 0 {
+		return ErrOwnerDead
+	}
+	return nil
+}
+
+// lockSlow takes a held lock: it marks the word as waited on and sleeps
+// until the word changes, the holder's Unlock wakes it, or a timeout
+// expires, after which it checks that the holder lives and takes the
+// lock over from a dead one.
+func (m *Mutex) lockSlow() error {
+	waited := false
+	wait := firstWait
+	for {
+		v := m.word.Load()
+		if v&pidMask == 0 {
+			// Free. Having slept, this locker cannot know whether
+			// others still sleep, so it keeps the bit: at worst one
+			// FUTEX_WAKE too many.
+			nv := self
+			if waited {
+				nv |= waiters
+			}
+			if m.word.CompareAndSwap(v, nv) {
+				return nil
+			}
+			continue
+		}
+		if v&waiters == 0 {
+			if !m.word.CompareAndSwap(v, v|waiters) {
+				continue
+			}
+			v |= waiters
+		}
+		timedOut, err := futexWait(m, v, wait)
+		if err != nil {
+			return err
+		}
+		waited = true
+		if !timedOut {
+			continue
+		}
+		wait = min(2*wait, maxWait)
+		if alive(int(v & pidMask)) {
+			continue
+		}
+		// The holder is dead. Whoever swaps its word out first takes
+		// the lock; the others go on waiting for that one.
+		if m.word.CompareAndSwap(v, self|waiters) {
+			m.dirty.Store(1)
+			return nil
+		}
+	}
+}
+
+// Unlock releases the lock and wakes one sleeping locker if there may be
+// one. It panics if the Mutex is not locked.
+func (m *Mutex) Unlock() {
+	old := m.word.Swap(0)
+	if old == 0 {
+		panic("shmlock: unlock of unlocked mutex")
+	}
+	if old&waiters != 0 {
+		futexWake(m)
+	}
+}
+
+// MarkConsistent records that the data the lock guards has been repaired
+// after ErrOwnerDead: later Locks return nil again. The caller must hold
+// the lock.
+func (m *Mutex) MarkConsistent() { m.dirty.Store(0) }
+
+// String describes the lock word: "unlocked", or the holder's PID.
+func (m *Mutex) String() string {
+	v := m.word.Load()
+	s := "unlocked"
+	if v&pidMask != 0 {
+		s = fmt.Sprintf("held by pid %d", v&pidMask)
+		if v&waiters != 0 {
+			s += ", waited on"
+		}
+	}
+	if m.dirty.Load() != 0 {
+		s += ", inconsistent"
+	}
+	return s
+}
+
+// errTooShort and errAlign report memory At cannot use.
+var (
+	errTooShort = errors.New("shmlock: a Mutex needs 8 bytes")
+	errAlign    = errors.New("shmlock: a Mutex needs 4-byte alignment")
+)
