@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/guard"
+	"github.com/mmarena/mmarena/internal/inject"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
@@ -202,4 +203,49 @@ func sharedChild() {
 		fail(err)
 	}
 	os.Exit(0)
+}
+
+// TestSharedInjected makes the file's mmap fail, at MapShared and at
+// Commit: nothing stays mapped, the budget is exact, the memfd is closed
+// (no claim on it remains), and a failed Commit leaves the region and
+// its bytes as they were.
+func TestSharedInjected(t *testing.T) {
+	skipUnlessLinux(t)
+	mapcheck.Baseline(t)
+	_, held := guard.Budget()
+	t.Cleanup(inject.Disarm)
+	fds := openFds(t)
+	inject.ArmPlan([]bool{false, true}, inject.Mmap) // the reservation succeeds, the file's mmap fails
+	r, err := guard.MapShared(ps, &guard.Options{Name: "inj"})
+	inject.Disarm()
+	require.Error(t, err)
+	assert.Nil(t, r)
+	assert.ErrorIs(t, err, unix.ENOMEM)
+	assert.ErrorContains(t, err, `map shared "inj"`)
+	_, now := guard.Budget()
+	assert.Equal(t, held, now)
+	assert.Equal(t, fds, openFds(t), "the memfd was closed")
+
+	r = mustShared(t, ps, &guard.Options{Name: "inj", Reserve: 4 * ps})
+	copy(r.Bytes(), "kept")
+	inject.ArmPlan([]bool{true}, inject.Mmap)
+	err = r.Commit(2 * ps)
+	inject.Disarm()
+	assert.ErrorIs(t, err, unix.ENOMEM)
+	assert.Equal(t, ps, r.Committed())
+	assert.Equal(t, "kept", string(r.Bytes()[:4]))
+	assert.Equal(t, 3, r.Mappings())
+	assert.Len(t, linesOf(t, r), 3)
+	err = guard.Catch(func() { load(at(r, ps)) })
+	assert.ErrorContains(t, err, "reserved page", "the page the failed Commit was to map is still fenced")
+	require.NoError(t, r.Commit(2*ps), "and a retry succeeds")
+	assert.Equal(t, "kept", string(r.Bytes()[:4]))
+}
+
+// openFds counts this process's open file descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(es)
 }
