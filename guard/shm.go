@@ -26,8 +26,11 @@ import (
 //
 // The file is sealed against shrinking (F_SEAL_SHRINK) when it is made,
 // so no process can cut it under another's mapping (which would turn
-// each access past the new end into SIGBUS); AttachShared refuses a file
-// without that seal.
+// each access past the new end into SIGBUS), and against further seals
+// (F_SEAL_SEAL), so none can forbid growth or writes; AttachShared
+// refuses a file without the first. Close, and a retired region leaving
+// the quarantine, close the region's descriptor; the memory lives on
+// while any process maps the file or holds a descriptor of it.
 
 // ErrNotShared reports a file descriptor that AttachShared cannot map:
 // not a memfd, or one not sealed against shrinking, or a file this
@@ -130,9 +133,9 @@ func MapShared(size int, opts *Options) (*Region, error) {
 // its own. It returns an error wrapping unix.EBADF for a descriptor that
 // is not open, ErrNotShared for a file that is not a memfd, one that is
 // not sealed against shrinking, or one this process has mapped already,
-// and ErrSize when the file is shorter than min bytes (a peer expects at
-// least its header). Linux only, as MapShared.
-func AttachShared(fd int, min int, opts *Options) (*Region, error) {
+// and ErrSize when the file is empty or shorter than need bytes (a peer
+// expects at least its header). Linux only, as MapShared.
+func AttachShared(fd int, need int, opts *Options) (*Region, error) {
 	o, err := sharedOptions(opts, "attached")
 	if err != nil {
 		return nil, err
@@ -141,9 +144,9 @@ func AttachShared(fd int, min int, opts *Options) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	if size < int64(min) || size == 0 {
+	if size < int64(need) || size == 0 {
 		sysCloseFd(f.fd)
-		return nil, sizeError("attach %q: the memfd holds %d bytes, fewer than the %d expected", o.Name, size, max(min, 1))
+		return nil, sizeError("attach %q: the memfd holds %d bytes, fewer than the %d expected", o.Name, size, max(need, 1))
 	}
 	if uint64(size) > uint64(maxReserve) {
 		sysCloseFd(f.fd)

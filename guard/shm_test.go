@@ -4,6 +4,7 @@ package guard_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,33 +162,66 @@ func TestAttachSharedBadInput(t *testing.T) {
 // the file and exits; the parent sees both, at its own address.
 func TestSharedChild(t *testing.T) {
 	skipUnlessLinux(t)
-	if os.Getenv("GUARD_SHM_CHILD") == "1" {
-		sharedChild()
+	if via := os.Getenv("GUARD_SHM_CHILD"); via != "" {
+		sharedChild(via)
 		return
 	}
-	mapcheck.Baseline(t)
-	r := mustShared(t, ps, &guard.Options{Name: "parent", Reserve: 16 * ps})
-	copy(r.Bytes(), "from parent")
+	for _, via := range []string{"extrafiles", "scm_rights"} {
+		t.Run("via="+via, func(t *testing.T) {
+			mapcheck.Baseline(t)
+			r := mustShared(t, ps, &guard.Options{Name: "parent", Reserve: 16 * ps})
+			copy(r.Bytes(), "from parent")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSharedChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "GUARD_SHM_CHILD=1")
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(r.SharedFd()), "shm")} // fd 3 in the child
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSharedChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "GUARD_SHM_CHILD="+via)
+			if via == "extrafiles" {
+				cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(r.SharedFd()), "shm")} // fd 3 in the child
+			} else {
+				// The child gets one end of a socket pair as fd 3 and
+				// the memfd as a message on it.
+				sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+				require.NoError(t, err)
+				defer unix.Close(sp[0])
+				theirs := os.NewFile(uintptr(sp[1]), "socket")
+				defer theirs.Close()
+				cmd.ExtraFiles = []*os.File{theirs}
+				require.NoError(t, unix.Sendmsg(sp[0], []byte("m"), unix.UnixRights(r.SharedFd()), nil, 0))
+			}
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
 
-	assert.Equal(t, "from child!", string(r.Bytes()[:11]))
-	require.NoError(t, r.Commit(4*ps), "the child grew the file; the parent maps what is there")
-	assert.Equal(t, "grown by child", string(r.Bytes()[3*ps:3*ps+14]))
+			assert.Equal(t, "from child!", string(r.Bytes()[:11]))
+			require.NoError(t, r.Commit(4*ps), "the child grew the file; the parent maps what is there")
+			assert.Equal(t, "grown by child", string(r.Bytes()[3*ps:3*ps+14]))
+		})
+	}
 }
 
 // sharedChild is the child half of TestSharedChild; it exits with a
 // message on stderr and status 1 when something is wrong.
-func sharedChild() {
+func sharedChild(via string) {
 	fail := func(err error) {
 		os.Stderr.WriteString("child: " + err.Error() + "\n")
 		os.Exit(1)
 	}
-	r, err := guard.AttachShared(3, ps, &guard.Options{Name: "child", Reserve: 8 * ps})
+	fd := 3
+	if via == "scm_rights" {
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := unix.Recvmsg(3, make([]byte, 1), oob, 0)
+		if err != nil {
+			fail(err)
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			fail(fmt.Errorf("control messages %v: %v", msgs, err))
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			fail(fmt.Errorf("rights %v: %v", fds, err))
+		}
+		fd = fds[0]
+	}
+	r, err := guard.AttachShared(fd, ps, &guard.Options{Name: "child", Reserve: 8 * ps})
 	if err != nil {
 		fail(err)
 	}
@@ -248,4 +282,32 @@ func openFds(t *testing.T) int {
 	es, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
 	return len(es)
+}
+
+// TestSharedRetire retires a shared region: its pages fault and are
+// named while it waits in the quarantine, the file is untouched (the
+// bytes were the other processes' too), and leaving the quarantine
+// closes the memfd.
+func TestSharedRetire(t *testing.T) {
+	skipUnlessLinux(t)
+	mapcheck.Baseline(t)
+	r, err := guard.MapShared(ps, &guard.Options{Name: "retired"})
+	require.NoError(t, err)
+	copy(r.Bytes(), "still here")
+	dup, err := unix.Dup(r.SharedFd())
+	require.NoError(t, err)
+	defer unix.Close(dup)
+	p := r.Pointer()
+	require.NoError(t, r.Retire("use after close", nil))
+	err = guard.Catch(func() { load(p) })
+	assert.ErrorContains(t, err, `region "retired"`)
+	assert.ErrorContains(t, err, "use after close")
+	require.NoError(t, guard.FlushQuarantine())
+
+	// The file kept its bytes, and another mapping of it (the same
+	// process may attach again once the region is gone) sees them.
+	a, err := guard.AttachShared(dup, ps, &guard.Options{Name: "again"})
+	require.NoError(t, err)
+	assert.Equal(t, "still here", string(a.Bytes()[:10]))
+	require.NoError(t, a.Close())
 }
