@@ -25,7 +25,7 @@
 // them Ready and empty. Close unmaps everything.
 // MapFile makes the same layout over a file, private or shared.
 // MapShared makes it over a new memfd mapped MAP_SHARED, which another
-// process maps with AttachShared from the descriptor SharedFd returns;
+// process maps with AttachShared from the file SharedFile returns;
 // Commit grows the file in place (Linux only; elsewhere both return an
 // error matching errors.ErrUnsupported).
 //

@@ -3,6 +3,7 @@ package guard
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -102,7 +103,7 @@ func sharedOptions(opts *Options, def string) (Options, error) {
 // sealed against shrinking, and maps it shared at the start of a region
 // laid out as Map's, with Options.Reserve usable bytes of address space
 // held for growth (Commit grows the file and maps it in place). The
-// memory reads as zero. SharedFd returns the file descriptor to hand to
+// memory reads as zero. SharedFile returns the file to hand to
 // another process (exec.Cmd.ExtraFiles, or SCM_RIGHTS), which maps it
 // with AttachShared. Options.HugePages, Populate and FenceMarkers do not
 // apply and are errors. Linux only: elsewhere it returns an error
@@ -185,18 +186,28 @@ func mapShm(f shmFile, size int, o *Options) (*Region, error) {
 	return r, nil
 }
 
-// SharedFd returns the memfd behind a region made by MapShared or
-// AttachShared, or -1 for any other region and after Close. The
-// descriptor stays the region's (close-on-exec; Close closes it): pass
-// it to a child with exec.Cmd.ExtraFiles (os.NewFile(uintptr(fd), name)),
-// which duplicates it for the child.
-func (r *Region) SharedFd() int {
+// SharedFile returns a new *os.File for a duplicate (close-on-exec) of
+// the memfd behind a region made by MapShared or AttachShared, for
+// another process: put it in exec.Cmd.ExtraFiles, or send its Fd with
+// SCM_RIGHTS. The caller owns it and closes it (os.File also closes it
+// when garbage collected, which is why guard never hands out its own
+// descriptor). It returns an error matching ErrNotShared for any other
+// region, ErrClosed after Close, and the errno if the kernel refuses the
+// duplicate (EMFILE).
+func (r *Region) SharedFile() (*os.File, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.shm == nil || r.closed {
-		return -1
+	switch {
+	case r.closed:
+		return nil, ErrClosed
+	case r.shm == nil:
+		return nil, errs.New(ErrNotShared, unix.EINVAL, "guard: region %q is not shared memory", r.name)
 	}
-	return r.shm.fd
+	fd, err := sysDupFd(r.shm.fd)
+	if err != nil {
+		return nil, fmt.Errorf("guard: shared file of region %q: %w", r.name, err)
+	}
+	return os.NewFile(uintptr(fd), "memfd:mmarena:"+r.name), nil
 }
 
 // commitShared grows the file to at least off+n bytes of usable space

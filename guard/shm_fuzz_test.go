@@ -32,6 +32,11 @@ func FuzzSharedCommit(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer r.Close()
+		file, err := r.SharedFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
 		addr := r.Addr()
 		model := make([]byte, reserve) // the byte at the start of each page
 		for i, op := range ops {
@@ -65,7 +70,7 @@ func FuzzSharedCommit(f *testing.F) {
 				t.Fatalf("step %d: region at %#x with %d committed, want %#x with %d", i, r.Addr(), r.Committed(), addr, pages*ps)
 			}
 			var st unix.Stat_t
-			if err := unix.Fstat(r.SharedFd(), &st); err != nil || st.Size != int64(pages*ps) {
+			if err := unix.Fstat(int(file.Fd()), &st); err != nil || st.Size != int64(pages*ps) {
 				t.Fatalf("step %d: file holds %d bytes (%v), want %d", i, st.Size, err, pages*ps)
 			}
 			for p := range pages {

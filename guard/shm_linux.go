@@ -58,9 +58,9 @@ func sysAttach(fd int, name string) (shmFile, int64, error) {
 	if err != nil || seals&unix.F_SEAL_SHRINK == 0 {
 		return shmFile{}, 0, errs.New(ErrNotShared, unix.EINVAL, "guard: attach %q to fd %d: memfd %s is not sealed against shrinking (not made by guard.MapShared)", name, fd, strconv.Quote(link))
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := sysDupFd(fd)
 	if err != nil {
-		return shmFile{}, 0, fmt.Errorf("guard: attach %q to fd %d: %w", name, fd, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err))
+		return shmFile{}, 0, fmt.Errorf("guard: attach %q to fd %d: %w", name, fd, err)
 	}
 	return shmFile{fd: dup, key: shmKey{uint64(st.Dev), st.Ino}}, st.Size, nil
 }
@@ -102,3 +102,12 @@ func sysGrowShared(fd int, p unsafe.Pointer, off, n uintptr, why reason) error {
 // sysCloseFd closes a file guard owns; an error (EINTR, EIO) leaves
 // nothing to retry on Linux, where the descriptor is gone either way.
 func sysCloseFd(fd int) { _ = unix.Close(fd) }
+
+// sysDupFd returns a close-on-exec duplicate of fd.
+func sysDupFd(fd int) (int, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
+	}
+	return d, nil
+}

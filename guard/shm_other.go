@@ -29,3 +29,5 @@ func sysGrowShared(fd int, p unsafe.Pointer, off, n uintptr, why reason) error {
 }
 
 func sysCloseFd(fd int) {}
+
+func sysDupFd(fd int) (int, error) { return -1, errors.ErrUnsupported }

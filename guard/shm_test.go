@@ -36,6 +36,15 @@ func mustShared(t *testing.T, size int, opts *guard.Options) *guard.Region {
 	return r
 }
 
+// fdOf returns a descriptor of r's memfd, closed when the test ends.
+func fdOf(t testing.TB, r *guard.Region) int {
+	t.Helper()
+	f, err := r.SharedFile()
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return int(f.Fd())
+}
+
 func TestMapShared(t *testing.T) {
 	skipUnlessLinux(t)
 	mapcheck.Baseline(t)
@@ -43,13 +52,13 @@ func TestMapShared(t *testing.T) {
 	r := mustShared(t, 100, &guard.Options{Name: "shm", Reserve: 1 << 20})
 	assert.Equal(t, ps, r.Committed(), "a 100-byte file still costs a page")
 	assert.Equal(t, 1<<20, r.Size())
-	assert.GreaterOrEqual(t, r.SharedFd(), 0)
+	fd := fdOf(t, r)
 	assert.Equal(t, make([]byte, ps), r.Bytes(), "reads as zero")
 
 	var st unix.Stat_t
-	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	require.NoError(t, unix.Fstat(fd, &st))
 	assert.Equal(t, int64(ps), st.Size)
-	flags, err := unix.FcntlInt(uintptr(r.SharedFd()), unix.F_GETFD, 0)
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	require.NoError(t, err)
 	assert.Equal(t, unix.FD_CLOEXEC, flags&unix.FD_CLOEXEC, "close-on-exec: children get it only through ExtraFiles")
 
@@ -71,7 +80,7 @@ func TestMapShared(t *testing.T) {
 	assert.Equal(t, addr, r.Addr())
 	assert.Equal(t, "first page", string(r.Bytes()[:10]))
 	store(at(r, 3*ps-1))
-	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	require.NoError(t, unix.Fstat(fd, &st))
 	assert.Equal(t, int64(3*ps), st.Size)
 	assert.Len(t, linesOf(t, r), 3, "the file's mappings merged: %v", linesOf(t, r))
 	assert.Equal(t, 3, r.Mappings())
@@ -86,7 +95,7 @@ func TestMapShared(t *testing.T) {
 
 	// Growth past the reservation is refused and changes nothing.
 	assert.ErrorIs(t, r.Commit(1<<20+1), guard.ErrRange)
-	require.NoError(t, unix.Fstat(r.SharedFd(), &st))
+	require.NoError(t, unix.Fstat(fd, &st))
 	assert.Equal(t, int64(3*ps), st.Size)
 
 	// Pages that cannot read back as zero for everyone are refused.
@@ -98,18 +107,24 @@ func TestMapShared(t *testing.T) {
 func TestSharedCloseClosesFd(t *testing.T) {
 	skipUnlessLinux(t)
 	mapcheck.Baseline(t)
+	fds := openFds(t)
 	r, err := guard.MapShared(ps, nil)
 	require.NoError(t, err)
-	fd := r.SharedFd()
+	assert.Equal(t, fds+1, openFds(t), "the region holds its memfd")
+	f, err := r.SharedFile()
+	require.NoError(t, err)
+	require.NoError(t, f.Close(), "the caller's own duplicate")
 	require.NoError(t, r.Close())
-	assert.Equal(t, -1, r.SharedFd())
-	assert.ErrorIs(t, unix.Fstat(fd, new(unix.Stat_t)), unix.EBADF, "Close closed the memfd")
+	assert.Equal(t, fds, openFds(t), "Close closed the memfd")
+	_, err = r.SharedFile()
+	assert.ErrorIs(t, err, guard.ErrClosed)
 }
 
 func TestAttachSharedBadInput(t *testing.T) {
 	skipUnlessLinux(t)
 	mapcheck.Baseline(t)
 	r := mustShared(t, ps, &guard.Options{Name: "origin"})
+	fd := fdOf(t, r)
 
 	path := filepath.Join(t.TempDir(), "short")
 	require.NoError(t, os.WriteFile(path, []byte("tiny"), 0o600))
@@ -134,10 +149,10 @@ func TestAttachSharedBadInput(t *testing.T) {
 		{"fd=closed", 1 << 20, 0, nil, []error{unix.EBADF}, "fstat"},
 		{"regular file", int(regular.Fd()), 0, nil, []error{guard.ErrNotShared, unix.EINVAL}, "is not a memfd"},
 		{"unsealed memfd", unsealed, 0, nil, []error{guard.ErrNotShared}, "not sealed against shrinking"},
-		{"too short", r.SharedFd(), 2 * ps, nil, []error{guard.ErrSize, unix.EINVAL}, "fewer than the"},
-		{"twice", r.SharedFd(), ps, nil, []error{guard.ErrNotShared, unix.EBUSY}, `mapped in this process already, by region "origin"`},
-		{"huge pages", r.SharedFd(), 0, &guard.Options{HugePages: true}, []error{unix.EINVAL}, "HugePages"},
-		{"markers", r.SharedFd(), 0, &guard.Options{Fence: guard.FenceMarkers}, []error{unix.EINVAL}, "FenceMarkers"},
+		{"too short", fd, 2 * ps, nil, []error{guard.ErrSize, unix.EINVAL}, "fewer than the"},
+		{"twice", fd, ps, nil, []error{guard.ErrNotShared, unix.EBUSY}, `mapped in this process already, by region "origin"`},
+		{"huge pages", fd, 0, &guard.Options{HugePages: true}, []error{unix.EINVAL}, "HugePages"},
+		{"markers", fd, 0, &guard.Options{Fence: guard.FenceMarkers}, []error{unix.EINVAL}, "FenceMarkers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := guard.AttachShared(tc.fd, tc.min, tc.opts)
@@ -154,7 +169,8 @@ func TestAttachSharedBadInput(t *testing.T) {
 		assert.ErrorIs(t, err, guard.ErrSize)
 	}
 	plain := mustMap(t, ps, nil)
-	assert.Equal(t, -1, plain.SharedFd())
+	_, err = plain.SharedFile()
+	assert.ErrorIs(t, err, guard.ErrNotShared)
 }
 
 // TestSharedChild hands a shared region to a second process, which
@@ -175,7 +191,10 @@ func TestSharedChild(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestSharedChild$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "GUARD_SHM_CHILD="+via)
 			if via == "extrafiles" {
-				cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(r.SharedFd()), "shm")} // fd 3 in the child
+				f, err := r.SharedFile()
+				require.NoError(t, err)
+				defer f.Close()
+				cmd.ExtraFiles = []*os.File{f} // fd 3 in the child
 			} else {
 				// The child gets one end of a socket pair as fd 3 and
 				// the memfd as a message on it.
@@ -185,7 +204,7 @@ func TestSharedChild(t *testing.T) {
 				theirs := os.NewFile(uintptr(sp[1]), "socket")
 				defer theirs.Close()
 				cmd.ExtraFiles = []*os.File{theirs}
-				require.NoError(t, unix.Sendmsg(sp[0], []byte("m"), unix.UnixRights(r.SharedFd()), nil, 0))
+				require.NoError(t, unix.Sendmsg(sp[0], []byte("m"), unix.UnixRights(fdOf(t, r)), nil, 0))
 			}
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
@@ -294,9 +313,7 @@ func TestSharedRetire(t *testing.T) {
 	r, err := guard.MapShared(ps, &guard.Options{Name: "retired"})
 	require.NoError(t, err)
 	copy(r.Bytes(), "still here")
-	dup, err := unix.Dup(r.SharedFd())
-	require.NoError(t, err)
-	defer unix.Close(dup)
+	dup := fdOf(t, r)
 	p := r.Pointer()
 	require.NoError(t, r.Retire("use after close", nil))
 	err = guard.Catch(func() { load(p) })

@@ -63,7 +63,10 @@ func child(t *testing.T, r *guard.Region, mode string, n int) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"="+mode, "SHMLOCK_N="+strconv.Itoa(n))
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(r.SharedFd()), "shm")}
+	f, err := r.SharedFile()
+	require.NoError(t, err)
+	defer f.Close() // the child has its own once started
+	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	return cmd
