@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -28,11 +29,13 @@ var stress = flag.Bool("shmlock.stress", false, "run the cross-process tests wit
 
 // The shared page's layout in these tests: the Mutex at 0, a counter at
 // 8 that the lock guards, at 16 a flag the child sets once it holds
-// the lock, and at 17 one it sets once it has attached.
+// the lock, at 17 one it sets once it has attached, and at 18 one that
+// is set only inside the critical section of TestKillAnywhere.
 const (
 	offCounter = 8
 	offHeld    = 16
 	offReady   = 17
+	offMidOp   = 18
 )
 
 // Child modes, chosen by SHMLOCK_CHILD: count increments the counter
@@ -101,6 +104,18 @@ func TestChild(t *testing.T) {
 				fail(err)
 			}
 			increment(b)
+			m.Unlock()
+		}
+	case "forever":
+		b[offReady] = 1
+		for {
+			if err := m.Lock(); err != nil && !errors.Is(err, shmlock.ErrOwnerDead) {
+				fail(err)
+			}
+			b[offMidOp] = 1
+			increment(b)
+			b[offMidOp] = 0
+			m.MarkConsistent()
 			m.Unlock()
 		}
 	case "hold":
@@ -203,6 +218,53 @@ func TestOwnerDead(t *testing.T) {
 	}
 	require.NoError(t, cmd.Wait())
 	assert.Equal(t, uint64(2*n), binary.LittleEndian.Uint64(b[offCounter:]))
+}
+
+// TestKillAnywhere kills a child that locks and unlocks in a loop, at a
+// random moment, while this process competes for the lock: whatever the
+// child was doing (in the critical section, asleep in FUTEX_WAIT with
+// the waiters bit set, unlocking), the next Lock returns within the
+// polling bound, and returns nil only if the child was outside the
+// critical section. Rounds: 3, or 100 with -shmlock.stress.
+func TestKillAnywhere(t *testing.T) {
+	mapcheck.Baseline(t)
+	r, m := shared(t)
+	b := r.Bytes()
+	rounds := 3
+	if *stress {
+		rounds = 100
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	var died int
+	var slowest time.Duration
+	for round := range rounds {
+		b[offReady] = 0
+		cmd := child(t, r, "forever", 0)
+		waitFlag(t, b, offReady)
+		stop := time.Now().Add(time.Duration(rng.IntN(20)) * time.Millisecond)
+		for time.Now().Before(stop) {
+			require.NoError(t, m.Lock())
+			increment(b)
+			m.Unlock()
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		start := time.Now()
+		err := m.Lock()
+		took := time.Since(start)
+		require.Less(t, took, 2*time.Second, "round %d", round)
+		slowest = max(slowest, took)
+		if err == nil {
+			assert.Zero(t, b[offMidOp], "round %d: Lock returned nil with the child inside the critical section", round)
+		} else {
+			require.ErrorIs(t, err, shmlock.ErrOwnerDead)
+			died++
+			b[offMidOp] = 0 // repair: the counter is whole either way
+			m.MarkConsistent()
+		}
+		m.Unlock()
+		_ = cmd.Wait()
+	}
+	t.Logf("%d of %d children died holding the lock; the slowest Lock after a kill took %v", died, rounds, slowest)
 }
 
 func TestAt(t *testing.T) {
