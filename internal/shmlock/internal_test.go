@@ -5,6 +5,7 @@ package shmlock
 import (
 	"os/exec"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,4 +30,13 @@ func TestTakeOverDeadPID(t *testing.T) {
 	require.NoError(t, m.Lock())
 	m.Unlock()
 	assert.Equal(t, uint32(0), m.word.Load())
+}
+
+// TestLayout pins the 8 bytes a Mutex takes in shared memory: every
+// process mapping it must agree, whatever it was built with.
+func TestLayout(t *testing.T) {
+	var m Mutex
+	assert.Equal(t, uintptr(8), unsafe.Sizeof(m))
+	assert.Equal(t, uintptr(0), unsafe.Offsetof(m.word))
+	assert.Equal(t, uintptr(4), unsafe.Offsetof(m.dirty))
 }

@@ -1,29 +1,12 @@
 package shmlock
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrOwnerDead is returned by Lock when the process that held the lock
-// died holding it, or when a locker since then was told so and unlocked
-// without MarkConsistent. The caller holds the lock: it should check and
-// repair the data the lock guards, call MarkConsistent, and Unlock. It
-// matches unix.EOWNERDEAD too.
-var ErrOwnerDead = &ownerDead{}
-
-type ownerDead struct{}
-
-func (*ownerDead) Error() string {
-	return "shmlock: the previous holder died holding the lock; the data it guards may be inconsistent"
-}
-
-// Is matches EOWNERDEAD, the errno pthread robust mutexes return.
-func (*ownerDead) Is(t error) bool { return t == unix.EOWNERDEAD }
 
 // The lock word: the holder's process ID, and a bit set while a locker
 // may be asleep in FUTEX_WAIT (the layout of the kernel's robust futexes).
@@ -47,14 +30,23 @@ var self = uint32(unix.Getpid())
 // use by goroutines of any process mapping it. A Mutex must not be
 // copied; make one with At.
 type Mutex struct {
+	_     noCopy
 	word  atomic.Uint32 // 0, or the holder's PID with maybe the waiters bit
 	dirty atomic.Uint32 // 1 from an owner death until MarkConsistent
 }
 
+// noCopy lets go vet's copylocks check catch a Mutex copied by value.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
 // Lock takes the lock, sleeping while another goroutine or process holds
 // it. It returns nil, or ErrOwnerDead when the previous holder died
-// holding it (the caller holds the lock then too), or an error matching
-// errors.ErrUnsupported on systems without futexes (without the lock).
+// holding it (the caller holds the lock then too). Without the lock, it
+// returns an error matching errors.ErrUnsupported on systems without
+// futexes, or the errno of a futex call the kernel refused (EFAULT: the
+// Mutex is not in mapped memory).
 // Uncontended it makes no system call and does not allocate.
 func (m *Mutex) Lock() error {
 	if !m.word.CompareAndSwap(0, self) {
@@ -149,9 +141,3 @@ func (m *Mutex) String() string {
 	}
 	return s
 }
-
-// errTooShort and errAlign report memory At cannot use.
-var (
-	errTooShort = errors.New("shmlock: a Mutex needs 8 bytes")
-	errAlign    = errors.New("shmlock: a Mutex needs 4-byte alignment")
-)
