@@ -16,7 +16,9 @@ import (
 // usable part, so that every process mapping the same file sees the same
 // bytes. The layout is Map's: [low guard][file pages][reserved][high
 // guard], the guards and the reserved pages PROT_NONE anonymous memory
-// (mprotect fences, as MapFile uses). Commit grows the file with
+// (mprotect fences, as MapFile uses: guard markers would save no kernel
+// mapping here, since the file's mapping splits the reservation into
+// three either way). Commit grows the file with
 // ftruncate and maps its next pages with MAP_FIXED over the reserved
 // ones, so growth never moves what is mapped, and the file's mappings
 // merge into one kernel mapping: the budget counts a shared region as it

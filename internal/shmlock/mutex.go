@@ -22,7 +22,8 @@ const (
 	maxWait   = 100 * time.Millisecond
 )
 
-// self is this process's ID, as stored in the lock word.
+// self is this process's ID, as stored in the lock word. It fits in
+// pidMask: Linux caps pid_max at 2^22 (PID_MAX_LIMIT).
 var self = uint32(unix.Getpid())
 
 // A Mutex is a lock in shared memory; see the package doc. The zero
