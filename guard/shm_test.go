@@ -328,3 +328,29 @@ func TestSharedRetire(t *testing.T) {
 	assert.Equal(t, "still here", string(a.Bytes()[:10]))
 	require.NoError(t, a.Close())
 }
+
+// BenchmarkMapCloseShared is BenchmarkMapClose for a shared region:
+// memfd_create, ftruncate and seals, the reservation, the file's mmap, a
+// write to its first page, Close (which closes the memfd).
+func BenchmarkMapCloseShared(b *testing.B) {
+	for _, size := range []int{ps, 64 * ps} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			mapcheck.Baseline(b)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			var maps int
+			for b.Loop() {
+				r, err := guard.MapShared(size, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Bytes()[0] = 1
+				maps = r.Mappings()
+				if err := r.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(maps), "mappings/region")
+		})
+	}
+}
