@@ -18,11 +18,11 @@ import (
 // guard], the guards and the reserved pages PROT_NONE anonymous memory
 // (mprotect fences, as MapFile uses: guard markers would save no kernel
 // mapping here, since the file's mapping splits the reservation into
-// three either way). Commit grows the file with
-// ftruncate and maps its next pages with MAP_FIXED over the reserved
-// ones, so growth never moves what is mapped, and the file's mappings
-// merge into one kernel mapping: the budget counts a shared region as it
-// counts a private one. Guard markers do work on the file's pages on
+// three either way). Commit grows the file with ftruncate and maps its
+// next pages with MAP_FIXED over the reserved ones, so growth never
+// moves what is mapped, and the file's mappings merge into one kernel
+// mapping: the budget counts a shared region as it counts a private
+// one. Guard markers do work on the file's pages on
 // Linux 6.13 and later (TestSharedMarkers), but Protect and Release are
 // refused: both promise pages that read back as zero, and a shared page
 // keeps its bytes for the other processes.
