@@ -51,7 +51,7 @@ func increments() int {
 }
 
 // shared maps one shared page and returns it with the Mutex in it.
-func shared(t *testing.T) (*guard.Region, *shmlock.Mutex) {
+func shared(t testing.TB) (*guard.Region, *shmlock.Mutex) {
 	t.Helper()
 	r, err := guard.MapShared(align.PageSize(), &guard.Options{Name: "shmlock"})
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func shared(t *testing.T) (*guard.Region, *shmlock.Mutex) {
 }
 
 // child starts this test binary again in mode, with r's memfd as fd 3.
-func child(t *testing.T, r *guard.Region, mode string, n int) *exec.Cmd {
+func child(t testing.TB, r *guard.Region, mode string, n int) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"="+mode, "SHMLOCK_N="+strconv.Itoa(n))
@@ -141,7 +141,7 @@ func increment(b []byte) {
 // waitFlag waits for the child to set b[off]. A plain load suffices:
 // another process's store is no data race the Go memory model sees, and
 // the call to time.Sleep makes the loop load b[off] afresh.
-func waitFlag(t *testing.T, b []byte, off int) {
+func waitFlag(t testing.TB, b []byte, off int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for b[off] == 0 {
@@ -330,5 +330,87 @@ func BenchmarkLock(b *testing.B) {
 			m.Lock()
 			m.Unlock()
 		}
+	})
+}
+
+// BenchmarkLockContended is Lock and Unlock while a peer does the same in
+// a loop: a goroutine of this process (against sync.Mutex for scale) or
+// another process, whose Unlock must wake this one through the kernel.
+func BenchmarkLockContended(b *testing.B) {
+	b.Run("lock=sync/peer=goroutine", func(b *testing.B) {
+		var m sync.Mutex
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				m.Lock()
+				m.Unlock()
+			}
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Lock()
+			m.Unlock()
+		}
+		close(stop)
+		<-done
+	})
+	b.Run("lock=shmlock/peer=goroutine", func(b *testing.B) {
+		var m shmlock.Mutex
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if m.Lock() != nil {
+					panic("lock")
+				}
+				m.Unlock()
+			}
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			if m.Lock() != nil {
+				b.Fatal("lock")
+			}
+			m.Unlock()
+		}
+		close(stop)
+		<-done
+	})
+	b.Run("lock=shmlock/peer=process", func(b *testing.B) {
+		mapcheck.Baseline(b)
+		r, m := shared(b)
+		cmd := child(b, r, "forever", 0)
+		waitFlag(b, r.Bytes(), offReady)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := m.Lock(); err != nil {
+				b.Fatal(err)
+			}
+			m.Unlock()
+		}
+		b.StopTimer()
+		if err := cmd.Process.Kill(); err != nil {
+			b.Fatal(err)
+		}
+		_ = cmd.Wait()
+		// The child may have died holding the lock; nothing else runs.
+		if err := m.Lock(); err != nil && !errors.Is(err, shmlock.ErrOwnerDead) {
+			b.Fatal(err)
+		}
+		m.MarkConsistent()
+		m.Unlock()
 	})
 }
