@@ -78,7 +78,7 @@ type flState struct {
 	ranges   []Range // the mappings' ranges, as last assembled; nil when they changed since
 
 	mapped    uintptr // usable bytes of chunks and large blocks; <= opts.Limit if set
-	inUse     uintptr // bytes of live blocks, at their block size
+	inUse     uintptr // bytes of live large blocks; small ones are counted by class: see inUseBytes
 	requested uint64  // bytes asked for, ever
 	allocs    uint64
 	frees     uint64
@@ -202,6 +202,18 @@ func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 	if invariantsEnabled {
 		defer st.debugCheck()
 	}
+	// The common case first, in as few tests as the general path below
+	// makes: a small block aligned to at most 8 (every class is a
+	// multiple of 8), from a plain arena, its class read from a table.
+	if size-1 < smallTableMax && al-1 < 8 && al&(al-1) == 0 && !st.closed && !st.frozen && st.smp == nil {
+		p, err := st.allocSmall(int(smallClass[(size+7)>>3]), zero)
+		if err == nil {
+			st.requested += uint64(size)
+			st.allocs++
+			st.tick()
+		}
+		return p, err
+	}
 	if !align.IsPowerOfTwo(al) {
 		return nil, errAlign(al)
 	}
@@ -298,6 +310,20 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // index by a multiply; a large block by its address, and a pointer into
 // one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
+	// The common case first: an allocated small block of a plain arena,
+	// found with no error to build. Anything else, even a nil pointer,
+	// takes free, which tells every case apart.
+	if st := f.st; st != nil && !invariantsEnabled && !st.closed && !st.frozen && st.retired == 0 {
+		if s, i := st.smallAt(uintptr(p)); s != nil {
+			st.freeSmall(s, i, p)
+			return nil
+		}
+	}
+	return f.free(p)
+}
+
+// free is Free for every case.
+func (f *FreeList) free(p unsafe.Pointer) error {
 	st := f.st
 	if st == nil {
 		return errNoArena("FreeList")
@@ -328,15 +354,43 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s == nil {
 		return st.freeLarge(p)
 	}
+	st.freeSmall(s, i, p)
+	return nil
+}
+
+// smallAt returns the span and index of the allocated small block that
+// starts at addr, or a nil span for any other address. O(1): the page
+// map, the chunk's unit, a multiply and a bitmap word.
+func (st *flState) smallAt(addr uintptr) (*span, uint32) {
+	ch := st.chunkAt(addr)
+	if ch == nil {
+		return nil, 0
+	}
+	// addr-ch.addr < chunkBytes: the granule of addr is the chunk's.
+	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer]
+	if s == nil {
+		return nil, 0
+	}
+	q, r := divide(addr-uintptr(s.base), s.size, s.recip) // < 256 KiB: addr is in s
+	if r != 0 || q >= uintptr(s.n) {
+		return nil, 0
+	}
+	i := uint32(q)
+	if s.bits[i/64]&(1<<(i%64)) == 0 {
+		return nil, 0
+	}
+	return s, i
+}
+
+// freeSmall frees block i of s, at p, which is allocated. O(1) but for
+// emptied's system call.
+func (st *flState) freeSmall(s *span, i uint32, p unsafe.Pointer) {
 	st.frees++
 	st.tick()
 	s.bits[i/64] &^= 1 << (i % 64)
 	s.used--
-	s.hint = min(s.hint, i/64)
-	cl := &st.classes[s.class]
-	cl.inUse--
-	cl.free++
-	st.inUse -= s.size
+	s.avail[i/4096] |= 1 << (i / 64 % 64)
+	st.classes[s.class].inUse--
 	if st.opts.CheckFreed {
 		clearBytes(p, s.size)
 	}
@@ -346,7 +400,6 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s.used == 0 {
 		st.emptied(s)
 	}
-	return nil
 }
 
 // errSampled is find's answer for a pointer into a sampled block, which
@@ -687,7 +740,7 @@ func (f *FreeList) Unfreed() Unfreed {
 	if st == nil {
 		return Unfreed{} // the zero FreeList
 	}
-	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
+	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUseBytes())}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
 	}

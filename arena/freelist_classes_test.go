@@ -38,3 +38,23 @@ func TestClasses(t *testing.T) {
 	assert.Equal(t, -1, classFor(smallMax+1, 8))
 	assert.Equal(t, -1, classFor(0, 8))
 }
+
+// TestClassFor checks classFor's shortcut against the definition: the
+// first class at or above size's that is a multiple of align, for every
+// size and power-of-two alignment up to the page size.
+func TestClassFor(t *testing.T) {
+	for al := uintptr(1); al <= 4096; al *= 2 {
+		for size := uintptr(1); size <= smallMax+1; size++ {
+			want := -1
+			for c := classOf(min(size, smallMax)); size <= smallMax && c < numClasses; c++ {
+				if classSize[c]%al == 0 {
+					want = c
+					break
+				}
+			}
+			if got := classFor(size, al); got != want {
+				t.Fatalf("classFor(%d, %d) = %d, want %d", size, al, got, want)
+			}
+		}
+	}
+}

@@ -14,8 +14,11 @@ type flClass struct {
 	partial []*span // spans with at least one free block
 	spare   *span   // one empty span kept, so alloc/free at a span's edge makes no system call
 	spans   int     // spans of this class, spare included
-	inUse   uint64  // blocks allocated
-	free    uint64  // free blocks in this class's spans
+	inUse   uint64  // blocks allocated and live
+	// withdrawn counts the blocks CheckFreed withdrew, allocated but not
+	// in use: the class's free blocks are its spans' blocks less these
+	// and inUse (freeBlocks).
+	withdrawn uint64
 	// dead holds span records whose pages went back to the OS, at most
 	// deadKept, so that a span cut again reuses one with its bitmap and
 	// free list instead of allocating: churn at a span's edge makes no
@@ -54,16 +57,21 @@ type flChunk struct {
 // free indexes cost 32 more, and a Free touches one line of the span and
 // one word of its bitmap.
 //
-// The fields Free and Alloc read come first, in one 64-byte line.
+// The fields Free and Alloc read come first, in one 64-byte line: base
+// spares them a load of the chunk's record for the block's address.
 type span struct {
-	bits  []uint64 // bit i set: block i is allocated; len (n+63)/64
-	size  uintptr  // block size
-	recip uint64   // recip(size): find divides by the block size with a multiply
-	n     uint32   // blocks
-	used  uint32   // blocks allocated; used <= fresh
-	fresh uint32   // blocks [fresh, n) were never handed out and read zero
-	hint  uint32   // every bitmap word below hint is full up to fresh; hint <= (fresh+63)/64
+	bits  []uint64       // bit i set: block i is allocated; len (n+63)/64
+	base  unsafe.Pointer // block 0: the chunk's base + off
+	size  uintptr        // block size
+	recip uint64         // recip(size): find divides by the block size with a multiply
+	n     uint32         // blocks
+	used  uint32         // blocks allocated; used <= fresh
+	fresh uint32         // blocks [fresh, n) were never handed out and read zero
 	class int32
+	// avail summarises bits: bit w%64 of avail[w/64] is set when bits[w]
+	// has a free block. The bits past n in the last word are set, as if
+	// allocated, so that a word is full when it is all ones.
+	avail [2]uint64
 	// partialAt is the span's index in its class's partial list, or -1
 	// when it is not on it (full, or the spare).
 	partialAt int32
@@ -71,16 +79,52 @@ type span struct {
 	off       uintptr // from the chunk's base
 }
 
-// freeBelowFresh returns the lowest free block below s.fresh, moving
-// s.hint to its word; s.used < s.fresh. O(bitmap words scanned), at
-// most (n+63)/64: 128 for the smallest class, whatever else is live.
-func (s *span) freeBelowFresh() uint32 {
-	for w := s.hint; ; w++ {
-		if x := ^s.bits[w]; x != 0 {
-			s.hint = w
-			return w*64 + uint32(bits.TrailingZeros64(x)) // below fresh: bits from fresh on are clear, and one below is
+// firstFree returns the lowest free block; s.used < s.n. It is below
+// s.fresh when a block handed out before is free, and s.fresh otherwise:
+// every block from fresh on is free. O(1): the summary names the first
+// word with a free block, as Go's mspan caches its free bits.
+func (s *span) firstFree() uint32 {
+	w := uint32(bits.TrailingZeros64(s.avail[0]))
+	if w == 64 {
+		w += uint32(bits.TrailingZeros64(s.avail[1]))
+	}
+	return w*64 + uint32(bits.TrailingZeros64(^s.bits[w]))
+}
+
+// firstSetFrom returns the first allocated block at or after i, or n:
+// arenadebug's check that no block from fresh on is allocated. O(blocks).
+func (s *span) firstSetFrom(i uint32) uint32 {
+	for ; i < s.n; i++ {
+		if s.bits[i/64]>>(i%64)&1 != 0 {
+			return i
 		}
 	}
+	return s.n
+}
+
+// tailBits returns how many bits past n the last word of a bitmap of n
+// blocks has.
+func tailBits(n uint32) uint32 { return (64 - n%64) % 64 }
+
+// reset makes s a span of n blocks, none allocated, reusing its bitmap
+// if it has one: every word clear but for the bits past n, every word
+// marked available in the summary. n <= 8192, spanUnit over the smallest
+// class.
+func (s *span) reset(n uint32) {
+	words := (n + 63) / 64
+	if uint32(len(s.bits)) != words {
+		s.bits = make([]uint64, words)
+	} else {
+		clear(s.bits)
+	}
+	if t := tailBits(n); t > 0 {
+		s.bits[words-1] = ^uint64(0) << (64 - t)
+	}
+	s.avail = [2]uint64{}
+	for w := range words {
+		s.avail[w/64] |= 1 << (w % 64)
+	}
+	s.n, s.used, s.fresh = n, 0, 0
 }
 
 // spanSlot is a free run of units.
@@ -93,58 +137,63 @@ type spanSlot struct {
 // handed out before (one never handed out reads zero already: its pages
 // came from the kernel, or from Release, or were cleared when a Release
 // failed). With CheckFreed a reused block is checked to read zero
-// instead, zero or not.
+// instead, zero or not. O(1) but for newSpan's system calls and the
+// clear.
 func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	cl := &st.classes[c]
-	for {
-		if len(cl.partial) == 0 {
-			if err := st.newSpan(c); err != nil {
-				return nil, err
-			}
+	if len(cl.partial) == 0 {
+		if err := st.newSpan(c); err != nil {
+			return nil, err
 		}
-		s := cl.partial[len(cl.partial)-1]
-		var i uint32
-		recycled := s.used < s.fresh
-		if recycled {
-			i = s.freeBelowFresh()
-		} else {
-			i = s.fresh
-			s.fresh++
-		}
-		p := add(s.chunk.base, s.off+uintptr(i)*s.size)
-		if recycled {
-			if st.opts.CheckFreed {
-				if at := nonZero(p, s.size); at >= 0 {
-					// Withdraw the block for good: it stays marked
-					// allocated and is never handed out again.
-					s.bits[i/64] |= 1 << (i % 64)
-					s.used++
-					cl.free--
-					st.retired++
-					if st.withdrawn == nil {
-						st.withdrawn = make(map[uintptr]struct{})
-					}
-					st.withdrawn[uintptr(p)] = struct{}{}
-					if s.used == s.n {
-						st.dropPartial(s)
-					}
-					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
-						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
-				}
-			} else if zero {
-				clearBytes(p, s.size)
-			}
-		}
-		s.bits[i/64] |= 1 << (i % 64)
-		s.used++
-		cl.inUse++
-		cl.free--
-		st.inUse += s.size
-		if s.used == s.n {
-			st.dropPartial(s)
-		}
-		return p, nil
 	}
+	s := cl.partial[len(cl.partial)-1]
+	i := s.firstFree()
+	p := add(s.base, uintptr(i)*s.size)
+	if i >= s.fresh {
+		s.fresh = i + 1 // i == fresh: a block never handed out, which reads zero
+	} else if st.opts.CheckFreed {
+		if err := st.checkReused(s, i, p); err != nil {
+			return nil, err
+		}
+	} else if zero {
+		clearBytes(p, s.size)
+	}
+	w := &s.bits[i/64]
+	if *w |= 1 << (i % 64); *w == ^uint64(0) {
+		s.avail[i/4096] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	cl.inUse++
+	if s.used == s.n {
+		st.dropPartial(s)
+	}
+	return p, nil
+}
+
+// checkReused checks that block i of s, at p, about to be handed out
+// again, still reads zero as CheckFreed's Free left it. If not, it
+// withdraws the block for good (it stays marked allocated and is never
+// handed out again) and returns ErrWriteAfterFree.
+func (st *flState) checkReused(s *span, i uint32, p unsafe.Pointer) error {
+	at := nonZero(p, s.size)
+	if at < 0 {
+		return nil
+	}
+	if s.bits[i/64] |= 1 << (i % 64); s.bits[i/64] == ^uint64(0) {
+		s.avail[i/4096] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	st.classes[s.class].withdrawn++
+	st.retired++
+	if st.withdrawn == nil {
+		st.withdrawn = make(map[uintptr]struct{})
+	}
+	st.withdrawn[uintptr(p)] = struct{}{}
+	if s.used == s.n {
+		st.dropPartial(s)
+	}
+	return fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
+		ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
 }
 
 // nonZero returns the offset of the first non-zero byte of [p, p+n), or
@@ -213,24 +262,21 @@ func (st *flState) newSpan(c int) error {
 	}
 	size := classSize[c]
 	n := uint32(bytes / size)
-	var s *span
+	s := &span{}
 	if k := len(cl.dead); k > 0 {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
-		clear(s.bits) // the bitmap keeps its length: same class, same n
-		*s = span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n, bits: s.bits}
-	} else {
-		s = &span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n,
-			bits: make([]uint64, (n+63)/64)}
 	}
+	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c), size: size,
+		recip: recip(size), bits: s.bits} // a dead record keeps its bitmap: same class, same n
+	s.reset(n)
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)
 	}
 	st.pushPartial(s)
 	cl.spans++
-	cl.free += uint64(n)
 	return nil
 }
 
@@ -299,9 +345,8 @@ func (st *flState) emptied(s *span) {
 	}
 	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
 	cl.spans--
-	cl.free -= uint64(s.n)
 	if len(cl.dead) < deadKept {
-		s.chunk = nil // the record must not keep a closed chunk's metadata
+		s.chunk, s.base = nil, nil // the record must not keep a closed chunk's metadata
 		cl.dead = append(cl.dead, s)
 	}
 }
