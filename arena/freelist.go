@@ -62,9 +62,13 @@ type flState struct {
 	name   string
 	opts   Options
 	closed bool
-	frozen bool   // Freeze made every mapping read-only; Alloc and Free are refused
-	gen    uint64 // Close so far: see State
-	site   uintptr
+	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
+	// plain is set when neither CheckFreed nor sampling is on (nor an
+	// arenadebug build): small blocks then take allocFast and freeFast.
+	// Fixed at NewFreeList.
+	plain bool
+	gen   uint64 // Close so far: see State
+	site  uintptr
 
 	classes [numClasses]flClass
 	chunks  []*flChunk              // every chunk, in the order mapped
@@ -149,6 +153,7 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 		return nil, err
 	}
 	st.site = pc
+	st.plain = !invariantsEnabled && !o.CheckFreed && st.smp == nil
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
 	st.id, st.slot = registerLive(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)}, st.published)
@@ -176,6 +181,9 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 // cut from pages fresh from the kernel, reads zero already. O(1) in the
 // number of live blocks; the clear is O(size).
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
+	if p := f.st.allocFast(size, al, true); p != nil {
+		return p, nil
+	}
 	if f.st == nil {
 		return nil, errNoArena("FreeList")
 	}
@@ -191,6 +199,9 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 // it saves touching a whole block (a 516-byte block on average in W2)
 // that the caller is about to fill anyway. The same errors as Alloc.
 func (f *FreeList) Malloc(size, al uintptr) (unsafe.Pointer, error) {
+	if p := f.st.allocFast(size, al, false); p != nil {
+		return p, nil
+	}
 	if f.st == nil {
 		return nil, errNoArena("FreeList")
 	}
@@ -201,18 +212,6 @@ func (f *FreeList) Malloc(size, al uintptr) (unsafe.Pointer, error) {
 func (st *flState) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error) {
 	if invariantsEnabled {
 		defer st.debugCheck()
-	}
-	// The common case first, in as few tests as the general path below
-	// makes: a small block aligned to at most 8 (every class is a
-	// multiple of 8), from a plain arena, its class read from a table.
-	if size-1 < smallTableMax && al-1 < 8 && al&(al-1) == 0 && !st.closed && !st.frozen && st.smp == nil {
-		p, err := st.allocSmall(int(smallClass[(size+7)>>3]), zero)
-		if err == nil {
-			st.requested += uint64(size)
-			st.allocs++
-			st.tick()
-		}
-		return p, err
 	}
 	if !align.IsPowerOfTwo(al) {
 		return nil, errAlign(al)
@@ -310,14 +309,8 @@ func (st *flState) allocLarge(size, al uintptr) (unsafe.Pointer, error) {
 // index by a multiply; a large block by its address, and a pointer into
 // one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
-	// The common case first: an allocated small block of a plain arena,
-	// found with no error to build. Anything else, even a nil pointer,
-	// takes free, which tells every case apart.
-	if st := f.st; st != nil && !invariantsEnabled && !st.closed && !st.frozen && st.retired == 0 {
-		if s, i := st.smallAt(uintptr(p)); s != nil {
-			st.freeSmall(s, i, p)
-			return nil
-		}
+	if f.st.freeFast(uintptr(p)) {
+		return nil
 	}
 	return f.free(p)
 }
@@ -356,30 +349,6 @@ func (f *FreeList) free(p unsafe.Pointer) error {
 	}
 	st.freeSmall(s, i, p)
 	return nil
-}
-
-// smallAt returns the span and index of the allocated small block that
-// starts at addr, or a nil span for any other address. O(1): the page
-// map, the chunk's unit, a multiply and a bitmap word.
-func (st *flState) smallAt(addr uintptr) (*span, uint32) {
-	ch := st.chunkAt(addr)
-	if ch == nil {
-		return nil, 0
-	}
-	// addr-ch.addr < chunkBytes: the granule of addr is the chunk's.
-	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer]
-	if s == nil {
-		return nil, 0
-	}
-	q, r := divide(addr-uintptr(s.base), s.size, s.recip) // < 256 KiB: addr is in s
-	if r != 0 || q >= uintptr(s.n) {
-		return nil, 0
-	}
-	i := uint32(q)
-	if s.bits[i/64]&(1<<(i%64)) == 0 {
-		return nil, 0
-	}
-	return s, i
 }
 
 // freeSmall frees block i of s, at p, which is allocated. O(1) but for

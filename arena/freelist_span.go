@@ -170,6 +170,97 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	return p, nil
 }
 
+// The fast paths. allocFast and freeFast are allocSmall and Free's
+// small-block case for the common arena, with nothing to check (plain)
+// and nothing to report: one function each, no error built, the class
+// read from a table, the span from the top of its partial list, the
+// block from the span's summary and bitmap. They do exactly what the
+// general path does for the same block, which they leave every other
+// case to: W2 spends half as many instructions in them.
+
+// allocFast returns a block of size bytes aligned to al, cleared if zero
+// and handed out before, or nil when the general path must answer: the
+// zero FreeList, a closed, frozen or checking arena, a size above
+// smallTableMax or an alignment above 8, a class with no partial span.
+// O(1) but for the clear.
+func (st *flState) allocFast(size, al uintptr, zero bool) unsafe.Pointer {
+	if st == nil || !st.plain || st.closed || st.frozen || size-1 >= smallTableMax || al-1 >= 8 || al&(al-1) != 0 {
+		return nil
+	}
+	cl := &st.classes[smallClass[(size+7)>>3]] // every class is a multiple of 8
+	top := len(cl.partial) - 1
+	if top < 0 {
+		return nil
+	}
+	s := cl.partial[top]
+	i := s.firstFree()
+	p := add(s.base, uintptr(i)*s.size)
+	if i >= s.fresh {
+		s.fresh = i + 1
+	} else if zero {
+		clearBytes(p, s.size)
+	}
+	w := &s.bits[i/64]
+	if *w |= 1 << (i % 64); *w == ^uint64(0) {
+		s.avail[i>>12&1] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	cl.inUse++
+	st.requested += uint64(size)
+	st.allocs++
+	if s.used == s.n { // full: off the top of the partial list
+		cl.partial[top] = nil
+		cl.partial = cl.partial[:top]
+		s.partialAt = -1
+	}
+	if st.ops++; st.ops >= publishEvery {
+		st.refresh(false)
+	}
+	return p
+}
+
+// freeFast frees the allocated small block at addr and reports true, or
+// reports false, changing nothing, when the general path must answer:
+// the zero FreeList, a closed, frozen or checking arena, an address that
+// is not an allocated small block's start (nil, a large block, an error
+// to report). O(1) but for emptied's system call.
+func (st *flState) freeFast(addr uintptr) bool {
+	if st == nil || !st.plain || st.closed || st.frozen {
+		return false
+	}
+	ch := st.chunkAt(addr)
+	if ch == nil {
+		return false
+	}
+	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer] // addr-ch.addr < chunkBytes: the granule is the chunk's
+	if s == nil {
+		return false
+	}
+	q, r := divide(addr-uintptr(s.base), s.size, s.recip) // < 256 KiB: addr is in s
+	if r != 0 || q >= uintptr(s.n) {
+		return false
+	}
+	w, bit := &s.bits[q/64], uint64(1)<<(q%64)
+	if *w&bit == 0 {
+		return false
+	}
+	*w &^= bit
+	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
+	s.used--
+	st.classes[s.class].inUse--
+	st.frees++
+	if s.partialAt < 0 {
+		st.pushPartial(s)
+	}
+	if s.used == 0 {
+		st.emptied(s)
+	}
+	if st.ops++; st.ops >= publishEvery {
+		st.refresh(false)
+	}
+	return true
+}
+
 // checkReused checks that block i of s, at p, about to be handed out
 // again, still reads zero as CheckFreed's Free left it. If not, it
 // withdraws the block for good (it stays marked allocated and is never
