@@ -71,10 +71,15 @@ type flState struct {
 	site  uintptr
 
 	classes [numClasses]flClass
-	chunks  []*flChunk              // every chunk, in the order mapped
-	current *flChunk                // the chunk new spans are cut from
-	free    [2][]spanSlot           // free span slots: [0] one unit, [1] four units
-	large   map[uintptr]*largeBlock // by start address
+	chunks  []*flChunk    // every chunk, in the order mapped
+	current *flChunk      // the chunk new spans are cut from
+	free    [2][]spanSlot // free span slots: [0] one unit, [1] four units
+	// waiting holds emptied spans whose pages have not gone back to the
+	// OS yet, at most releaseBatch bytes of them, in the order emptied;
+	// their units become free slots when they do (release).
+	waiting      []waitingSpan
+	waitingBytes uintptr
+	large        map[uintptr]*largeBlock // by start address
 	// chunkMap finds the chunk of an address, largeMap the large blocks
 	// overlapping its 4 MiB granule: see freelist_pagemap.go.
 	chunkMap granuleMap[*flChunk]
@@ -696,6 +701,7 @@ func (st *flState) close(pcs *[4]uintptr) error {
 	st.chunkMap, st.largeMap = granuleMap[*flChunk]{}, granuleMap[[]*largeBlock]{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
+	st.waiting, st.waitingBytes = nil, 0
 	st.mapped, st.inUse = 0, 0
 	return first
 }

@@ -19,6 +19,9 @@ func (f *FreeList) Stats() Stats {
 	if st == nil {
 		return Stats{} // the zero FreeList
 	}
+	if !st.closed {
+		st.release() // so Resident and Released count what emptied spans give back
+	}
 	s := Stats{
 		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUseBytes()),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
