@@ -449,3 +449,97 @@ func (h *freeHarness) drain() {
 		h.free(p)
 	}
 }
+
+// BenchmarkRealloc grows a block from 256 KiB to 256 MiB by doubling,
+// as a growing buffer does, and frees it; one op is the ten steps. Only
+// the growth is timed: before each step the block is filled, untimed,
+// so every step has a full block's bytes to keep, and the bytes are
+// checked at the end. arena=freelist is Realloc, which moves the pages
+// (guard's MoveTo); arena=freelist-copy is Alloc, copy and Free, what
+// Realloc did before and still does where there is no mremap;
+// arena=goheap is what append does: a new slice twice as large and a
+// copy.
+func BenchmarkRealloc(b *testing.B) {
+	const from, to = 256 << 10, 256 << 20
+	run := func(b *testing.B, alloc func(n uintptr) unsafe.Pointer, grow func(p unsafe.Pointer, old, n uintptr) unsafe.Pointer, free func(unsafe.Pointer)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			n := uintptr(from)
+			p := alloc(n)
+			for n < to {
+				fillWords(p, n, n)
+				b.StartTimer()
+				p = grow(p, n, 2*n)
+				b.StopTimer()
+				n *= 2
+			}
+			if !hasWords(p, to/2, to/2) {
+				b.Fatal("Realloc lost the block's bytes")
+			}
+			free(p)
+			b.StartTimer()
+		}
+	}
+	b.Run("arena=goheap", func(b *testing.B) {
+		var keep []byte
+		run(b, func(n uintptr) unsafe.Pointer {
+			keep = make([]byte, n)
+			return unsafe.Pointer(&keep[0])
+		}, func(p unsafe.Pointer, old, n uintptr) unsafe.Pointer {
+			s := make([]byte, n)
+			copy(s, keep)
+			keep = s
+			return unsafe.Pointer(&s[0])
+		}, func(unsafe.Pointer) { keep = nil })
+	})
+	for _, name := range []string{"freelist", "freelist-copy"} {
+		b.Run("arena="+name, func(b *testing.B) {
+			mapcheck.Baseline(b)
+			f, err := arena.NewFreeList(&arena.Options{Name: "realloc"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			must := func(p unsafe.Pointer, err error) unsafe.Pointer {
+				if err != nil {
+					b.Fatal(err)
+				}
+				return p
+			}
+			grow := func(p unsafe.Pointer, _, n uintptr) unsafe.Pointer { return must(f.Realloc(p, n)) }
+			if name == "freelist-copy" {
+				grow = func(p unsafe.Pointer, old, n uintptr) unsafe.Pointer {
+					q := must(f.Alloc(n, 16))
+					copy(unsafe.Slice((*byte)(q), old), unsafe.Slice((*byte)(p), old))
+					if err := f.Free(p); err != nil {
+						b.Fatal(err)
+					}
+					return q
+				}
+			}
+			run(b, func(n uintptr) unsafe.Pointer { return must(f.Alloc(n, 16)) }, grow, func(p unsafe.Pointer) {
+				if err := f.Free(p); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// fillWords writes seed+i to the i-th word of [p, p+n).
+func fillWords(p unsafe.Pointer, n, seed uintptr) {
+	for i, w := 0, unsafe.Slice((*uintptr)(p), n/8); i < len(w); i++ {
+		w[i] = seed + uintptr(i)
+	}
+}
+
+// hasWords reports whether fillWords(p, n, seed) is what [p, p+n) holds.
+func hasWords(p unsafe.Pointer, n, seed uintptr) bool {
+	for i, v := range unsafe.Slice((*uintptr)(p), n/8) {
+		if v != seed+uintptr(i) {
+			return false
+		}
+	}
+	return true
+}

@@ -18,11 +18,15 @@ import (
 // bad free is refused with the right error and changes nothing; and Close
 // returns every mapping. checked turns on both CheckFreed and sampling
 // (every third allocation fenced, in 8 slots, so the pool fills and slots
-// are reused), and the same model must hold.
+// are reused), and the same model must hold. Unchecked, freed large
+// blocks go to a 1 MiB cache, so sequences reuse cached blocks, evict
+// them past the bound and move pages in large Reallocs (op 7); when the
+// first byte is odd, cached blocks give their pages back at Free.
 func FuzzFreeListOps(f *testing.F) {
 	f.Add(false, []byte{0, 10, 3, 0, 200, 4, 1, 0, 0, 2, 1, 9, 3, 0, 0, 4, 0, 0})
 	f.Add(true, []byte{0, 255, 2, 0, 5, 13, 1, 0, 0, 1, 0, 0, 5, 7, 0, 2, 0, 255})
 	f.Add(false, []byte{6, 14, 40, 6, 20, 3, 1, 0, 0, 1, 1, 0, 0, 0, 0, 3, 0, 0})
+	f.Add(false, []byte{6, 20, 0, 7, 0, 40, 1, 0, 0, 6, 30, 0, 7, 0, 90, 3, 0, 0, 7, 0, 9, 3, 0, 1})
 	f.Fuzz(func(t *testing.T, checked bool, ops []byte) {
 		if len(ops) > 3*200 {
 			ops = ops[:3*200]
@@ -33,6 +37,12 @@ func FuzzFreeListOps(f *testing.F) {
 		}
 		_, held := guard.Budget()
 		opts := &arena.Options{Name: "fuzz", Limit: limit, CheckFreed: checked}
+		if !checked {
+			opts.LargeCache = 1 << 20
+			if len(ops) > 0 && ops[0]&1 == 1 {
+				opts.LargeDecay = -1
+			}
+		}
 		if checked {
 			opts.Sample = &hardened.Options{Every: 3, Slots: 8}
 			// Close reports the blocks still live; they are the model's.
@@ -80,7 +90,7 @@ func FuzzFreeListOps(f *testing.F) {
 			lives = lives[:len(lives)-1]
 		}
 		for len(ops) >= 3 {
-			op, x, y := ops[0]%7, uintptr(ops[1]), uintptr(ops[2])
+			op, x, y := ops[0]%8, uintptr(ops[1]), uintptr(ops[2])
 			ops = ops[3:]
 			switch op {
 			case 0, 6: // Alloc: small, medium, large, aligned
@@ -106,13 +116,16 @@ func FuzzFreeListOps(f *testing.F) {
 					t.Fatalf("Free of a live block: %v", err)
 				}
 				remove(i)
-			case 2: // Realloc a live block
+			case 2, 7: // Realloc a live block; 7: to a large size, up to 4 MiB
 				if len(lives) == 0 {
 					continue
 				}
 				i := int(x) % len(lives)
 				l := lives[i]
 				n := y * y * 3
+				if op == 7 {
+					n = y<<14 + x
+				}
 				q, err := fl.Realloc(l.p, n)
 				if err != nil {
 					if !errors.Is(err, arena.ErrLimit) {

@@ -157,7 +157,8 @@ func TestFreeListLargeIndex(t *testing.T) {
 		}
 	}
 	f.st.validate()
-	assert.Equal(t, 0, len(f.st.large))
+	assert.Equal(t, f.st.lc.n, len(f.st.large), "every large block freed is cached")
+	assert.Equal(t, 0, f.Stats().Large)
 }
 
 // TestSnapshotSyncFreeListLive: a busy SyncFreeList's row shows what it

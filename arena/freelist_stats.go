@@ -13,19 +13,23 @@ import (
 )
 
 // Stats returns the arena's statistics; Resident costs one mincore call
-// per mapping.
+// per mapping. It first gives back the pages of the cached large blocks
+// whose decay has passed (Options.LargeDecay), as the arena's other
+// calls do, so that Released and Resident say what the cache holds now.
 func (f *FreeList) Stats() Stats {
 	st := f.st
 	if st == nil {
 		return Stats{} // the zero FreeList
 	}
-	if !st.closed {
-		st.release() // so Resident and Released count what emptied spans give back
+	if !st.closed && !st.frozen {
+		st.decayLarge() // first, so that the numbers say what it did
+		st.release()    // so Resident and Released count what emptied spans give back
 	}
 	s := Stats{
 		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUseBytes()),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
-		Allocs: st.allocs, Frees: st.frees, Large: len(st.large), Retired: st.retired, Closed: st.closed,
+		Allocs: st.allocs, Frees: st.frees, Large: len(st.large) - st.lc.n, Retired: st.retired, Closed: st.closed,
+		Cached: uint64(st.lc.bytes),
 	}
 	if st.smp != nil {
 		s.Sample = st.smp.stats()
@@ -92,6 +96,9 @@ func (s Stats) freeListString() string {
 		size(s.InUse), size(s.Committed), s.Fragmentation, size(s.Resident), size(s.Released))
 	fmt.Fprintf(&b, "  %s allocs, %s frees, %d large, %d syscalls\n",
 		humanize.Comma(int64(s.Allocs)), humanize.Comma(int64(s.Frees)), s.Large, s.Syscalls)
+	if s.Cached > 0 {
+		fmt.Fprintf(&b, "  %s of freed large blocks cached for reuse\n", size(s.Cached))
+	}
 	if len(s.Classes) > 0 {
 		fmt.Fprintf(&b, "  %8s %10s %10s %6s %10s\n", "class", "in use", "free", "spans", "pages")
 		for _, c := range s.Classes {
@@ -125,8 +132,9 @@ func (f *FreeList) String() string {
 //     Summary.Updated says since when.
 //
 // The ranges of its mappings are rebuilt only after they changed, and
-// then only once at least as many operations as there are mappings went
-// by since the last rebuild, so their cost per operation stays O(1)
+// then only once rangesEvery times as many operations as there are
+// mappings went by since the last rebuild, so their cost per operation
+// stays O(1)
 // however many large blocks come and go; a Stats call rebuilds them at
 // once. They are sorted by whoever asks, on the asker's copy.
 
@@ -139,6 +147,7 @@ const publishEvery = 1024
 // another goroutine. Written by the FreeList's goroutine in refresh.
 type flPublished struct {
 	inUse, committed, allocs atomic.Uint64
+	cached                   atomic.Uint64                  // bytes of cached large blocks
 	mappings                 atomic.Int64                   // chunks and large blocks
 	updated                  atomic.Int64                   // when refreshed, Unix nanoseconds
 	ranges                   atomic.Pointer[[]Range]        // unsorted; never changed once stored
@@ -166,6 +175,16 @@ func (st *flState) mappingsChanged() {
 	st.ops = max(st.ops, publishEvery-1)
 }
 
+// rangesEvery is how many operations per mapping pay for a rebuild of
+// the ranges: a rebuild allocates 16 bytes per mapping, so 16 keep that
+// garbage at about a byte per operation. At 1 it was 16 bytes per
+// operation while chunks were being added: W5(4096,100), which maps a
+// thousand chunks, threw 7.7 MB of ranges away, half its Go heap
+// allocation, and the GC cycles that came with it. A plain FreeList's
+// ranges then lag its mappings by at most 16 operations per mapping
+// (Stats rebuilds them at once).
+const rangesEvery = 16
+
 // mappingCredit is what a mapping event counts for toward a rebuild of
 // the ranges: a rebuild costs about a nanosecond per mapping, a system
 // call a few microseconds.
@@ -176,14 +195,18 @@ const mappingCredit = 64
 // paid for it. Called by the arena's goroutine (under the lock for a
 // SyncFreeList).
 func (st *flState) refresh(force bool) {
+	if !st.closed && !st.frozen {
+		st.decayLarge() // the lazy decay's clock, for an arena that stopped making large calls
+	}
 	p := &st.pub
 	p.rangesOps += uint64(st.ops)
 	st.ops = 0
 	p.inUse.Store(uint64(st.inUseBytes()))
 	p.committed.Store(uint64(st.mapped))
 	p.allocs.Store(st.allocs)
+	p.cached.Store(uint64(st.lc.bytes))
 	p.mappings.Store(int64(len(st.chunks) + len(st.large)))
-	if st.ranges == nil && (force || p.rangesOps >= uint64(len(st.chunks)+len(st.large))) {
+	if st.ranges == nil && (force || p.rangesOps >= rangesEvery*uint64(len(st.chunks)+len(st.large))) {
 		rs := st.mappingRanges()
 		p.ranges.Store(&rs)
 		p.rangesOps = 0
@@ -226,6 +249,7 @@ func (st *flState) summary() Summary {
 	s.InUse, s.Committed, s.Allocs = uint64(st.inUseBytes()), uint64(st.mapped), st.allocs
 	s.Chunks = len(st.chunks) + len(st.large)
 	s.Ranges = sortedRanges(st.mappingRanges())
+	s.Cached = uint64(st.lc.bytes)
 	s.Updated, s.Sample = time.Now(), st.smp.stats()
 	return s
 }
@@ -239,7 +263,7 @@ func (st *flState) published() Summary {
 	if p.updated.Load() == 0 {
 		return s // nothing allocated yet
 	}
-	s.InUse, s.Committed, s.Allocs = p.inUse.Load(), p.committed.Load(), p.allocs.Load()
+	s.InUse, s.Committed, s.Allocs, s.Cached = p.inUse.Load(), p.committed.Load(), p.allocs.Load(), p.cached.Load()
 	s.Chunks = int(p.mappings.Load())
 	if rs := p.ranges.Load(); rs != nil {
 		s.Ranges = sortedRanges(*rs)

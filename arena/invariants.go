@@ -137,6 +137,8 @@ func (st *flState) validate() {
 		partial [numClasses]int
 		mapped  uintptr
 		inUse   uintptr
+		cached  uintptr
+		ncached int
 	)
 	for _, ch := range st.chunks {
 		if st.chunkAt(ch.addr) != ch || st.chunkAt(ch.addr+chunkBytes-1) != ch {
@@ -207,7 +209,27 @@ func (st *flState) validate() {
 			st.flFail("large block %#x is not in the page map", addr)
 		}
 		mapped += b.size
+		if b.cached {
+			cached += b.size
+			ncached++
+			continue
+		}
 		inUse += b.size
+	}
+	if cached != st.lc.bytes || ncached != st.lc.n || cached > st.lc.limit {
+		st.flFail("cache holds %d bytes in %d blocks, large blocks marked cached add up to %d in %d (bound %d)", st.lc.bytes, st.lc.n, cached, ncached, st.lc.limit)
+	}
+	lists := 0
+	for _, l := range []largeList{st.lc.dirty, st.lc.clean} {
+		for b := l.oldest; b != nil; b = b.next {
+			lists++
+			if !b.cached || (b.next != nil && b.next.at < b.at) {
+				st.flFail("large block %#x on a cache list: cached %v, out of age order", b.addr, b.cached)
+			}
+		}
+	}
+	if lists != st.lc.n {
+		st.flFail("cache lists hold %d blocks, the cache counts %d", lists, st.lc.n)
 	}
 	if len(st.freedLarge) > freedLargeKept {
 		st.flFail("%d freed large blocks remembered, more than %d", len(st.freedLarge), freedLargeKept)

@@ -66,7 +66,7 @@ func TestDebugPoisonsResetMemory(t *testing.T) {
 // and checks that the debug tier names it: a counter decremented once too
 // often wraps to a huge number, which no mapping can hold.
 func TestDebugFreeListCounters(t *testing.T) {
-	f, err := NewFreeList(&Options{Name: "counted"})
+	f, err := NewFreeList(&Options{Name: "counted", LargeCache: -1}) // big is given back at Free
 	require.NoError(t, err)
 	defer f.Close()
 	p, err := f.Alloc(48, 8)

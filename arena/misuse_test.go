@@ -63,8 +63,9 @@ func TestIssue11DelayedLargeDoubleFree(t *testing.T) {
 	// kernel at once, as it does once the quarantine lets it go.
 	defer guard.SetQuarantine(guard.SetQuarantine(0))
 	const size = 100 << 10
-	f := newFreeList(t, &arena.Options{Name: "large"})
-	other := newFreeList(t, &arena.Options{Name: "other"})
+	// Without the cache, too: a freed block is given back at once.
+	f := newFreeList(t, &arena.Options{Name: "large", LargeCache: -1})
+	other := newFreeList(t, &arena.Options{Name: "other", LargeCache: -1})
 	p, err := f.Alloc(size, 8)
 	require.NoError(t, err)
 	q, err := f.Alloc(size, 8)
@@ -113,8 +114,8 @@ func TestIssue11LargeFreeMemory(t *testing.T) {
 	mapcheck.Baseline(t)
 	defer guard.SetQuarantine(guard.SetQuarantine(0)) // ranges go back to the kernel at once
 	const size = 64 << 10
-	f := newFreeList(t, nil)
-	twin := newFreeList(t, nil) // the same default name
+	f := newFreeList(t, &arena.Options{LargeCache: -1})    // no cache: freed blocks are given back
+	twin := newFreeList(t, &arena.Options{LargeCache: -1}) // the same default name
 	p, err := f.Alloc(size, 8)
 	require.NoError(t, err)
 	require.NoError(t, f.Free(p))
@@ -369,13 +370,14 @@ func TestIssue11UndetectableDoubleFree(t *testing.T) {
 	})
 }
 
-// TestIssue11LargeUseAfterFree: a freed large block's range waits in
-// guard's quarantine, so touching it faults and is named a use after free
-// with the Free call site, and freeing it again is a double free.
+// TestIssue11LargeUseAfterFree: with CheckFreed, which keeps no cache, a
+// freed large block's range waits in guard's quarantine, so touching it
+// faults and is named a use after free with the Free call site, and
+// freeing it again is a double free.
 func TestIssue11LargeUseAfterFree(t *testing.T) {
 	mapcheck.Baseline(t)
 	defer guard.SetQuarantine(guard.SetQuarantine(-1))
-	f := newFreeList(t, &arena.Options{Name: "images"})
+	f := newFreeList(t, &arena.Options{Name: "images", CheckFreed: true})
 	p, err := f.Alloc(100<<10, 8)
 	require.NoError(t, err)
 	require.NoError(t, f.Free(p)) // the Free site

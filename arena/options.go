@@ -2,6 +2,7 @@ package arena
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
@@ -75,6 +76,25 @@ type Options struct {
 	// Default: false.
 	CheckFreed bool
 
+	// LargeCache bounds, in bytes, the freed large blocks (over 32 KiB,
+	// or aligned to more than a page) a FreeList keeps mapped for reuse
+	// instead of giving them back: the next large Alloc that fits takes
+	// one with no system call. A freed block in the cache is not fenced,
+	// so a use after free of it is not caught; see the FreeList doc. A
+	// negative value turns the cache off: every large Free retires its
+	// block into guard's quarantine, as CheckFreed does. FreeList and
+	// SyncFreeList, without CheckFreed. Default: 64 MiB.
+	LargeCache int64
+
+	// LargeDecay is how long a cached large block keeps its pages before
+	// they are given back (MADV_DONTNEED), so that RSS falls once the
+	// blocks stop being reused; the block stays cached, reading zero. A
+	// negative value gives them back at Free. Decay is lazy: it happens
+	// during the arena's own calls, never in the background. FreeList
+	// and SyncFreeList, without CheckFreed. Default: 10 s, jemalloc's
+	// dirty_decay_ms.
+	LargeDecay time.Duration
+
 	// Sample turns on hardened mode: one allocation in Sample.Every (1:
 	// every one, as Electric Fence does) is placed flush against a fenced
 	// page by a pool of package hardened, and the call stack that made it
@@ -138,8 +158,26 @@ func (opts *Options) resolve(kind string) (Options, error) {
 		return o, unsupported("Quarantine is for Bump and Shared, which have a Reset")
 	case kind != kindFreeList && o.CheckFreed:
 		return o, unsupported("CheckFreed is for FreeList and SyncFreeList, which free blocks one by one")
+	case kind != kindFreeList && (o.LargeCache != 0 || o.LargeDecay != 0):
+		return o, unsupported("LargeCache and LargeDecay are for FreeList and SyncFreeList, which have large blocks")
+	case o.CheckFreed && (o.LargeCache > 0 || o.LargeDecay != 0):
+		return o, unsupported("LargeCache and LargeDecay: CheckFreed retires every freed large block into the quarantine, so it caches none")
 	case kind == kindShared && o.Sample != nil:
 		return o, unsupported("Sample is not supported; sample with a Bump per goroutine or a SyncFreeList")
+	}
+	if kind == kindFreeList {
+		switch {
+		case o.CheckFreed || o.LargeCache < 0:
+			o.LargeCache = 0 // off
+		case o.LargeCache == 0:
+			o.LargeCache = defaultLargeCache
+		}
+		switch {
+		case o.LargeDecay < 0:
+			o.LargeDecay = 0 // at Free
+		case o.LargeDecay == 0:
+			o.LargeDecay = defaultLargeDecay
+		}
 	}
 	if chunked {
 		if o.InitialSize == 0 {

@@ -29,7 +29,8 @@ type Summary struct {
 	Site      string    `json:"site"` // where it was created
 	InUse     uint64    `json:"in_use"`
 	Committed uint64    `json:"committed"`
-	Chunks    int       `json:"chunks"` // mappings: chunks and large blocks
+	Chunks    int       `json:"chunks"`           // mappings: chunks and large blocks
+	Cached    uint64    `json:"cached,omitempty"` // a FreeList's freed large blocks kept for reuse, in Committed
 	Allocs    uint64    `json:"allocs"`
 	Resets    uint64    `json:"resets"`
 	Ranges    []Range   `json:"ranges"` // usable address ranges of its mappings

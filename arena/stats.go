@@ -33,7 +33,8 @@ type Stats struct {
 	Frees         uint64       `json:"frees,omitempty"`         // successful frees, ever
 	Released      uint64       `json:"released,omitempty"`      // bytes given back to the OS, ever
 	Syscalls      uint64       `json:"syscalls,omitempty"`      // calls made to map, release and unmap memory, ever
-	Large         int          `json:"large,omitempty"`         // blocks with a mapping of their own
+	Large         int          `json:"large,omitempty"`         // blocks with a mapping of their own, allocated
+	Cached        uint64       `json:"cached,omitempty"`        // bytes of freed large blocks kept mapped for reuse (Options.LargeCache); in Committed, not in InUse
 	Retired       uint64       `json:"retired,omitempty"`       // blocks withdrawn after a write after free (CheckFreed)
 	Fragmentation float64      `json:"fragmentation,omitempty"` // Committed / InUse; 0 when nothing is in use
 	Classes       []ClassStats `json:"classes,omitempty"`       // classes with at least one span, smallest first

@@ -20,7 +20,9 @@
 // Unprotect returns them. Release keeps pages Ready but drops their
 // contents (MADV_DONTNEED: RSS falls, they read back as zero). Freeze
 // makes Ready pages read-only and Thaw undoes it. Punch moves pages to
-// Unmapped, splitting the kernel mapping in two. Close unmaps everything.
+// Unmapped, splitting the kernel mapping in two. MoveTo hands Ready pages'
+// contents to another region without copying (mremap on Linux), leaving
+// them Ready and empty. Close unmaps everything.
 // MapFile makes the same layout over a file, private or shared.
 //
 // Retire is Close for memory that pointers may still reach: every page

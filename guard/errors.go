@@ -71,3 +71,8 @@ func itoa(x int64) string { return strconv.FormatInt(x, 10) }
 // errNoMarkers reports a kernel without MADV_GUARD_INSTALL (before Linux
 // 6.13, or not Linux). It matches errors.ErrUnsupported and unix.EINVAL.
 var errNoMarkers = errs.New(errors.ErrUnsupported, unix.EINVAL, "guard: this kernel has no guard markers (MADV_GUARD_INSTALL needs Linux 6.13)")
+
+// errNoMove reports a system without a page-table move (mremap with
+// MREMAP_DONTUNMAP: Linux 5.7 and later). It matches
+// errors.ErrUnsupported and unix.EINVAL; MoveTo's callers copy instead.
+var errNoMove = errs.New(errors.ErrUnsupported, unix.EINVAL, "guard: this system cannot move pages between mappings (mremap with MREMAP_DONTUNMAP needs Linux 5.7)")

@@ -42,6 +42,7 @@ func MapFile(f *os.File, size int, shared bool, opts *Options) (*Region, error) 
 		flags = unix.MAP_FIXED | unix.MAP_SHARED
 	}
 	r.mu.Lock()
+	r.file = true // never handed out again as anonymous memory (Region.cacheable)
 	var p unsafe.Pointer
 	if e := inject.Fail(inject.Mmap); e != 0 {
 		err = e

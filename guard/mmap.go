@@ -31,6 +31,8 @@ import (
 //	sysResident             bytes of a range in RAM (mincore)
 //	sysHuge                 advise transparent huge pages; reports success
 //	sysPopulate             fault a range in; reports success
+//	sysMove                 move pages between two ranges (mremap); errNoMove
+//	                        where absent (mremap.go, mremap_none.go)
 
 // sysMap maps n bytes of private anonymous memory at an address of the
 // kernel's choosing, with protection prot.

@@ -32,6 +32,7 @@ type Region struct {
 	fence    Fence   // FenceMprotect or FenceMarkers, never FenceAuto
 	huge     bool    // MADV_HUGEPAGE was accepted for the reservation
 	populate bool    // Options.Populate: committed pages are faulted in ahead
+	file     bool    // MapFile mapped a file over the usable part; set once, under mu
 
 	mu        sync.Mutex
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu

@@ -64,9 +64,9 @@ func TestWatch(t *testing.T) {
 	assert.Empty(t, stderr)
 	assert.Equal(t, 2, strings.Count(out, "CREATED AT"), "two draws, each a table:\n%s", out)
 	assert.Contains(t, out, "pid "+pid)
-	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +\d+ +20,000 +0 +- +1\.\d MiB +\S+s +arenastat/commands_test\.go:\d+ *$`, out)
+	assert.Regexp(t, `(?m)^ *watched +bump +1\.2 MiB +[\d.]+ MiB +0 B +\d+ +20,000 +0 +- +1\.\d MiB +\S+s +arenastat/commands_test\.go:\d+ *$`, out)
 	assert.Regexp(t, `(?m)^quarantine: [1-9]\d* closed range\(s\), [\d.]+ [KM]iB of 1\.0 GiB address space, [1-9]\d* mapping\(s\), \d+ eviction\(s\); oldest "closed-one", closed [\d.]+m?s ago$`, out)
-	assert.Regexp(t, `(?m)^ *watched-hardened +freelist +0 B +[\d.]+ MiB +\d+ +100 +0 +10 +[\d.]+ [KM]iB +\S+s +arenastat/commands_test\.go:\d+ *$`, out)
+	assert.Regexp(t, `(?m)^ *watched-hardened +freelist +0 B +[\d.]+ MiB +0 B +\d+ +100 +0 +10 +[\d.]+ [KM]iB +\S+s +arenastat/commands_test\.go:\d+ *$`, out)
 
 	out, stderr, code = arenastat(t, "-json", "watch", "-count", "1", url)
 	require.Equal(t, 0, code, stderr)

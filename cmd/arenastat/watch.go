@@ -82,14 +82,14 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		url, snap.PID, snap.Time.Format(time.TimeOnly), len(rows), snap.Budget.Held, snap.Budget.Limit)
 	fmt.Fprintln(w, quarantineLine(snap.Quarantine))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "NAME\tKIND\tIN USE\tCOMMITTED\tCHUNKS\tALLOCS\tRESETS\tSAMPLED\t"
+	head := "NAME\tKIND\tIN USE\tCOMMITTED\tCACHED\tCHUNKS\tALLOCS\tRESETS\tSAMPLED\t"
 	if rss {
 		head += "RSS\t"
 	}
 	fmt.Fprintln(tw, head+"AGE\tCREATED AT\t")
 	for _, r := range rows {
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%d\t", r.Name, r.Kind,
-			humanize.IBytes(r.InUse), humanize.IBytes(r.Committed), r.Chunks,
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t", r.Name, r.Kind,
+			humanize.IBytes(r.InUse), humanize.IBytes(r.Committed), humanize.IBytes(r.Cached), r.Chunks,
 			humanize.Comma(int64(r.Allocs)), r.Resets)
 		if r.Sample != nil {
 			line += humanize.Comma(int64(r.Sample.Sampled)) + "\t"
