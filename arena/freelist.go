@@ -185,7 +185,8 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 // cut from pages fresh from the kernel, reads zero already. O(1) in the
 // number of live blocks; the clear is O(size).
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
-	if p := f.st.allocFast(size, al, true); p != nil {
+	if p, dirty := f.st.allocFast(size, al); p != nil {
+		clearBytes(p, dirty)
 		return p, nil
 	}
 	if f.st == nil {
@@ -203,7 +204,7 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 // it saves touching a whole block (a 516-byte block on average in W2)
 // that the caller is about to fill anyway. The same errors as Alloc.
 func (f *FreeList) Malloc(size, al uintptr) (unsafe.Pointer, error) {
-	if p := f.st.allocFast(size, al, false); p != nil {
+	if p, _ := f.st.allocFast(size, al); p != nil {
 		return p, nil
 	}
 	if f.st == nil {

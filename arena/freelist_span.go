@@ -178,31 +178,34 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 // general path does for the same block, which they leave every other
 // case to: W2 spends half as many instructions in them.
 
-// allocFast returns a block of size bytes aligned to al, cleared if zero
-// and handed out before, or nil when the general path must answer: the
+// allocFast returns a block of size bytes aligned to al and how many of
+// its bytes Alloc must clear (its block size if it was handed out
+// before, 0 if it reads zero already: the caller clears, so that a
+// SyncFreeList clears outside its lock), or nil when the general path
+// must answer: the
 // zero FreeList, a closed, frozen or checking arena, a size rounded up to
 // al above smallTableMax, a class with no partial span.
 // O(1) but for the clear.
-func (st *flState) allocFast(size, al uintptr, zero bool) unsafe.Pointer {
+func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr) {
 	if st == nil || !st.plain || st.closed || st.frozen || size-1 >= smallTableMax || al-1 >= smallTableMax || al&(al-1) != 0 {
-		return nil
+		return nil, 0
 	}
 	n := (size + al - 1) &^ (al - 1) // classFor(size, al): no overflow, both are at most 1 KiB
 	if n > smallTableMax {
-		return nil
+		return nil, 0
 	}
 	cl := &st.classes[smallClass[(n+7)>>3]]
 	top := len(cl.partial) - 1
 	if top < 0 {
-		return nil
+		return nil, 0
 	}
 	s := cl.partial[top]
 	i := s.firstFree()
-	p := add(s.base, uintptr(i)*s.size)
+	p = add(s.base, uintptr(i)*s.size)
 	if i >= s.fresh {
 		s.fresh = i + 1
-	} else if zero {
-		clearBytes(p, s.size)
+	} else {
+		dirty = s.size
 	}
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
@@ -220,7 +223,7 @@ func (st *flState) allocFast(size, al uintptr, zero bool) unsafe.Pointer {
 	if st.ops++; st.ops >= publishEvery {
 		st.refresh(false)
 	}
-	return p
+	return p, dirty
 }
 
 // freeFast frees the allocated small block at addr and reports true, or
