@@ -348,7 +348,7 @@ func (st *flState) freeSmall(s *span, i uint32, p unsafe.Pointer) {
 	s.avail[i/4096] |= 1 << (i / 64 % 64)
 	st.classes[s.class].inUse--
 	if st.opts.CheckFreed {
-		clearBytes(p, s.size)
+		clearBytes(p, s.blockSize())
 	}
 	if s.partialAt < 0 {
 		st.pushPartial(s)
@@ -384,18 +384,18 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 			}
 			return nil, 0, fmt.Errorf("%w: %#x is in free pages of %q", ErrInvalidFree, addr, st.name)
 		}
-		q, r := divide(off-s.off, s.size, s.recip) // off-s.off < 256 KiB
-		if r != 0 || q >= uintptr(s.n) {
-			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, r, s.size, st.name)
+		q, r := divide(off-s.off, s.blockSize(), classRecip[s.class]) // off-s.off < 256 KiB
+		if r != 0 || q >= uintptr(s.blocks()) {
+			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, r, s.blockSize(), st.name)
 		}
 		i := uint32(q)
 		if s.bits[i/64]&(1<<(i%64)) == 0 {
-			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
+			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.blockSize(), addr, st.name)
 		}
 		if st.retired > 0 {
 			if _, ok := st.withdrawn[addr]; ok {
 				return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q was freed, written after free, and withdrawn",
-					ErrDoubleFree, s.size, addr, st.name)
+					ErrDoubleFree, s.blockSize(), addr, st.name)
 			}
 		}
 		return s, i, nil
@@ -447,7 +447,7 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	case s == nil:
 		return st.large[uintptr(p)].size, nil
 	}
-	return s.size, nil
+	return s.blockSize(), nil
 }
 
 // Realloc resizes the block at p to n bytes, keeping min(old, n) bytes of

@@ -33,6 +33,14 @@ var classSize = func() [numClasses]uintptr {
 	return s
 }()
 
+// classBlocks[c] is how many blocks a span of class c holds.
+var classBlocks = func() (n [numClasses]uint32) {
+	for c := range n {
+		n[c] = uint32(spanBytes(c) / classSize[c])
+	}
+	return n
+}()
+
 // classRecip[c] is recip(classSize[c]), for dividing by a class size
 // with a multiply.
 var classRecip = func() [numClasses]uint64 {

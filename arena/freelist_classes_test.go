@@ -2,6 +2,7 @@ package arena
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,5 +57,18 @@ func TestClassFor(t *testing.T) {
 				t.Fatalf("classFor(%d, %d) = %d, want %d", size, al, got, want)
 			}
 		}
+	}
+}
+
+// TestSpanLayout checks that a span record is a 128-byte Go object, so
+// 128-byte aligned, with every field Alloc and Free use in its first
+// line.
+func TestSpanLayout(t *testing.T) {
+	var s span
+	assert.Equal(t, uintptr(128), unsafe.Sizeof(s))
+	assert.LessOrEqual(t, unsafe.Offsetof(s.avail)+unsafe.Sizeof(s.avail), uintptr(64))
+	assert.LessOrEqual(t, unsafe.Offsetof(s.partialAt)+unsafe.Sizeof(s.partialAt), uintptr(64))
+	for c := range numClasses {
+		assert.Equal(t, uintptr(classBlocks[c]), spanBytes(c)/classSize[c], "class %d", c)
 	}
 }

@@ -60,26 +60,35 @@ type flChunk struct {
 // The fields Free and Alloc read come first, in one 64-byte line: base
 // spares them a load of the chunk's record for the block's address.
 type span struct {
-	bits  []uint64       // bit i set: block i is allocated; len (n+63)/64
+	// The fields Free and Alloc use, in the record's first line: the
+	// record is padded to 128 bytes, a Go size class whose objects are
+	// 128-byte aligned. The block size, block count and reciprocal are
+	// the class's, read from tables that stay in L1.
+	bits  []uint64       // bit i set: block i is allocated; len (blocks()+63)/64
 	base  unsafe.Pointer // block 0: the chunk's base + off
-	size  uintptr        // block size
-	recip uint64         // recip(size): find divides by the block size with a multiply
-	n     uint32         // blocks
 	used  uint32         // blocks allocated; used <= fresh
-	fresh uint32         // blocks [fresh, n) were never handed out and read zero
+	fresh uint32         // blocks [fresh, blocks()) were never handed out and read zero
 	class int32
-	// avail summarises bits: bit w%64 of avail[w/64] is set when bits[w]
-	// has a free block. The bits past n in the last word are set, as if
-	// allocated, so that a word is full when it is all ones.
-	avail [2]uint64
 	// partialAt is the span's index in its class's partial list, or -1
 	// when it is not on it (full, or the spare).
 	partialAt int32
-	chunk     *flChunk
-	off       uintptr // from the chunk's base
+	// avail summarises bits: bit w%64 of avail[w/64] is set when bits[w]
+	// has a free block. The bits past the last block are set, as if
+	// allocated, so that a word is full when it is all ones.
+	avail [2]uint64
+
+	chunk *flChunk
+	off   uintptr // from the chunk's base
+	_     [48]byte
 }
 
-// firstFree returns the lowest free block; s.used < s.n. It is below
+// blockSize returns the span's block size, its class's.
+func (s *span) blockSize() uintptr { return classSize[s.class] }
+
+// blocks returns how many blocks the span holds.
+func (s *span) blocks() uint32 { return classBlocks[s.class] }
+
+// firstFree returns the lowest free block; s.used < s.blocks(). It is below
 // s.fresh when a block handed out before is free, and s.fresh otherwise:
 // every block from fresh on is free. O(1): the summary names the first
 // word with a free block, as Go's mspan caches its free bits.
@@ -94,23 +103,24 @@ func (s *span) firstFree() uint32 {
 // firstSetFrom returns the first allocated block at or after i, or n:
 // arenadebug's check that no block from fresh on is allocated. O(blocks).
 func (s *span) firstSetFrom(i uint32) uint32 {
-	for ; i < s.n; i++ {
+	for ; i < s.blocks(); i++ {
 		if s.bits[i/64]>>(i%64)&1 != 0 {
 			return i
 		}
 	}
-	return s.n
+	return s.blocks()
 }
 
 // tailBits returns how many bits past n the last word of a bitmap of n
 // blocks has.
 func tailBits(n uint32) uint32 { return (64 - n%64) % 64 }
 
-// reset makes s a span of n blocks, none allocated, reusing its bitmap
-// if it has one: every word clear but for the bits past n, every word
-// marked available in the summary. n <= 8192, spanUnit over the smallest
-// class.
-func (s *span) reset(n uint32) {
+// reset makes s a span of its class with no block allocated, reusing
+// its bitmap if it has one: every word clear but for the bits past the
+// last block, every word marked available in the summary. At most 8192
+// blocks, spanUnit over the smallest class.
+func (s *span) reset() {
+	n := s.blocks()
 	words := (n + 63) / 64
 	if uint32(len(s.bits)) != words {
 		s.bits = make([]uint64, words)
@@ -124,7 +134,7 @@ func (s *span) reset(n uint32) {
 	for w := range words {
 		s.avail[w/64] |= 1 << (w % 64)
 	}
-	s.n, s.used, s.fresh = n, 0, 0
+	s.used, s.fresh = 0, 0
 }
 
 // spanSlot is a free run of units.
@@ -148,7 +158,7 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	}
 	s := cl.partial[len(cl.partial)-1]
 	i := s.firstFree()
-	p := add(s.base, uintptr(i)*s.size)
+	p := add(s.base, uintptr(i)*s.blockSize())
 	if i >= s.fresh {
 		s.fresh = i + 1 // i == fresh: a block never handed out, which reads zero
 	} else if st.opts.CheckFreed {
@@ -156,7 +166,7 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 			return nil, err
 		}
 	} else if zero {
-		clearBytes(p, s.size)
+		clearBytes(p, s.blockSize())
 	}
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
@@ -164,7 +174,7 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	}
 	s.used++
 	cl.inUse++
-	if s.used == s.n {
+	if s.used == s.blocks() {
 		st.dropPartial(s)
 	}
 	return p, nil
@@ -201,11 +211,11 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	}
 	s := cl.partial[top]
 	i := s.firstFree()
-	p = add(s.base, uintptr(i)*s.size)
+	p = add(s.base, uintptr(i)*s.blockSize())
 	if i >= s.fresh {
 		s.fresh = i + 1
 	} else {
-		dirty = s.size
+		dirty = s.blockSize()
 	}
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
@@ -215,7 +225,7 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	cl.inUse++
 	st.requested += uint64(size)
 	st.allocs++
-	if s.used == s.n { // full: off the top of the partial list
+	if s.used == s.blocks() { // full: off the top of the partial list
 		cl.partial[top] = nil
 		cl.partial = cl.partial[:top]
 		s.partialAt = -1
@@ -243,8 +253,8 @@ func (st *flState) freeFast(addr uintptr) bool {
 	if s == nil {
 		return false
 	}
-	q, r := divide(addr-uintptr(s.base), s.size, s.recip) // < 256 KiB: addr is in s
-	if r != 0 || q >= uintptr(s.n) {
+	q, r := divide(addr-uintptr(s.base), s.blockSize(), classRecip[s.class]) // < 256 KiB: addr is in s
+	if r != 0 || q >= uintptr(s.blocks()) {
 		return false
 	}
 	w, bit := &s.bits[q/64], uint64(1)<<(q%64)
@@ -273,7 +283,7 @@ func (st *flState) freeFast(addr uintptr) bool {
 // withdraws the block for good (it stays marked allocated and is never
 // handed out again) and returns ErrWriteAfterFree.
 func (st *flState) checkReused(s *span, i uint32, p unsafe.Pointer) error {
-	at := nonZero(p, s.size)
+	at := nonZero(p, s.blockSize())
 	if at < 0 {
 		return nil
 	}
@@ -287,11 +297,11 @@ func (st *flState) checkReused(s *span, i uint32, p unsafe.Pointer) error {
 		st.withdrawn = make(map[uintptr]struct{})
 	}
 	st.withdrawn[uintptr(p)] = struct{}{}
-	if s.used == s.n {
+	if s.used == s.blocks() {
 		st.dropPartial(s)
 	}
 	return fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
-		ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
+		ErrWriteAfterFree, s.blockSize(), uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
 }
 
 // nonZero returns the offset of the first non-zero byte of [p, p+n), or
@@ -361,17 +371,15 @@ func (st *flState) newSpan(c int) error {
 			canPopulate.Store(false)
 		}
 	}
-	size := classSize[c]
-	n := uint32(bytes / size)
 	s := &span{}
 	if k := len(cl.dead); k > 0 {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
 	}
-	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c), size: size,
-		recip: recip(size), bits: s.bits} // a dead record keeps its bitmap: same class, same n
-	s.reset(n)
+	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c),
+		bits: s.bits} // a dead record keeps its bitmap: same class, same length
+	s.reset()
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)

@@ -152,7 +152,7 @@ func (st *flState) validate() {
 			if s.chunk != ch {
 				st.flFail("span at %#x belongs to another chunk", ch.addr+s.off)
 			}
-			set := -int(tailBits(s.n))
+			set := -int(tailBits(s.blocks()))
 			for w, x := range s.bits {
 				set += bits.OnesCount64(x)
 				if (x != ^uint64(0)) != (s.avail[w/64]>>(w%64)&1 != 0) {
@@ -162,16 +162,16 @@ func (st *flState) validate() {
 			switch {
 			case uint32(set) != s.used:
 				st.flFail("span at %#x: %d bits set, used %d", ch.addr+s.off, set, s.used)
-			case s.used > s.n || s.fresh > s.n:
-				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.n)
-			case s.used > s.fresh || s.firstSetFrom(s.fresh) < s.n:
+			case s.used > s.blocks() || s.fresh > s.blocks():
+				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.blocks())
+			case s.used > s.fresh || s.firstSetFrom(s.fresh) < s.blocks():
 				st.flFail("span at %#x: used %d, or a bit set from fresh %d on", ch.addr+s.off, s.used, s.fresh)
-			case (s.partialAt >= 0) != (s.used < s.n && st.classes[s.class].spare != s):
-				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.n)
+			case (s.partialAt >= 0) != (s.used < s.blocks() && st.classes[s.class].spare != s):
+				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.blocks())
 			}
 			spans[s.class]++
 			used[s.class] += uint64(s.used)
-			free[s.class] += uint64(s.n - s.used)
+			free[s.class] += uint64(s.blocks() - s.used)
 			if s.partialAt >= 0 {
 				partial[s.class]++
 			}
