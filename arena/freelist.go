@@ -28,7 +28,9 @@ import (
 // quarantine past its bound. Realloc of a large block moves its pages
 // to the new block instead of copying them (mremap, on Linux). Its
 // bookkeeping lives on the Go heap, out of line, so a write past a block
-// cannot corrupt the allocator.
+// cannot corrupt the allocator. The pages of a span emptied by Free go
+// back to the kernel with those of the spans emptied next to it, once
+// 1 MiB of them waits, or at Stats.
 //
 // Free refuses, changing nothing, every pointer that is not a block's
 // start (ErrInvalidFree) or that the arena never handed out

@@ -51,13 +51,12 @@ type flChunk struct {
 
 // A span is a run of units cut into blocks of one class. Its metadata
 // lives on the Go heap, and its bitmap is all it keeps per block: a
-// block below fresh whose bit is clear is free, and Alloc finds one by
-// scanning from hint (mimalloc and Go's own mspan find free slots in a
-// bitmap too). That is 1 bit of Go heap per block, where a stack of
-// free indexes cost 32 more, and a Free touches one line of the span and
-// one word of its bitmap.
-//
-// The fields Free and Alloc read come first, in one 64-byte line: base
+// block whose bit is clear is free, and Alloc finds the lowest one with
+// two count-trailing-zeros, the first in avail, a summary of which
+// bitmap words have a free block, the second in that word (Go's mspan
+// caches its free bits in a word the same way). That is 1 bit of Go heap
+// per block, where a stack of free indexes cost 32 more, and a Free or an
+// Alloc touches one line of the span and one word of its bitmap: base
 // spares them a load of the chunk's record for the block's address.
 type span struct {
 	// The fields Free and Alloc use, in the record's first line: the
