@@ -81,9 +81,8 @@ type flState struct {
 	opts   Options
 	closed bool
 	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
-	// plain is set when neither CheckFreed nor sampling is on (nor an
-	// arenadebug build): small blocks then take allocFast and freeFast.
-	// Fixed at NewFreeList.
+	// plain is set when neither CheckFreed nor sampling is on: small
+	// blocks then take allocFast and freeFast. Fixed at NewFreeList.
 	plain bool
 	gen   uint64 // Close so far: see State
 	site  uintptr
@@ -159,7 +158,7 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 		return nil, err
 	}
 	st.site = pc
-	st.plain = !invariantsEnabled && !o.CheckFreed && st.smp == nil
+	st.plain = !o.CheckFreed && st.smp == nil
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
 	st.id, st.slot = registerLive(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)}, st.published)

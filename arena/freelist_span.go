@@ -232,6 +232,9 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	if st.ops++; st.ops >= publishEvery {
 		st.refresh(false)
 	}
+	if invariantsEnabled {
+		st.debugCheck()
+	}
 	return p, dirty
 }
 
@@ -273,6 +276,9 @@ func (st *flState) freeFast(addr uintptr) bool {
 	}
 	if st.ops++; st.ops >= publishEvery {
 		st.refresh(false)
+	}
+	if invariantsEnabled {
+		st.debugCheck()
 	}
 	return true
 }
