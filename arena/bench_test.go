@@ -266,6 +266,40 @@ func BenchmarkResetRefill(b *testing.B) {
 	}
 }
 
+// BenchmarkRefillSmall measures a small request on a reused Bump: Reset,
+// then a depth-4 binary tree's 31 nodes of 16 bytes (W7's smallest tree),
+// on an arena that never held more (held=0) and on one that once held 32
+// MiB (held=32MiB). What a refill clears is sized by the refill, so the
+// two should cost the same (issue 14).
+func BenchmarkRefillSmall(b *testing.B) {
+	for _, held := range []int{0, 32 << 20} {
+		b.Run(fmt.Sprintf("held=%dMiB", held>>20), func(b *testing.B) {
+			mapcheck.Baseline(b)
+			a, err := arena.NewBump(&arena.Options{Name: "refill-small"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			for range held / 64 {
+				if _, err := a.Alloc(64, 8); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				a.Reset()
+				for range 31 {
+					p, err := a.Alloc(16, 8)
+					if err != nil {
+						b.Fatal(err)
+					}
+					*(*byte)(p) = 1
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkFirstTouch measures writing 1 GiB of fresh arena memory, one
 // byte per 4 KiB, with and without huge pages and pre-faulting.
 func BenchmarkFirstTouch(b *testing.B) {
@@ -375,34 +409,183 @@ func BenchmarkConcurrent(b *testing.B) {
 }
 
 // BenchmarkLifecycle measures an arena made for one small request and
-// closed: NewBump, one 64-byte Alloc, Close, beside the same object on the
-// Go heap. Close's cost includes fencing the chunk into guard's quarantine.
+// closed: NewBump, one 64-byte Alloc, written, Close, beside the same
+// object on the Go heap. Close's cost includes fencing the chunk into
+// guard's quarantine, and the range the next NewBump takes back from the
+// reuse cache costs a system call to unfence and a page fault.
 func BenchmarkLifecycle(b *testing.B) {
 	b.Run("arena=goheap", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			floorBuf = make([]byte, 64)
 		}
+		reportCPU(b, cpu0)
+	})
+	for _, write := range []bool{true, false} {
+		name := "arena=bump"
+		if !write {
+			name = "arena=bump-untouched" // the floor without a page fault and a resident page to fence
+		}
+		b.Run(name, func(b *testing.B) {
+			mapcheck.Baseline(b)
+			b.ReportAllocs()
+			cycle := func() {
+				a, err := arena.NewBump(&arena.Options{Name: "request"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := a.Alloc(64, 8)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if write {
+					*(*byte)(p) = 1 // the request uses its memory: its page faults in
+				}
+				if err := a.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// A service that has run a while: the quarantine is full, so
+			// each Close pushes its oldest range out (into the reuse
+			// cache, where the next NewBump finds it).
+			fillQuarantine(cycle)
+			q0 := guard.Quarantined()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				cycle()
+			}
+			reportCPU(b, cpu0)
+			// What the closed arenas hold at the end, at the default
+			// bounds, and how many chunks came from the reuse cache.
+			q := guard.Quarantined()
+			b.ReportMetric(float64(q.Bytes)/(1<<20), "quarantine-MiB")
+			b.ReportMetric(float64(q.Regions), "quarantine-regions")
+			b.ReportMetric(float64(q.Reused-q0.Reused)/float64(b.N), "reused/op")
+		})
+	}
+}
+
+// BenchmarkReset measures the per-request cycle on a warm Bump: one
+// 64-byte Alloc and a Reset, beside the same object on the Go heap
+// (whose "reset" is the GC's). Reset allocates nothing and makes no
+// system call: a snapshot learns the numbers when it asks.
+func BenchmarkReset(b *testing.B) {
+	b.Run("arena=goheap", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			floorBuf = make([]byte, 64)
+		}
+		reportCPU(b, cpu0)
 	})
 	b.Run("arena=bump", func(b *testing.B) {
 		mapcheck.Baseline(b)
+		a, err := arena.NewBump(&arena.Options{Name: "reset"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
 		b.ReportAllocs()
+		cpu0 := cpuTime()
 		for b.Loop() {
+			if _, err := a.Alloc(64, 8); err != nil {
+				b.Fatal(err)
+			}
+			a.Reset()
+		}
+		reportCPU(b, cpu0)
+	})
+}
+
+// fillQuarantine runs cycle, which closes an arena, until guard's
+// quarantine is full: from then on each Close pushes its oldest range
+// out, as in a service that has run a while.
+func fillQuarantine(cycle func()) {
+	for q := guard.Quarantined(); guard.Quarantined().Evictions == q.Evictions; {
+		for range 256 { // Quarantined is O(regions held)
+			cycle()
+		}
+	}
+}
+
+// reportCPU reports the CPU time the process used since cpu0, all
+// threads, per op: on a shared machine it moves less than wall time.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkPool measures a request's memory at its cheapest: a pooled
+// arena (Get), 100 small objects, and Put, beside the same 100 objects
+// on the Go heap (whose cost includes the GC's work to free them), and
+// beside a fresh NewBump and Close per request.
+func BenchmarkPool(b *testing.B) {
+	const objects = 100
+	var keep [objects]*obj32 // what the request holds, so the objects escape
+	b.Run("arena=goheap", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			for i := range keep {
+				o := new(obj32)
+				o.A = int64(i)
+				keep[i] = o
+			}
+		}
+		reportCPU(b, cpu0)
+		keep = [objects]*obj32{}
+	})
+	request := func(b *testing.B, a *arena.Bump) {
+		for i := range keep {
+			o, err := arena.New[obj32](a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			o.A = int64(i)
+			keep[i] = o
+		}
+	}
+	b.Run("arena=pool", func(b *testing.B) {
+		mapcheck.Baseline(b)
+		p, err := arena.NewPool(&arena.PoolOptions{Arena: &arena.Options{Name: "request"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			a, err := p.Get()
+			if err != nil {
+				b.Fatal(err)
+			}
+			request(b, a)
+			if err := p.Put(a); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, cpu0)
+		keep = [objects]*obj32{}
+	})
+	b.Run("arena=bump-new", func(b *testing.B) {
+		mapcheck.Baseline(b)
+		b.ReportAllocs()
+		cycle := func() {
 			a, err := arena.NewBump(&arena.Options{Name: "request"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := a.Alloc(64, 8); err != nil {
-				b.Fatal(err)
-			}
+			request(b, a)
 			if err := a.Close(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		// What the closed arenas hold at the end, at the default bounds.
-		q := guard.Quarantined()
-		b.ReportMetric(float64(q.Bytes)/(1<<20), "quarantine-MiB")
-		b.ReportMetric(float64(q.Regions), "quarantine-regions")
-		b.ReportMetric(float64(q.Evictions), "evictions")
+		fillQuarantine(cycle)
+		cpu0 := cpuTime()
+		for b.Loop() {
+			cycle()
+		}
+		reportCPU(b, cpu0)
+		keep = [objects]*obj32{}
 	})
 }

@@ -34,7 +34,7 @@ type Bump struct {
 	requested uint64         // bytes asked for, ever
 	okType    unsafe.Pointer // the *T descriptor of the last type New vetted (typeWord); nil at first
 	gen       uint64         // Reset and Close so far: see State
-	stride    uintptr        // next clearing stride; clearMin <= stride <= clearMax
+	stride    uintptr        // the last stride prepared ahead; 0 after a Reset, else clearMin <= stride <= populateMax
 
 	st      *bumpState // the rest; also what the leak cleanup holds
 	cleanup runtime.Cleanup
@@ -45,21 +45,38 @@ type Bump struct {
 	inner *Bump
 }
 
-// Clearing and populating ahead.
+// Clearing and populating ahead. Each time the fast path reaches the
+// frontier, the stride doubles, from clearMin after a Reset (or at the
+// first allocation): what is prepared ahead is sized by the current fill,
+// never by how far an earlier fill went.
 const (
-	// After a Reset, memory is zeroed ahead of the allocations in strides
-	// that start at clearMin, so a small refill clears little, and double
-	// up to clearMax, where Go's memclr switches to non-temporal stores:
-	// W1 warm went from 7.3 to 5.7 ns/object against a fixed 64 KiB stride.
-	clearMin    = 64 << 10
-	clearMax    = 32 << 20
+	// Dirty memory (left by a Reset) is cleared clearMin bytes at first,
+	// so a small refill clears little whatever the arena once held, and
+	// at most clearMax at a time: the lines a 32 KiB clear brings into
+	// L1/L2 are still there when the objects are written, where a 32 MiB
+	// clear (memclr's non-temporal stores) sent them to memory and each
+	// was fetched again by its first write: W1 warm went from 8.1 to 6.4
+	// CPU ns/object. A loop clearing 4, 8, 16, 32, 64 KiB or 32 MiB ahead
+	// of its writes took 7.6, 6.5, 5.9, 5.2, 8.6 and 13.1 ns/object
+	// (bench/issue-14-bump-fast.txt).
+	clearMin = 1 << 10
+	clearMax = 32 << 10
+	// Fresh memory is faulted in with MADV_POPULATE_WRITE, at least
+	// populateMin and at most populateMax a call: one system call per
+	// 2 MiB costs nothing measurable, and RSS stays close to what is
+	// used (W3's bytes per node went from 26.9 to 24.x).
+	populateMin = 64 << 10
 	populateMax = 2 << 20
 )
 
 // NewBump returns an empty bump arena; nothing is mapped until the first
 // allocation. It returns an error for options out of range.
-func NewBump(opts *Options) (*Bump, error) {
-	st, err := newState(kindBump, opts)
+func NewBump(opts *Options) (*Bump, error) { return newBump(opts, callerPC(1)) }
+
+// newBump is NewBump for an arena made at pc (NewBump's caller, or
+// Pool.Get's).
+func newBump(opts *Options, pc uintptr) (*Bump, error) {
+	st, err := newState(kindBump, opts, pc)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +87,7 @@ func NewBump(opts *Options) (*Bump, error) {
 		}
 	}
 	b.cleanup = runtime.AddCleanup(b, (*bumpState).leaked, st)
-	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
+	registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, st.published, &st.id, &st.slot)
 	return b, nil
 }
 
@@ -156,16 +173,18 @@ func (b *Bump) allocMore(size, al uintptr) (unsafe.Pointer, error) {
 }
 
 // prepare moves the frontier zeroTo of the current chunk c to at least
-// end, a stride at a time. Memory a Reset left dirty is cleared; fresh
-// memory is faulted in with one MADV_POPULATE_WRITE per stride, which
-// costs about half as much per page as taking the faults one by one
-// (BenchmarkFirstTouch), and keeps RSS within a stride of what is used.
+// end, a stride at a time, the stride doubling from clearMin at each call
+// (see clearMin). Memory a Reset left dirty is cleared, clearMax at most
+// at a time; fresh memory is faulted in with one MADV_POPULATE_WRITE per
+// stride, which costs about half as much per page as taking the faults
+// one by one (BenchmarkFirstTouch), and keeps RSS within a stride of what
+// is used.
 func (b *Bump) prepare(c *chunk, end uintptr) {
-	b.stride = min(max(b.stride*2, clearMin), clearMax)
+	b.stride = min(max(b.stride*2, clearMin), populateMax)
 	for b.zeroTo < end {
 		switch {
 		case b.zeroTo < c.dirty:
-			to := min(max(end, b.zeroTo+b.stride), c.dirty)
+			to := min(max(end, b.zeroTo+min(b.stride, clearMax)), c.dirty)
 			clearBytes(add(c.base, b.zeroTo), to-b.zeroTo)
 			b.zeroTo = to
 			c.ready = max(c.ready, to)
@@ -176,10 +195,7 @@ func (b *Bump) prepare(c *chunk, end uintptr) {
 		default:
 			ps := uintptr(align.PageSize())
 			from := align.Down(b.zeroTo, ps)
-			// Fault in at most populateMax ahead: one system call per 2 MiB
-			// costs nothing measurable, and RSS stays close to what is used
-			// (W3's bytes per node went from 26.9 to 24.x).
-			to, _ := align.Up(max(end, b.zeroTo+min(b.stride, populateMax)), ps) // ok: below size + stride
+			to, _ := align.Up(max(end, b.zeroTo+max(b.stride, populateMin)), ps) // ok: below size + populateMax
 			to = min(to, c.size)
 			// A larger allocation is faulted in for its first populateMax
 			// bytes only: the rest is fresh, reads zero and faults in as it
@@ -242,8 +258,8 @@ func (b *Bump) enterChunk(c *chunk) {
 // that serves a sampling Bump's unsampled allocations (bump_sampled.go).
 func (b *Bump) reset() {
 	st := b.st
-	if st == nil || st.closed {
-		return
+	if st == nil || st.closed || st.pooled {
+		return // a pooled arena was reset by Put, and stays shut until Get
 	}
 	if invariantsEnabled {
 		st.enter()

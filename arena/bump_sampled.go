@@ -46,9 +46,12 @@ func (b *Bump) Trim() error {
 // but a stray write faults and guard names the page "read-only page,
 // frozen". Allocation fails with ErrFrozen until Thaw; Reset thaws first.
 // Each chunk costs one or two kernel mappings more while frozen. It
-// returns ErrClosed after Close, or the first system-call error, having
-// thawed what it froze.
+// returns ErrClosed after Close (and after Pool.Put, until Get), or the
+// first system-call error, having thawed what it froze.
 func (b *Bump) Freeze() error {
+	if b.st != nil && b.st.pooled {
+		return errPooled // the next Get would hand out a read-only arena
+	}
 	if b.inner != nil {
 		return b.freezeSampling()
 	}
@@ -88,6 +91,9 @@ func (b *Bump) Close() error {
 // allocSlow handles everything the fast path does not: bad arguments,
 // size 0, zeroing ahead after a Reset, and moving to a new chunk.
 func (b *Bump) allocSlow(size, al uintptr) (unsafe.Pointer, error) {
+	if b.st != nil && b.st.pooled {
+		return nil, errPooled // its fast path is shut: every allocation comes here
+	}
 	if b.inner != nil {
 		return b.allocSampling(size, al)
 	}
@@ -133,7 +139,7 @@ func (b *Bump) allocSampling(size, al uintptr) (unsafe.Pointer, error) {
 // every live sampled block fenced, as freed by this Reset.
 func (b *Bump) resetSampling() {
 	st := b.st
-	if st.closed {
+	if st.closed || st.pooled {
 		return
 	}
 	if st.frozen {

@@ -28,9 +28,11 @@ import (
 // raw bump over a Go byte slice.
 //
 // Reset keeps the pages and zeroes them as they are handed out again, in
-// strides that grow to 32 MiB (where memclr streams past the cache),
-// rather than dropping them with MADV_DONTNEED and taking a page fault on
-// each: refilling 64 MiB was faster that way (BenchmarkResetRefill).
+// strides sized by the refill and never larger than 32 KiB, so that the
+// cleared lines are still cached when the objects are written (see
+// clearMin), rather than dropping them with MADV_DONTNEED and taking a
+// page fault on each: refilling 64 MiB was faster that way
+// (BenchmarkResetRefill).
 // Options.ResetRelease chooses the other trade, and Trim returns memory
 // on demand.
 
@@ -38,26 +40,31 @@ import (
 // is separate so that runtime.AddCleanup can report a Bump that became
 // unreachable without Close: the cleanup holds the state, not the Bump.
 type bumpState struct {
-	name   string
-	kind   string // "bump" or "shared"
-	opts   Options
-	chunks []*chunk // chunks[cur] is current; those after it are kept for reuse
-	cur    int      // -1 before the first chunk
-	done   uintptr  // bytes handed out in chunks[:cur] since the last Reset
-	mapped uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
-	peak   uintptr  // highest bytes in use at any Reset or Stats
-	resets uint64
-	closed bool
-	frozen bool                     // Freeze made every chunk read-only; allocation is refused
-	state  error                    // what State answers: ErrClosed if closed, else ErrFrozen if frozen, else nil
-	thawTo uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
-	smp    *sampler                 // Options.Sample; nil when off
-	quar   []quarantined            // fenced chunks waiting out their quarantine
-	site   uintptr                  // program counter of the NewBump call, for leak reports
-	id     uint64                   // in the registry
-	slot   *atomic.Pointer[Summary] // the registry's summary of this arena
-	ranges []Range                  // chunks' address ranges, as last published; nil when the chunks changed
-	inside int32                    // arenadebug: goroutines inside a method; > 1 is a bug
+	name    string
+	kind    string // "bump" or "shared"
+	opts    Options
+	chunks  []*chunk // chunks[cur] is current; those after it are kept for reuse
+	cur     int      // -1 before the first chunk
+	done    uintptr  // bytes handed out in chunks[:cur] since the last Reset
+	mapped  uintptr  // usable bytes of all chunks, quarantined included; <= opts.Limit if set
+	peak    uintptr  // highest bytes in use at any Reset or Stats
+	resets  uint64
+	closed  bool
+	frozen  bool                     // Freeze made every chunk read-only; allocation is refused
+	state   error                    // what State answers: ErrClosed if closed, else ErrFrozen if frozen, else nil
+	thawTo  uintptr                  // the fast path's zeroTo before Freeze, restored by Thaw
+	smp     *sampler                 // Options.Sample; nil when off
+	quar    []quarantined            // fenced chunks waiting out their quarantine
+	site    uintptr                  // program counter of the NewBump call, for leak reports
+	id      uint64                   // in the registry
+	slot    *atomic.Pointer[Summary] // the registry's summary of this arena: what does not change
+	pub     bumpPub                  // the numbers the registry reads (bump_stats.go)
+	ranges  []Range                  // chunks' address ranges, as last published; nil when the chunks changed
+	inside  int32                    // arenadebug: goroutines inside a method; > 1 is a bug
+	pool    *poolState               // the Pool that made this Bump; nil if none. Never changes
+	pooled  bool                     // waiting in pool, reset, its fast path shut; written under pool.mu
+	putting bool                     // claimed by a Put that has not kept or closed it yet; guarded by pool.mu
+	keptTo  uintptr                  // while pooled: the fast path's zeroTo, restored by Get
 }
 
 // A chunk is one guarded mapping.
@@ -76,15 +83,13 @@ type quarantined struct {
 }
 
 // newState checks opts for kind (bump or shared), fills in defaults, and
-// records where the exported constructor calling it was called from.
-func newState(kind string, opts *Options) (*bumpState, error) {
+// records pc, where the arena is made, for leak reports and snapshots.
+func newState(kind string, opts *Options, pc uintptr) (*bumpState, error) {
 	o, err := opts.resolve(kind)
 	if err != nil {
 		return nil, err
 	}
-	st := &bumpState{cur: -1, kind: kind, opts: o, name: o.Name}
-	st.site = callerPC(2) // newState <- NewBump or NewShared <- the user
-	return st, nil
+	return &bumpState{cur: -1, kind: kind, opts: o, name: o.Name, site: pc}, nil
 }
 
 // advance makes current, after the current chunk, a kept chunk with room
@@ -93,7 +98,6 @@ func newState(kind string, opts *Options) (*bumpState, error) {
 // fails, which then changes nothing. The chunks after the new current
 // one stay available.
 func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
-	st.ranges = nil
 	for i := st.cur + 1; i < len(st.chunks); i++ {
 		if c := st.chunks[i]; c.size >= size {
 			leave()
@@ -107,6 +111,7 @@ func (st *bumpState) advance(size uintptr, leave func()) (*chunk, error) {
 		return nil, err
 	}
 	leave()
+	st.ranges = nil // a kept chunk above changes the order only; this one is new
 	st.cur++
 	st.chunks = append(st.chunks, nil)
 	copy(st.chunks[st.cur+1:], st.chunks[st.cur:])
@@ -146,7 +151,14 @@ func (st *bumpState) mapChunk(size uintptr) (*chunk, error) {
 		return nil, fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
 	}
 	st.mapped += want
-	return &chunk{r: r, base: r.Pointer(), size: want}, nil
+	// The first page is left to fault in when touched rather than
+	// populated with the first stride: a small request in a fresh chunk
+	// then takes one page fault instead of faulting in 16 pages, and its
+	// Close fences one resident page instead of 16: NewBump, a written
+	// Alloc(64) and Close went from 22.1 to 10.5 us of CPU
+	// (BenchmarkLifecycle, bench/issues-13-14-pool.txt). Fresh memory
+	// reads zero either way.
+	return &chunk{r: r, base: r.Pointer(), size: want, ready: ps}, nil
 }
 
 // recycle applies the Reset policy to the chunks used since the last
@@ -172,9 +184,11 @@ func (st *bumpState) recycle() {
 // dropKept unmaps the chunks after the current one, kept for reuse, and
 // returns the first error.
 func (st *bumpState) dropKept() error {
-	st.ranges = nil
 	var first error
 	keep := st.cur + 1
+	if keep < len(st.chunks) {
+		st.ranges = nil
+	}
 	var pcs *[4]uintptr
 	for _, c := range st.chunks[keep:] {
 		if pcs == nil {

@@ -9,7 +9,9 @@ import (
 type ctxKey struct{}
 
 // NewContext returns a copy of ctx carrying a, so that code handling a
-// request allocates from that request's arena (FromContext).
+// request allocates from that request's arena (FromContext). A server
+// takes that arena from a Pool and Puts it back when the request is
+// done (see the example).
 func NewContext(ctx context.Context, a align.Allocator) context.Context {
 	return context.WithValue(ctx, ctxKey{}, a)
 }

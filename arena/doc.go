@@ -37,11 +37,15 @@
 // ([SetLeakHandler]) and keeps its memory, as a leak in C does. String and
 // Bytes results die with the arena's next Reset or Close.
 //
+// An arena per request is cheapest from a [Pool]: Get hands out a kept,
+// reset Bump and Put takes it back, with no system call and no Go heap
+// allocation; Put ends the caller's use of the arena as Close would.
+//
 // Lifecycle: (1) [NewBump], [NewShared], [NewFreeList] or
-// [NewSyncFreeList]; (2) Alloc, [New], [MakeSlice], [String], [Bytes],
+// [NewSyncFreeList], or [Pool.Get]; (2) Alloc, [New], [MakeSlice], [String], [Bytes],
 // and Free on a FreeList; [Bump.Freeze] to make it read-only for a
 // while, and State to ask where it stands; (3) Reset (Bump, Shared) to
-// reuse the memory, Trim to give it back; (4) Close, after the last use
-// of every pointer into it. Growth, reset and release trade-offs, with
+// reuse the memory, Trim to give it back; (4) Close, or [Pool.Put],
+// after the last use of every pointer into it. Growth, reset and release trade-offs, with
 // their measurements, are told at [Options] and in the README.
 package arena

@@ -161,7 +161,7 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 	st.plain = !o.CheckFreed && st.smp == nil
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
-	st.id, st.slot = registerLive(Summary{Name: st.name, Kind: kindFreeList, Site: site(st.site)}, st.published)
+	registerAt(Summary{Name: st.name, Kind: kindFreeList}, st.site, st.published, &st.id, &st.slot)
 	return f, nil
 }
 

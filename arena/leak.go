@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/dustin/go-humanize"
@@ -72,14 +73,25 @@ func reportLeak(r LeakReport) {
 	fmt.Fprintln(os.Stderr, r)
 }
 
-// site formats a program counter as file:line.
+// site formats a program counter as file:line, once per program counter
+// in the process: a creation site is formatted when a snapshot or a leak
+// report first shows it, and never again.
 func site(pc uintptr) string {
 	if pc == 0 {
 		return "unknown"
 	}
+	if s, ok := sites.Load(pc); ok {
+		return s.(string)
+	}
 	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
-	return fmt.Sprintf("%s:%d", f.File, f.Line)
+	s := fmt.Sprintf("%s:%d", f.File, f.Line)
+	sites.Store(pc, s)
+	return s
 }
+
+// sites holds the creation sites formatted so far, by program counter:
+// as many as the program has calls to a constructor.
+var sites sync.Map
 
 // retireRegion hands r to guard's quarantine at an arena's Close (or a
 // large block's Free, or a kept chunk's Trim): its range stays reserved

@@ -11,4 +11,5 @@ import (
 func TestReadmeExample(t *testing.T) {
 	readmecheck.Example(t, "example_test.go", "../README.md", "Example")
 	readmecheck.Example(t, "example_test.go", "../README.md", "ExampleFreeList")
+	readmecheck.Example(t, "example_test.go", "../README.md", "ExamplePool")
 }

@@ -16,12 +16,23 @@ import (
 const SnapshotFormat = "arenastat-1"
 
 // A Summary is what the process-wide registry knows of one live arena,
-// as of Updated. A Bump or Shared refreshes it at its slow-path events (a
-// new chunk, Reset, Trim, Stats) rather than on every allocation, which
-// would cost the fast path; between events it may lag. A SyncFreeList is
-// asked for it at snapshot time, under its lock, and is never behind; a
-// plain FreeList publishes its counters every 1024 Allocs and Frees and
-// at Stats (see freelist_stats.go).
+// as of Updated. Nothing is assembled on an arena's hot path: the
+// registry asks when a snapshot is taken (TakeSnapshot, the expvar
+// handler, arenastat watch), and each kind answers in its own way.
+//
+//   - A SyncFreeList or a Shared is asked at snapshot time, under its
+//     lock, and is never behind.
+//   - A Bump belongs to one goroutine, whose plain counters no other may
+//     read. TakeSnapshot shows what it last published, and asks it for
+//     fresh numbers; the Bump answers at its next Reset, Trim, Stats or
+//     new chunk (one atomic load when nobody asked), so a Bump in use is
+//     at most one snapshot behind, and Updated says since when. It also
+//     publishes whenever its chunks change.
+//   - A plain FreeList publishes its counters every 1024 Allocs and Frees
+//     and at Stats (see freelist_stats.go).
+//
+// Site, where the arena was created, is formatted the first time a
+// snapshot shows it, once per call site in the process.
 type Summary struct {
 	ID        uint64    `json:"id"`
 	Name      string    `json:"name"`
@@ -84,15 +95,23 @@ type regEntry struct {
 	// place of slot's. It must be safe to call from any goroutine, and
 	// must not take registry.mu. Guarded by registry.mu.
 	live func() Summary
+	pc   uintptr // the creation site, for a summary whose Site is ""; never changes
 }
 
-// register adds an arena and returns its id and the slot its summaries go
-// in.
-func register(s Summary) (uint64, *atomic.Pointer[Summary]) { return registerLive(s, nil) }
+// asks counts the snapshots taken: a Bump whose last answer is older
+// than the latest ask publishes at its next Reset, Trim or new chunk
+// (Bump.publish).
+var asks atomic.Uint64
 
-// registerLive is register with a function TakeSnapshot calls for the
-// arena's summary (see regEntry.live); nil means slot's.
-func registerLive(s Summary, live func() Summary) (uint64, *atomic.Pointer[Summary]) {
+// registerAt adds an arena created at pc, whose Site is formatted only
+// when a snapshot first shows it, and stores its id and the slot its
+// summaries go in in *id and *slot. live, if not nil, is called by
+// TakeSnapshot for the arena's summary (see regEntry.live) in place of
+// slot's. The stores are made under the registry's lock, so that live
+// may read them from TakeSnapshot's goroutine: assigned after the call
+// returns, they would race with a snapshot taken meanwhile, which could
+// find the slot still nil.
+func registerAt(s Summary, pc uintptr, live func() Summary, id *uint64, slot **atomic.Pointer[Summary]) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.arenas == nil {
@@ -100,10 +119,10 @@ func registerLive(s Summary, live func() Summary) (uint64, *atomic.Pointer[Summa
 	}
 	registry.next++
 	s.ID, s.Updated = registry.next, time.Now()
-	e := &regEntry{live: live}
+	e := &regEntry{live: live, pc: pc}
 	e.slot.Store(&s)
 	registry.arenas[s.ID] = e
-	return s.ID, &e.slot
+	*id, *slot = s.ID, &e.slot
 }
 
 // setLive replaces the function TakeSnapshot calls for arena id's
@@ -133,6 +152,7 @@ func TakeSnapshot() Snapshot {
 		e    *regEntry
 		live func() Summary
 	}
+	asks.Add(1) // every Bump answers at its next event: the next snapshot has its numbers
 	registry.mu.Lock()
 	entries := make([]asked, 0, len(registry.arenas))
 	for _, e := range registry.arenas {
@@ -143,11 +163,16 @@ func TakeSnapshot() Snapshot {
 	// takes registry.mu under its own lock, and live takes that lock.
 	arenas := make([]Summary, 0, len(entries))
 	for _, a := range entries {
+		var s Summary
 		if a.live != nil {
-			arenas = append(arenas, a.live())
+			s = a.live()
 		} else {
-			arenas = append(arenas, *a.e.slot.Load())
+			s = *a.e.slot.Load()
 		}
+		if s.Site == "" {
+			s.Site = site(a.e.pc)
+		}
+		arenas = append(arenas, s)
 	}
 	sort.Slice(arenas, func(i, j int) bool { return arenas[i].ID < arenas[j].ID })
 	calls, _ := guard.Trace()

@@ -111,3 +111,102 @@ func TestSnapshotConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestIssue14ResetAllocatesNothing: the per-request operations of a warm
+// Bump make no Go heap allocation. (Each Reset used to publish a summary:
+// a clock read, the creation site formatted again, five allocations.)
+func TestIssue14ResetAllocatesNothing(t *testing.T) {
+	mapcheck.Baseline(t)
+	b := newBump(t, &arena.Options{Name: "warm"})
+	_, err := b.Alloc(64, 8)
+	require.NoError(t, err)
+	b.Reset()
+	_ = arena.TakeSnapshot() // an ask: the next Reset answers it, and allocates nothing doing so
+	assert.Zero(t, testing.AllocsPerRun(1000, func() {
+		if _, err := b.Alloc(64, 8); err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+	}), "Alloc(64)+Reset")
+	require.NoError(t, b.Trim())
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if _, err := b.Alloc(64, 8); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Trim(); err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+	}), "Alloc(64)+Trim+Reset")
+}
+
+// TestIssue14SnapshotAsks: a Bump that allocates on its fast path only
+// is shown with its exact numbers once it has passed a Reset after the
+// snapshot that asked; the creation site is formatted when a snapshot
+// first shows it, once per site.
+func TestIssue14SnapshotAsks(t *testing.T) {
+	mapcheck.Baseline(t)
+	arena.ForgetSites()
+	var bs []*arena.Bump
+	for range 10 {
+		bs = append(bs, newBumpHere(t, "asked")) // one call site for all ten
+	}
+	assert.Zero(t, arena.SitesFormatted(), "NewBump formats nothing")
+	b := bs[0]
+	for range 100 {
+		_, err := b.Alloc(64, 8)
+		require.NoError(t, err)
+	}
+	snap := arena.TakeSnapshot()
+	first, ok := findArena(snap, "asked")
+	require.True(t, ok)
+	assert.Regexp(t, `registry_test\.go:\d+$`, first.Site)
+	distinct := map[string]bool{}
+	for _, a := range snap.Arenas {
+		distinct[a.Site] = true
+	}
+	before := arena.SitesFormatted()
+	assert.Equal(t, len(distinct), before, "each site formatted once, the ten arenas' one among them")
+	b.Reset() // answers the ask
+	for range 7 {
+		_, err := b.Alloc(64, 8)
+		require.NoError(t, err)
+	}
+	got := summaryOf(t, arena.TakeSnapshot(), b)
+	assert.Equal(t, uint64(100), got.Allocs, "as of the Reset that answered")
+	assert.Equal(t, uint64(1), got.Resets)
+	assert.Zero(t, got.InUse)
+	assert.Equal(t, uint64(64<<10), got.Committed)
+	assert.False(t, got.Updated.Before(first.Updated))
+	b.Reset()
+	got = summaryOf(t, arena.TakeSnapshot(), b)
+	assert.Equal(t, uint64(107), got.Allocs, "one snapshot behind, never more")
+	assert.Equal(t, uint64(2), got.Resets)
+	st := b.Stats()
+	got = summaryOf(t, arena.TakeSnapshot(), b)
+	assert.Equal(t, st.Allocs, got.Allocs, "Stats publishes")
+	assert.Equal(t, before, arena.SitesFormatted(), "and later snapshots format nothing")
+}
+
+// newBumpHere makes a Bump from one line, so that every arena it makes
+// has the same creation site.
+func newBumpHere(t *testing.T, name string) *arena.Bump {
+	b, err := arena.NewBump(&arena.Options{Name: name})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// summaryOf returns b's summary in s, by its id, known from its Stats
+// name and the order of the snapshot.
+func summaryOf(t *testing.T, s arena.Snapshot, b *arena.Bump) arena.Summary {
+	t.Helper()
+	var found []arena.Summary
+	for _, a := range s.Arenas {
+		if a.Name == b.Name() && a.Chunks > 0 {
+			found = append(found, a)
+		}
+	}
+	require.Len(t, found, 1, "one arena of that name has a chunk")
+	return found[0]
+}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+	"weak"
 )
 
 // A Shared is a bump arena that many goroutines may allocate from at once.
@@ -59,13 +60,32 @@ type slab struct {
 // NewShared returns an empty arena safe for concurrent allocation, with
 // the same options as NewBump.
 func NewShared(opts *Options) (*Shared, error) {
-	st, err := newState(kindShared, opts)
+	st, err := newState(kindShared, opts, callerPC(1))
 	if err != nil {
 		return nil, err
 	}
 	s := &Shared{st: st}
 	s.cl = runtime.AddCleanup(s, (*bumpState).leaked, st)
-	st.id, st.slot = register(Summary{Name: st.name, Kind: st.kind, Site: site(st.site)})
+	// TakeSnapshot asks the arena under its mutex, which every change of
+	// its numbers holds, so a Shared is never shown behind. The registry
+	// holds it weakly, as it does a SyncFreeList, so that one dropped
+	// without Close is still reported; its last published numbers then
+	// stand.
+	w := weak.Make(s)
+	registerAt(Summary{Name: st.name, Kind: st.kind}, st.site, func() Summary {
+		s := w.Value()
+		if s == nil {
+			return st.published() // leaked: as of its last change
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !st.closed {
+			s.publish()
+		}
+		sum := st.published()
+		sum.Updated = time.Now()
+		return sum
+	}, &st.id, &st.slot)
 	return s, nil
 }
 
@@ -309,16 +329,11 @@ func (s *Shared) String() string {
 	return s.Stats().String()
 }
 
-// publish refreshes a Shared's summary. s.mu must be held.
+// publish stores the Shared's numbers for the registry: a few atomic
+// stores, and a new list of ranges when the chunks changed. s.mu must be
+// held.
 func (s *Shared) publish() {
-	st := s.st
-	if st.slot == nil {
-		return
+	if s.st.slot != nil {
+		s.st.publish(uint64(s.inUse()), 0)
 	}
-	st.slot.Store(&Summary{
-		ID: st.id, Name: st.name, Kind: st.kind, Site: site(st.site),
-		InUse: uint64(s.inUse()), Committed: uint64(st.mapped),
-		Chunks: len(st.chunks) + len(st.quar), Resets: st.resets,
-		Ranges: st.chunkRanges(), Updated: time.Now(),
-	})
 }

@@ -32,8 +32,11 @@
 // with the reason and call site Retire was given. The quarantine is first
 // in, first out, bounded by address space (DefaultQuarantine, 1 GiB;
 // SetQuarantine) and counted in the mapping budget, which unmaps its
-// oldest regions before refusing anyone; regions leave it for Unmapped.
-// Arenas retire their mappings at Close.
+// oldest regions before refusing anyone. A region the bound pushes out
+// waits, still fenced and named, in a reuse cache (DefaultCache, 64 MiB;
+// SetCache), and the next Map of its layout gets its reservation back
+// with one system call instead of a new mapping; otherwise it goes to
+// Unmapped. Arenas retire their mappings at Close.
 //
 // Fences cost kernel mappings. Each mprotect that changes part of a
 // mapping splits it, and a process may hold only vm.max_map_count of them;

@@ -149,15 +149,31 @@ func Map(size int, opts *Options) (*Region, error) {
 	if allRW {
 		guardProt = protRW
 	}
-	sp := spans{}.
-		set(0, total, PartReserved, protNone).
-		set(0, guard, PartLowGuard, guardProt).
-		set(guard+usable, guard, PartHighGuard, guardProt).
-		set(guard, committed, PartUsable, protRW)
-	if guard == 0 {
+	var sp spans
+	switch {
+	case guard > 0 && usable == committed:
+		// The usual layout, built at once: one allocation, not four.
+		sp = spans{{0, guard, PartLowGuard, guardProt, ""}, {guard, usable, PartUsable, protRW, ""}, {guard + usable, guard, PartHighGuard, guardProt, ""}}
+	case guard > 0:
+		sp = spans{}.
+			set(0, total, PartReserved, protNone).
+			set(0, guard, PartLowGuard, guardProt).
+			set(guard+usable, guard, PartHighGuard, guardProt).
+			set(guard, committed, PartUsable, protRW)
+	default:
 		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
 	}
 	vmas := sp.vmas(nil)
+	if usable == committed && !o.HugePages {
+		// A reservation of this layout that has left the quarantine
+		// costs one system call instead of a mapping (cache.go).
+		if r := reuse(o.Name, usable, guard, alignTo, fence, sp, vmas); r != nil {
+			if r.populate = o.Populate; r.populate {
+				populate(add(r.base, r.guard), r.committed, reason{"populate", o.Name})
+			}
+			return r, nil
+		}
+	}
 	_ = retryUnmaps() // ranges a munmap failed on before go first; the budget counts them
 	if err := charge(vmas, "map", o.Name); err != nil {
 		return nil, err
@@ -575,10 +591,10 @@ func (r *Region) Close() error {
 		// Only a retired region is looked for in the quarantine: the
 		// search is O(regions held), and every other Close skips it.
 		r.mu.Unlock()
-		if dequeue(r) != nil {
+		if dequeue(r) != nil || uncache(r) {
 			return r.unmapRetired()
 		}
-		return nil // leaving the quarantine right now: its eviction unmaps it
+		return nil // leaving the quarantine or the cache right now: whoever took it unmaps or reuses it
 	}
 	defer r.mu.Unlock()
 	if r.closed {
@@ -618,9 +634,9 @@ func (r *Region) Retire(why string, site func() string) error {
 		return r.unmap("retire")
 	}
 	r.retired = true
-	total, vmas := r.total, r.vmas
+	total, vmas, reusable := r.total, r.vmas, r.cacheable()
 	r.mu.Unlock()
-	enqueue(r, total, vmas)
+	enqueue(r, total, vmas, reusable)
 	return nil
 }
 
@@ -722,7 +738,7 @@ func (r *Region) String() string {
 	state := ""
 	switch {
 	case r.retired:
-		state = ", closed (in the quarantine)"
+		state = ", closed (in the quarantine, or fenced in the reuse cache)"
 	case r.closed:
 		state = ", closed"
 	}

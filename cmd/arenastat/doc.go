@@ -41,9 +41,11 @@
 // arenas in place every -interval (in a terminal; piped, it prints one
 // table after another), with guard's mapping budget and its quarantine of
 // closed arenas' ranges. Each row's AGE is how old its numbers were when
-// the snapshot was taken: 0s for a SyncFreeList, which is asked at
-// snapshot time; a Bump, Shared or plain FreeList publishes at its own
-// events. The -count flag stops after that many draws. The
+// the snapshot was taken: 0s for a SyncFreeList or a Shared, which are
+// asked at snapshot time under their locks; a Bump answers each snapshot
+// at its next Reset, Trim or new chunk, so it is at most one draw behind
+// while in use; a plain FreeList publishes every 1024 operations. The
+// -count flag stops after that many draws. The
 // -pid flag adds each arena's resident memory, read page by page from
 // /proc/PID/pagemap.
 //

@@ -121,6 +121,9 @@ func quarantineLine(q guard.QuarantineStats) string {
 	if q.Oldest != "" {
 		s += fmt.Sprintf("; oldest %q, closed %s ago", q.Oldest, time.Since(q.OldestAt).Round(time.Millisecond))
 	}
+	if q.Cached > 0 || q.Reused > 0 {
+		s += fmt.Sprintf("; reuse cache: %d range(s), %s, %d reused", q.Cached, humanize.IBytes(uint64(q.CachedBytes)), q.Reused)
+	}
 	return s
 }
 
