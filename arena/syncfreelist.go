@@ -64,6 +64,8 @@ func (s *SyncFreeList) Malloc(size, align uintptr) (unsafe.Pointer, error) {
 // alone by then. Under the lock the clear cost a memory latency more per
 // call, because Unlock is an atomic instruction, which on amd64 waits
 // for every store in flight, the clear's cold lines included, to land.
+// A Close that runs between the Unlock and the clear makes the clear a
+// use after close, as the caller's first write to the block would be.
 func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 	if s.f == nil {
 		return nil, errNoArena("SyncFreeList")
