@@ -203,6 +203,10 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	if n > smallTableMax {
 		return nil, 0
 	}
+	// The span is the top of the class's partial list: the one a Free
+	// pushed last, whose record and bitmap that Free has just brought
+	// into the cache. No partial span means a new one to cut, perhaps
+	// a chunk to map: newSpan's business, on the general path.
 	cl := &st.classes[smallClass[(n+7)>>3]]
 	top := len(cl.partial) - 1
 	if top < 0 {
@@ -211,11 +215,15 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	s := cl.partial[top]
 	i := s.firstFree()
 	p = add(s.base, uintptr(i)*s.blockSize())
+	// A block from fresh on was never handed out and reads zero, as its
+	// pages came from the kernel (or Release); one below was, and holds
+	// its last owner's bytes.
 	if i >= s.fresh {
 		s.fresh = i + 1
 	} else {
 		dirty = s.blockSize()
 	}
+	// Mark it allocated, and its word full in the summary if it is now.
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
 		s.avail[i>>12&1] &^= 1 << (i / 64 % 64)
@@ -247,6 +255,11 @@ func (st *flState) freeFast(addr uintptr) bool {
 	if st == nil || !st.plain || st.closed || st.frozen {
 		return false
 	}
+	// Each test below is one of the general path's: an address in no
+	// chunk (nil, a large or sampled block, another arena's), in units
+	// no span holds, inside a block or past the span's last, or whose
+	// block is free. Any of them hands the address to free, which says
+	// which error it is.
 	ch := st.chunkAt(addr)
 	if ch == nil {
 		return false
@@ -263,11 +276,15 @@ func (st *flState) freeFast(addr uintptr) bool {
 	if *w&bit == 0 {
 		return false
 	}
+	// Free it: its word has a free block now, whatever it had before.
 	*w &^= bit
 	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
 	s.used--
 	st.classes[s.class].inUse--
 	st.frees++
+	// A span that was full goes back on its class's partial list, on
+	// top, so the class's next Alloc takes this very block; one now
+	// empty may give its pages back (emptied, release).
 	if s.partialAt < 0 {
 		st.pushPartial(s)
 	}
