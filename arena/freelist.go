@@ -82,7 +82,7 @@ type flState struct {
 	closed bool
 	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
 	// plain is set when neither CheckFreed nor sampling is on: small
-	// blocks then take allocFast and freeFast. Fixed at NewFreeList.
+	// blocks then take allocFast and Free's fast path. Fixed at NewFreeList.
 	plain bool
 	gen   uint64 // Close so far: see State
 	site  uintptr
@@ -297,10 +297,54 @@ func (st *flState) checkLimit(n uintptr) error {
 // index by a multiply; a large block by its address, and a pointer into
 // one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
-	if f.st.freeFast(uintptr(p)) {
-		return nil
+	st, addr := f.st, uintptr(p)
+	if st == nil || !st.plain || st.closed || st.frozen {
+		return f.free(p)
 	}
-	return f.free(p)
+	// Each test below is one of the general path's: an address in no
+	// chunk (nil, a large or sampled block, another arena's), in units
+	// no span holds, inside a block or past the span's last, or whose
+	// block is free. Any of them hands the address to free, which says
+	// which error it is.
+	ch := st.chunkAt(addr)
+	if ch == nil {
+		return f.free(p)
+	}
+	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer] // addr-ch.addr < chunkBytes: the granule is the chunk's
+	if s == nil {
+		return f.free(p)
+	}
+	c := s.class // read once: the stores below could change it, for all the compiler knows
+	q, r := divide(addr-uintptr(s.base), classSize[c], classRecip[c]) // < 256 KiB: addr is in s
+	if r != 0 || q >= uintptr(classBlocks[c]) {
+		return f.free(p)
+	}
+	w, bit := &s.bits[q/64], uint64(1)<<(q%64)
+	if *w&bit == 0 {
+		return f.free(p)
+	}
+	// Free it: its word has a free block now, whatever it had before.
+	*w &^= bit
+	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
+	s.used--
+	st.classes[c].inUse--
+	st.frees++
+	// A span that was full goes back on its class's partial list, on
+	// top, so the class's next Alloc takes this very block; one now
+	// empty may give its pages back (emptied, release).
+	if s.partialAt < 0 {
+		st.pushPartial(s)
+	}
+	if s.used == 0 {
+		st.emptied(s)
+	}
+	if st.ops++; st.ops >= publishEvery {
+		st.refresh(false)
+	}
+	if invariantsEnabled {
+		st.debugCheck()
+	}
+	return nil
 }
 
 // free is Free for every case.

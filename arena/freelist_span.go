@@ -179,13 +179,12 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	return p, nil
 }
 
-// The fast paths. allocFast and freeFast are allocSmall and Free's
-// small-block case for the common arena, with nothing to check (plain)
-// and nothing to report: one function each, no error built, the class
-// read from a table, the span from the top of its partial list, the
-// block from the span's summary and bitmap. They do exactly what the
-// general path does for the same block, which they leave every other
-// case to: W2 spends half as many instructions in them.
+// The fast paths. allocFast, and the start of Free, are allocSmall and
+// free's small-block case for the common arena, with nothing to check
+// (plain) and nothing to report: no error built, the class read from a
+// table, the span from the top of its partial list, the block from the
+// span's summary and bitmap. They do exactly what the general path does
+// for the same block, which they leave every other case to.
 
 // allocFast returns a block of size bytes aligned to al and how many of
 // its bytes Alloc must clear (its block size if it was handed out
@@ -213,15 +212,16 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 		return nil, 0
 	}
 	s := cl.partial[top]
+	c := s.class // read once: the stores below could change it, for all the compiler knows
 	i := s.firstFree()
-	p = add(s.base, uintptr(i)*s.blockSize())
+	p = add(s.base, uintptr(i)*classSize[c])
 	// A block from fresh on was never handed out and reads zero, as its
 	// pages came from the kernel (or Release); one below was, and holds
 	// its last owner's bytes.
 	if i >= s.fresh {
 		s.fresh = i + 1
 	} else {
-		dirty = s.blockSize()
+		dirty = classSize[c]
 	}
 	// Mark it allocated, and its word full in the summary if it is now.
 	w := &s.bits[i/64]
@@ -232,7 +232,7 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	cl.inUse++
 	st.requested += uint64(size)
 	st.allocs++
-	if s.used == s.blocks() { // full: off the top of the partial list
+	if s.used == classBlocks[c] { // full: off the top of the partial list
 		cl.partial[top] = nil
 		cl.partial = cl.partial[:top]
 		s.partialAt = -1
@@ -244,60 +244,6 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 		st.debugCheck()
 	}
 	return p, dirty
-}
-
-// freeFast frees the allocated small block at addr and reports true, or
-// reports false, changing nothing, when the general path must answer:
-// the zero FreeList, a closed, frozen or checking arena, an address that
-// is not an allocated small block's start (nil, a large block, an error
-// to report). O(1) but for emptied's system call.
-func (st *flState) freeFast(addr uintptr) bool {
-	if st == nil || !st.plain || st.closed || st.frozen {
-		return false
-	}
-	// Each test below is one of the general path's: an address in no
-	// chunk (nil, a large or sampled block, another arena's), in units
-	// no span holds, inside a block or past the span's last, or whose
-	// block is free. Any of them hands the address to free, which says
-	// which error it is.
-	ch := st.chunkAt(addr)
-	if ch == nil {
-		return false
-	}
-	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer] // addr-ch.addr < chunkBytes: the granule is the chunk's
-	if s == nil {
-		return false
-	}
-	q, r := divide(addr-uintptr(s.base), s.blockSize(), classRecip[s.class]) // < 256 KiB: addr is in s
-	if r != 0 || q >= uintptr(s.blocks()) {
-		return false
-	}
-	w, bit := &s.bits[q/64], uint64(1)<<(q%64)
-	if *w&bit == 0 {
-		return false
-	}
-	// Free it: its word has a free block now, whatever it had before.
-	*w &^= bit
-	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
-	s.used--
-	st.classes[s.class].inUse--
-	st.frees++
-	// A span that was full goes back on its class's partial list, on
-	// top, so the class's next Alloc takes this very block; one now
-	// empty may give its pages back (emptied, release).
-	if s.partialAt < 0 {
-		st.pushPartial(s)
-	}
-	if s.used == 0 {
-		st.emptied(s)
-	}
-	if st.ops++; st.ops >= publishEvery {
-		st.refresh(false)
-	}
-	if invariantsEnabled {
-		st.debugCheck()
-	}
-	return true
 }
 
 // checkReused checks that block i of s, at p, about to be handed out

@@ -86,10 +86,6 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 		return errNoArena("SyncFreeList")
 	}
 	s.mu.Lock()
-	if s.f.st.freeFast(uintptr(p)) {
-		s.mu.Unlock()
-		return nil
-	}
 	defer s.mu.Unlock()
 	return s.f.Free(p)
 }
