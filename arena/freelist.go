@@ -314,7 +314,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s == nil {
 		return f.free(p)
 	}
-	c := s.class // read once: the stores below could change it, for all the compiler knows
+	c := s.class                                                      // read once: the stores below could change it, for all the compiler knows
 	q, r := divide(addr-uintptr(s.base), classSize[c], classRecip[c]) // < 256 KiB: addr is in s
 	if r != 0 || q >= uintptr(classBlocks[c]) {
 		return f.free(p)
