@@ -314,7 +314,9 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s == nil {
 		return f.free(p)
 	}
-	c := s.class                                                      // read once: the stores below could change it, for all the compiler knows
+	// The class, read once: the stores below could change it, for all
+	// the compiler knows, and it would read and check it again.
+	c := s.class
 	q, r := divide(addr-uintptr(s.base), classSize[c], classRecip[c]) // < 256 KiB: addr is in s
 	if r != 0 || q >= uintptr(classBlocks[c]) {
 		return f.free(p)
