@@ -81,11 +81,15 @@ type flState struct {
 	opts   Options
 	closed bool
 	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
-	// plain is set when neither CheckFreed nor sampling is on: small
-	// blocks then take allocFast and Free's fast path. Fixed at NewFreeList.
+	// plain is set when neither CheckFreed nor sampling is on. Fixed at
+	// NewFreeList.
 	plain bool
-	gen   uint64 // Close so far: see State
-	site  uintptr
+	// fast is plain && !closed && !frozen, kept by setFlags: small blocks
+	// take allocFast and Free's fast path when it is set, which then
+	// test one byte where they tested three.
+	fast bool
+	gen  uint64 // Close so far: see State
+	site uintptr
 
 	classes [numClasses]flClass
 	chunks  []*flChunk    // every chunk, in the order mapped
@@ -141,6 +145,14 @@ type flState struct {
 	ops  uint32                   // Allocs and Frees since pub was last refreshed; < publishEvery
 }
 
+// setFlags sets closed and frozen, and fast from them and plain: every
+// change to closed or frozen goes through it, so that fast never lets
+// the fast paths serve a closed or frozen arena.
+func (st *flState) setFlags(closed, frozen bool) {
+	st.closed, st.frozen = closed, frozen
+	st.fast = st.plain && !closed && !frozen
+}
+
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. It returns an error for an option out of range
 // (ErrSize) or one a FreeList does not use (ErrUnsupported): see Options.
@@ -159,6 +171,7 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 	}
 	st.site = pc
 	st.plain = !o.CheckFreed && st.smp == nil
+	st.setFlags(false, false)
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
 	registerAt(Summary{Name: st.name, Kind: kindFreeList}, st.site, st.published, &st.id, &st.slot)
@@ -298,7 +311,7 @@ func (st *flState) checkLimit(n uintptr) error {
 // one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
 	st, addr := f.st, uintptr(p)
-	if st == nil || !st.plain || st.closed || st.frozen {
+	if st == nil || !st.fast {
 		return f.free(p)
 	}
 	// Each test below is one of the general path's: an address in no
@@ -573,7 +586,7 @@ func (f *FreeList) Freeze() error {
 	undo := func() {
 		for _, d := range done {
 			if d.Thaw(0, d.Size()) != nil {
-				st.frozen = true // a mapping stays read-only: refuse writes until Thaw
+				st.setFlags(st.closed, true) // a mapping stays read-only: refuse writes until Thaw
 			}
 		}
 	}
@@ -605,7 +618,7 @@ func (f *FreeList) Freeze() error {
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
 	}
-	st.frozen = true
+	st.setFlags(st.closed, true)
 	return nil
 }
 
@@ -639,7 +652,7 @@ func (f *FreeList) Thaw() error {
 	if st.smp != nil {
 		keep(st.smp.pool.Thaw())
 	}
-	st.frozen = first != nil // a mapping left read-only keeps writes refused; Thaw again
+	st.setFlags(st.closed, first != nil) // a mapping left read-only keeps writes refused; Thaw again
 	return first
 }
 
@@ -671,7 +684,7 @@ func (f *FreeList) Close() error {
 // close retires every mapping into guard's quarantine, naming pcs as the
 // Close site.
 func (st *flState) close(pcs *[4]uintptr) error {
-	st.closed = true
+	st.setFlags(true, st.frozen)
 	unregister(st.id)
 	var first error
 	keep := func(err error) {

@@ -195,11 +195,15 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 // al above smallTableMax, a class with no partial span.
 // O(1) but for the clear.
 func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr) {
-	if st == nil || !st.plain || st.closed || st.frozen || size-1 >= smallTableMax || al-1 >= smallTableMax || al&(al-1) != 0 {
+	if st == nil || !st.fast || al-1 >= smallTableMax || al&(al-1) != 0 {
 		return nil, 0
 	}
-	n := (size + al - 1) &^ (al - 1) // classFor(size, al): no overflow, both are at most 1 KiB
-	if n > smallTableMax {
+	// classFor(size, al). A size of 0 rounds to n == 0, and a size so
+	// large that size+al-1 wraps rounds to 0 too (the wrapped sum is below
+	// al), so one test of n-1 refuses both along with sizes above the
+	// table's.
+	n := (size + al - 1) &^ (al - 1)
+	if n-1 >= smallTableMax {
 		return nil, 0
 	}
 	// The span is the top of the class's partial list: the one a Free
@@ -233,7 +237,13 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	st.requested += uint64(size)
 	st.allocs++
 	if s.used == classBlocks[c] { // full: off the top of the partial list
-		cl.partial[top] = nil
+		// The slot past the new end keeps its pointer until the next
+		// push overwrites it: no store, and no write barrier, on the
+		// path nearly every W2 Alloc takes. It keeps alive only a span
+		// record the arena holds anyway (a full span is in its chunk's
+		// unit table), or one emptied since, for as long as the class's
+		// list is shorter than it was: a bounded retention, never a
+		// dangling pointer.
 		cl.partial = cl.partial[:top]
 		s.partialAt = -1
 	}
