@@ -55,7 +55,18 @@ func (s *SyncFreeList) Malloc(size, align uintptr) (unsafe.Pointer, error) {
 		s.mu.Unlock()
 		return p, nil
 	}
+	return s.allocLocked(size, align, false)
+}
+
+// allocLocked is FreeList.Alloc (zero) or Malloc for what allocFast
+// left, releasing s.mu when it returns. Apart from Alloc and Malloc, so
+// that their fast paths carry no defer's frame.
+// s.mu must be held.
+func (s *SyncFreeList) allocLocked(size, align uintptr, zero bool) (unsafe.Pointer, error) {
 	defer s.mu.Unlock()
+	if zero {
+		return s.f.Alloc(size, align)
+	}
 	return s.f.Malloc(size, align)
 }
 
@@ -76,8 +87,7 @@ func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 		clearBytes(p, dirty)
 		return p, nil
 	}
-	defer s.mu.Unlock()
-	return s.f.Alloc(size, align)
+	return s.allocLocked(size, align, true)
 }
 
 // Free is FreeList.Free under the lock.
@@ -86,6 +96,16 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 		return errNoArena("SyncFreeList")
 	}
 	s.mu.Lock()
+	if !invariantsEnabled && s.f.st.fast {
+		// No defer: a plain, open arena's Free panics on no input (its
+		// errors are values, and it reads no user memory that could
+		// fault), so the Unlock below is always reached. The defer's
+		// frame and call cost about 20 instructions a Free. Debug
+		// builds, whose checks panic, and checking arenas keep it.
+		err := s.f.Free(p)
+		s.mu.Unlock()
+		return err
+	}
 	defer s.mu.Unlock()
 	return s.f.Free(p)
 }
