@@ -342,13 +342,16 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	*w &^= bit
 	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
 	s.used--
-	st.classes[c].inUse--
+	cl := &st.classes[c]
+	cl.inUse--
 	st.frees++
 	// A span that was full goes back on its class's partial list, on
 	// top, so the class's next Alloc takes this very block; one now
-	// empty may give its pages back (emptied, release).
+	// empty may give its pages back (emptied, release). pushPartial
+	// spelled out, with the class already read.
 	if s.partialAt < 0 {
-		st.pushPartial(s)
+		s.partialAt = int32(len(cl.partial))
+		cl.partial = append(cl.partial, s)
 	}
 	if s.used == 0 {
 		st.emptied(s)
