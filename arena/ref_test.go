@@ -210,8 +210,8 @@ func TestRefOfErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		a    *arena.Bump
-		p   *refNode
-		err error
+		p    *refNode
+		err  error
 	}{
 		{"other-arena", b, pa, arena.ErrNotOwned},
 		{"go-heap", b, heap, arena.ErrNotOwned},
