@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 )
 
 // A node links to others by Ref, so it passes the pointer check.
@@ -266,4 +267,27 @@ func TestRefGetAllocs(t *testing.T) {
 		}
 	})
 	assert.Zero(t, n)
+}
+
+// TestRefSampling: in hardened mode, a Bump's unsampled allocations get
+// Refs as usual; a sampled block lives in hardened's pool, outside the
+// chunks, and RefOf refuses it with ErrNotOwned.
+func TestRefSampling(t *testing.T) {
+	b := refBump(t, &arena.Options{Sample: &hardened.Options{Every: 2, Slots: 8}})
+	var ok, refused int
+	for i := range 8 {
+		p, err := arena.New[refNode](b)
+		require.NoError(t, err)
+		p.v = int64(i)
+		r, err := arena.RefOf(b, p)
+		if err != nil {
+			require.ErrorIs(t, err, arena.ErrNotOwned)
+			refused++
+			continue
+		}
+		require.Same(t, p, r.Get(b))
+		ok++
+	}
+	assert.Positive(t, ok)
+	assert.Positive(t, refused)
 }
