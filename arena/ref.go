@@ -65,9 +65,10 @@ const (
 // A Ref is 8 bytes and comparable; copy it freely, store it in arena
 // memory or on the Go heap. Today only a Bump hands out Refs; a Ref
 // into a Bump is valid until the Bump's next Reset or its Close (Get
-// returns nil after either; see Get for the limits of that check). A Ref
-// holds no lock: Get is safe for concurrent use with other Gets, not with
-// the arena's Reset, Trim or Close.
+// returns nil after either, and after Pool.Put; see Get for the limits
+// of that check). A Ref holds no lock: Gets may run concurrently with each
+// other (on a frozen Bump, say), not with anything that changes the arena
+// (an allocation may map a chunk and grow its table; Reset, Trim, Close).
 type Ref[T any] struct {
 	v uint64 // offset | generation<<refOffBits | tag<<(refOffBits+8); 0 for the zero Ref
 }
@@ -105,7 +106,7 @@ func RefOf[T any](b *Bump, p *T) (Ref[T], error) {
 // system call and no Go heap allocation, and is inlined (cost 79 of
 // 80): a shift, a load from a small table and a compare more than
 // following a pointer (BenchmarkRefTraversal). Safe for concurrent use
-// with other Gets; not with b's Reset, Trim or Close.
+// with other Gets; not with anything that changes b (see Ref).
 func (r Ref[T]) Get(b *Bump) *T {
 	var zero T
 	if b != nil && b.st != nil {

@@ -291,3 +291,23 @@ func TestRefSampling(t *testing.T) {
 	assert.Positive(t, ok)
 	assert.Positive(t, refused)
 }
+
+// TestRefPool: Put resets the arena, so a Ref made before Put resolves
+// to nil in the same arena handed out again by Get.
+func TestRefPool(t *testing.T) {
+	pool, err := arena.NewPool(nil)
+	require.NoError(t, err)
+	defer pool.Close()
+	b, err := pool.Get()
+	require.NoError(t, err)
+	_, r := newRef(t, b, 1)
+	require.NoError(t, pool.Put(b))
+	assert.Nil(t, r.Get(b), "while pooled")
+	b2, err := pool.Get()
+	require.NoError(t, err)
+	require.Same(t, b, b2, "the pool hands the same arena out again")
+	assert.Nil(t, r.Get(b2), "after Get")
+	p, r2 := newRef(t, b2, 2)
+	assert.Same(t, p, r2.Get(b2))
+	require.NoError(t, pool.Put(b2))
+}
