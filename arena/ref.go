@@ -76,10 +76,13 @@ type Ref[T any] struct {
 // RefOf returns a Ref to *p, which must lie in memory that the Bump b
 // handed out since its last Reset (from New, MakeSlice or Alloc). A nil
 // p gives the zero Ref. It returns ErrNoArena for a nil or zero Bump,
-// ErrClosed after Close, and ErrNotOwned if *p is not wholly inside
-// bytes b handed out in its current generation (memory of another
-// arena or of the Go heap, a zero-size T, a block sampled by hardened
-// mode). O(1) for memory of the current chunk, O(chunks) otherwise.
+// ErrClosed after Close, and ErrNotOwned if *p is not wholly inside the
+// used part of one of b's chunks (memory of another arena or of the Go
+// heap, a zero-size T, a block sampled by hardened mode, or a pointer
+// from before a Reset past what the current chunk has handed out since;
+// one into a chunk the arena has moved past again is not told apart,
+// and gets a Ref to whatever now lies there). O(1) for memory of the
+// current chunk, O(chunks) otherwise.
 func RefOf[T any](b *Bump, p *T) (Ref[T], error) {
 	switch {
 	case p == nil:
