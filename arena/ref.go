@@ -28,12 +28,13 @@ import (
 // table (in L1), a bound check and an add. BenchmarkRefTraversal measures
 // it on a 10M-node list against following a pointer and against base
 // plus offset, what a contiguous arena costs: with a cache miss per node,
-// 1.04x and 1.02x a pointer; with every node a cache hit, 1.75x and 1.15x,
-// the slot load on the chain from node to node costing 2.6 ns
-// (bench/issue-15-ref.txt). Reserving each Bump's chunks inside one range
-// would remove that load for the cache-hit case, at the price chunks.go
-// gives against it; the table keeps chunks as they are, and a contiguous
-// arena is its special case of one slot run from offset 0.
+// 1.04x and 1.05x a pointer (within the noise); with every node a cache
+// hit, 1.83x and 1.16x, the slot load on the chain from node to node
+// costing 2.7 ns (bench/issue-15-ref.txt). Reserving each Bump's chunks
+// inside one range would remove that load for the cache-hit case, at the
+// price chunks.go gives against it; the table keeps chunks as they are,
+// and a contiguous arena is its special case of one slot run from
+// offset 0.
 //
 // A Ref is 64 bits: the offset (refOffBits, so 1 TiB of offset space,
 // 2^18 slots), then 8 bits of the arena's generation, then 16 bits of a
