@@ -28,7 +28,9 @@ import (
 // quarantine past its bound. Realloc of a large block moves its pages
 // to the new block instead of copying them (mremap, on Linux). Its
 // bookkeeping lives on the Go heap, out of line, so a write past a block
-// cannot corrupt the allocator.
+// cannot corrupt the allocator. The pages of a span emptied by Free go
+// back to the kernel with those of the spans emptied next to it, once
+// 1 MiB of them waits, or at Stats.
 //
 // Free refuses, changing nothing, every pointer that is not a block's
 // start (ErrInvalidFree) or that the arena never handed out
@@ -78,15 +80,27 @@ type flState struct {
 	name   string
 	opts   Options
 	closed bool
-	frozen bool   // Freeze made every mapping read-only; Alloc and Free are refused
-	gen    uint64 // Close so far: see State
-	site   uintptr
+	frozen bool // Freeze made every mapping read-only; Alloc and Free are refused
+	// plain is set when neither CheckFreed nor sampling is on. Fixed at
+	// NewFreeList.
+	plain bool
+	// fast is plain && !closed && !frozen, kept by setFlags: small blocks
+	// take allocFast and Free's fast path when it is set, which then
+	// test one byte where they tested three.
+	fast bool
+	gen  uint64 // Close so far: see State
+	site uintptr
 
 	classes [numClasses]flClass
-	chunks  []*flChunk              // every chunk, in the order mapped
-	current *flChunk                // the chunk new spans are cut from
-	free    [2][]spanSlot           // free span slots: [0] one unit, [1] four units
-	large   map[uintptr]*largeBlock // by start address
+	chunks  []*flChunk    // every chunk, in the order mapped
+	current *flChunk      // the chunk new spans are cut from
+	free    [2][]spanSlot // free span slots: [0] one unit, [1] four units
+	// waiting holds emptied spans whose pages have not gone back to the
+	// OS yet, at most releaseBatch bytes of them, in the order emptied;
+	// their units become free slots when they do (release).
+	waiting      []waitingSpan
+	waitingBytes uintptr
+	large        map[uintptr]*largeBlock // by start address
 	// chunkMap finds the chunk of an address, largeMap the large blocks
 	// overlapping its 4 MiB granule: see freelist_pagemap.go.
 	chunkMap granuleMap[*flChunk]
@@ -94,7 +108,7 @@ type flState struct {
 	ranges   []Range // the mappings' ranges, as last assembled; nil when they changed since
 
 	mapped    uintptr // usable bytes of chunks and large blocks; <= opts.Limit if set
-	inUse     uintptr // bytes of live blocks, at their block size
+	inUse     uintptr // bytes of live large blocks; small ones are counted by class: see inUseBytes
 	requested uint64  // bytes asked for, ever
 	allocs    uint64
 	frees     uint64
@@ -131,6 +145,14 @@ type flState struct {
 	ops  uint32                   // Allocs and Frees since pub was last refreshed; < publishEvery
 }
 
+// setFlags sets closed and frozen, and fast from them and plain: every
+// change to closed or frozen goes through it, so that fast never lets
+// the fast paths serve a closed or frozen arena.
+func (st *flState) setFlags(closed, frozen bool) {
+	st.closed, st.frozen = closed, frozen
+	st.fast = st.plain && !closed && !frozen
+}
+
 // NewFreeList returns an empty free-list arena; nothing is mapped until
 // the first allocation. It returns an error for an option out of range
 // (ErrSize) or one a FreeList does not use (ErrUnsupported): see Options.
@@ -148,6 +170,8 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 		return nil, err
 	}
 	st.site = pc
+	st.plain = !o.CheckFreed && st.smp == nil
+	st.setFlags(false, false)
 	f := &FreeList{st: st}
 	f.cl = runtime.AddCleanup(f, (*flState).leaked, st)
 	registerAt(Summary{Name: st.name, Kind: kindFreeList}, st.site, st.published, &st.id, &st.slot)
@@ -175,6 +199,10 @@ func newFreeList(opts *Options, pc uintptr) (*FreeList, error) {
 // cut from pages fresh from the kernel, reads zero already. O(1) in the
 // number of live blocks; the clear is O(size).
 func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
+	if p, dirty := f.st.allocFast(size, al); p != nil {
+		clearBytes(p, dirty)
+		return p, nil
+	}
 	if f.st == nil {
 		return nil, errNoArena("FreeList")
 	}
@@ -190,6 +218,9 @@ func (f *FreeList) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 // it saves touching a whole block (a 516-byte block on average in W2)
 // that the caller is about to fill anyway. The same errors as Alloc.
 func (f *FreeList) Malloc(size, al uintptr) (unsafe.Pointer, error) {
+	if p, _ := f.st.allocFast(size, al); p != nil {
+		return p, nil
+	}
 	if f.st == nil {
 		return nil, errNoArena("FreeList")
 	}
@@ -279,6 +310,63 @@ func (st *flState) checkLimit(n uintptr) error {
 // index by a multiply; a large block by its address, and a pointer into
 // one among the few large blocks sharing its 4 MiB granule.
 func (f *FreeList) Free(p unsafe.Pointer) error {
+	st, addr := f.st, uintptr(p)
+	if st == nil || !st.fast {
+		return f.free(p)
+	}
+	// Each test below is one of the general path's: an address in no
+	// chunk (nil, a large or sampled block, another arena's), in units
+	// no span holds, inside a block or past the span's last, or whose
+	// block is free. Any of them hands the address to free, which says
+	// which error it is.
+	ch := st.chunkAt(addr)
+	if ch == nil {
+		return f.free(p)
+	}
+	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer] // addr-ch.addr < chunkBytes: the granule is the chunk's
+	if s == nil {
+		return f.free(p)
+	}
+	// The class, read once: the stores below could change it, for all
+	// the compiler knows, and it would read and check it again.
+	c := s.class
+	q, r := divide(addr-uintptr(s.base), classSize[c], classRecip[c]) // < 256 KiB: addr is in s
+	if r != 0 || q >= uintptr(classBlocks[c]) {
+		return f.free(p)
+	}
+	w, bit := &s.bits[q/64], uint64(1)<<(q%64)
+	if *w&bit == 0 {
+		return f.free(p)
+	}
+	// Free it: its word has a free block now, whatever it had before.
+	*w &^= bit
+	s.avail[q>>12&1] |= 1 << (q / 64 % 64)
+	s.used--
+	cl := &st.classes[c]
+	cl.inUse--
+	st.frees++
+	// A span that was full goes back on its class's partial list, on
+	// top, so the class's next Alloc takes this very block; one now
+	// empty may give its pages back (emptied, release). pushPartial
+	// spelled out, with the class already read.
+	if s.partialAt < 0 {
+		s.partialAt = int32(len(cl.partial))
+		cl.partial = append(cl.partial, s)
+	}
+	if s.used == 0 {
+		st.emptied(s)
+	}
+	if st.ops++; st.ops >= publishEvery {
+		st.refresh(false)
+	}
+	if invariantsEnabled {
+		st.debugCheck()
+	}
+	return nil
+}
+
+// free is Free for every case.
+func (f *FreeList) free(p unsafe.Pointer) error {
 	st := f.st
 	if st == nil {
 		return errNoArena("FreeList")
@@ -309,17 +397,21 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s == nil {
 		return st.freeLarge(p)
 	}
+	st.freeSmall(s, i, p)
+	return nil
+}
+
+// freeSmall frees block i of s, at p, which is allocated. O(1) but for
+// emptied's system call.
+func (st *flState) freeSmall(s *span, i uint32, p unsafe.Pointer) {
 	st.frees++
 	st.tick()
 	s.bits[i/64] &^= 1 << (i % 64)
 	s.used--
-	s.hint = min(s.hint, i/64)
-	cl := &st.classes[s.class]
-	cl.inUse--
-	cl.free++
-	st.inUse -= s.size
+	s.avail[i/4096] |= 1 << (i / 64 % 64)
+	st.classes[s.class].inUse--
 	if st.opts.CheckFreed {
-		clearBytes(p, s.size)
+		clearBytes(p, s.blockSize())
 	}
 	if s.partialAt < 0 {
 		st.pushPartial(s)
@@ -327,7 +419,6 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if s.used == 0 {
 		st.emptied(s)
 	}
-	return nil
 }
 
 // errSampled is find's answer for a pointer into a sampled block, which
@@ -356,18 +447,18 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 			}
 			return nil, 0, fmt.Errorf("%w: %#x is in free pages of %q", ErrInvalidFree, addr, st.name)
 		}
-		q, r := divide(off-s.off, s.size, s.recip) // off-s.off < 256 KiB
-		if r != 0 || q >= uintptr(s.n) {
-			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, r, s.size, st.name)
+		q, r := divide(off-s.off, s.blockSize(), classRecip[s.class]) // off-s.off < 256 KiB
+		if r != 0 || q >= uintptr(s.blocks()) {
+			return nil, 0, fmt.Errorf("%w: %#x is %d bytes into a %d-byte block of %q", ErrInvalidFree, addr, r, s.blockSize(), st.name)
 		}
 		i := uint32(q)
 		if s.bits[i/64]&(1<<(i%64)) == 0 {
-			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.size, addr, st.name)
+			return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q", ErrDoubleFree, s.blockSize(), addr, st.name)
 		}
 		if st.retired > 0 {
 			if _, ok := st.withdrawn[addr]; ok {
 				return nil, 0, fmt.Errorf("%w: %d-byte block at %#x in %q was freed, written after free, and withdrawn",
-					ErrDoubleFree, s.size, addr, st.name)
+					ErrDoubleFree, s.blockSize(), addr, st.name)
 			}
 		}
 		return s, i, nil
@@ -419,7 +510,7 @@ func (f *FreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 	case s == nil:
 		return st.large[uintptr(p)].size, nil
 	}
-	return s.size, nil
+	return s.blockSize(), nil
 }
 
 // Realloc resizes the block at p to n bytes, keeping min(old, n) bytes of
@@ -498,7 +589,7 @@ func (f *FreeList) Freeze() error {
 	undo := func() {
 		for _, d := range done {
 			if d.Thaw(0, d.Size()) != nil {
-				st.frozen = true // a mapping stays read-only: refuse writes until Thaw
+				st.setFlags(st.closed, true) // a mapping stays read-only: refuse writes until Thaw
 			}
 		}
 	}
@@ -530,7 +621,7 @@ func (f *FreeList) Freeze() error {
 			return fmt.Errorf("arena: freeze %q: %w", st.name, err)
 		}
 	}
-	st.frozen = true
+	st.setFlags(st.closed, true)
 	return nil
 }
 
@@ -564,7 +655,7 @@ func (f *FreeList) Thaw() error {
 	if st.smp != nil {
 		keep(st.smp.pool.Thaw())
 	}
-	st.frozen = first != nil // a mapping left read-only keeps writes refused; Thaw again
+	st.setFlags(st.closed, first != nil) // a mapping left read-only keeps writes refused; Thaw again
 	return first
 }
 
@@ -596,7 +687,7 @@ func (f *FreeList) Close() error {
 // close retires every mapping into guard's quarantine, naming pcs as the
 // Close site.
 func (st *flState) close(pcs *[4]uintptr) error {
-	st.closed = true
+	st.setFlags(true, st.frozen)
 	unregister(st.id)
 	var first error
 	keep := func(err error) {
@@ -619,6 +710,7 @@ func (st *flState) close(pcs *[4]uintptr) error {
 	st.chunkMap, st.largeMap = granuleMap[*flChunk]{}, granuleMap[[]*largeBlock]{}
 	st.classes = [numClasses]flClass{}
 	st.free = [2][]spanSlot{}
+	st.waiting, st.waitingBytes = nil, 0
 	st.mapped, st.inUse = 0, 0
 	return first
 }
@@ -632,7 +724,7 @@ func (f *FreeList) Unfreed() Unfreed {
 	if st == nil {
 		return Unfreed{} // the zero FreeList
 	}
-	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUse)}
+	u := Unfreed{Name: st.name, Blocks: len(st.large), Bytes: uint64(st.inUseBytes())}
 	for c := range st.classes {
 		u.Blocks += int(st.classes[c].inUse)
 	}

@@ -33,6 +33,14 @@ var classSize = func() [numClasses]uintptr {
 	return s
 }()
 
+// classBlocks[c] is how many blocks a span of class c holds.
+var classBlocks = func() (n [numClasses]uint32) {
+	for c := range n {
+		n[c] = uint32(spanBytes(c) / classSize[c])
+	}
+	return n
+}()
+
 // classRecip[c] is recip(classSize[c]), for dividing by a class size
 // with a multiply.
 var classRecip = func() [numClasses]uint64 {
@@ -57,15 +65,31 @@ func classOf(size uintptr) int {
 
 // classFor returns the smallest class holding size bytes whose block
 // size is a multiple of align, or -1 when none is at most smallMax.
-// align is a power of two no larger than the page size.
+// align is a power of two no larger than the page size. O(1): it is the
+// class of size rounded up to align, because a class above 2^k is a
+// multiple of 2^(k-3), and a multiple of a larger power of two above 2^k
+// is a class of its own (TestClassFor checks every size and alignment).
 func classFor(size, align uintptr) int {
-	if size == 0 || size > smallMax {
+	n := (size + align - 1) &^ (align - 1)
+	if size == 0 || n > smallMax || n < size {
 		return -1
 	}
-	for c := classOf(size); c < numClasses; c++ {
-		if classSize[c]&(align-1) == 0 {
-			return c
-		}
+	if n <= smallTableMax {
+		return int(smallClass[(n+7)>>3])
 	}
-	return -1
+	return classOf(n)
 }
+
+// smallTableMax is the largest size smallClass answers for: the sizes
+// of W2 and of most small objects, in 129 bytes of table (three cache
+// lines) instead of classOf's arithmetic.
+const smallTableMax = 1024
+
+// smallClass[(n+7)/8] is classOf(n) for 0 < n <= smallTableMax: every
+// class is a multiple of 8, so n and n rounded up to 8 share a class.
+var smallClass = func() (t [smallTableMax/8 + 1]uint8) {
+	for i := 1; i < len(t); i++ {
+		t[i] = uint8(classOf(uintptr(i) * 8))
+	}
+	return t
+}()

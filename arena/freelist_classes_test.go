@@ -2,6 +2,7 @@ package arena
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,4 +38,37 @@ func TestClasses(t *testing.T) {
 	assert.Equal(t, uintptr(144), classSize[classFor(129, 16)])
 	assert.Equal(t, -1, classFor(smallMax+1, 8))
 	assert.Equal(t, -1, classFor(0, 8))
+}
+
+// TestClassFor checks classFor's shortcut against the definition: the
+// first class at or above size's that is a multiple of align, for every
+// size and power-of-two alignment up to the page size.
+func TestClassFor(t *testing.T) {
+	for al := uintptr(1); al <= 4096; al *= 2 {
+		for size := uintptr(1); size <= smallMax+1; size++ {
+			want := -1
+			for c := classOf(min(size, smallMax)); size <= smallMax && c < numClasses; c++ {
+				if classSize[c]%al == 0 {
+					want = c
+					break
+				}
+			}
+			if got := classFor(size, al); got != want {
+				t.Fatalf("classFor(%d, %d) = %d, want %d", size, al, got, want)
+			}
+		}
+	}
+}
+
+// TestSpanLayout checks that a span record is a 128-byte Go object, so
+// 128-byte aligned, with every field Alloc and Free use in its first
+// line.
+func TestSpanLayout(t *testing.T) {
+	var s span
+	assert.Equal(t, uintptr(128), unsafe.Sizeof(s))
+	assert.LessOrEqual(t, unsafe.Offsetof(s.avail)+unsafe.Sizeof(s.avail), uintptr(64))
+	assert.LessOrEqual(t, unsafe.Offsetof(s.partialAt)+unsafe.Sizeof(s.partialAt), uintptr(64))
+	for c := range numClasses {
+		assert.Equal(t, uintptr(classBlocks[c]), spanBytes(c)/classSize[c], "class %d", c)
+	}
 }

@@ -14,8 +14,11 @@ type flClass struct {
 	partial []*span // spans with at least one free block
 	spare   *span   // one empty span kept, so alloc/free at a span's edge makes no system call
 	spans   int     // spans of this class, spare included
-	inUse   uint64  // blocks allocated
-	free    uint64  // free blocks in this class's spans
+	inUse   uint64  // blocks allocated and live
+	// withdrawn counts the blocks CheckFreed withdrew, allocated but not
+	// in use: the class's free blocks are its spans' blocks less these
+	// and inUse (freeBlocks).
+	withdrawn uint64
 	// dead holds span records whose pages went back to the OS, at most
 	// deadKept, so that a span cut again reuses one with its bitmap and
 	// free list instead of allocating: churn at a span's edge makes no
@@ -48,39 +51,89 @@ type flChunk struct {
 
 // A span is a run of units cut into blocks of one class. Its metadata
 // lives on the Go heap, and its bitmap is all it keeps per block: a
-// block below fresh whose bit is clear is free, and Alloc finds one by
-// scanning from hint (mimalloc and Go's own mspan find free slots in a
-// bitmap too). That is 1 bit of Go heap per block, where a stack of
-// free indexes cost 32 more, and a Free touches one line of the span and
-// one word of its bitmap.
-//
-// The fields Free and Alloc read come first, in one 64-byte line.
+// block whose bit is clear is free, and Alloc finds the lowest one with
+// two count-trailing-zeros, the first in avail, a summary of which
+// bitmap words have a free block, the second in that word (Go's mspan
+// caches its free bits in a word the same way). That is 1 bit of Go heap
+// per block, where a stack of free indexes cost 32 more, and a Free or an
+// Alloc touches one line of the span and one word of its bitmap: base
+// spares them a load of the chunk's record for the block's address.
 type span struct {
-	bits  []uint64 // bit i set: block i is allocated; len (n+63)/64
-	size  uintptr  // block size
-	recip uint64   // recip(size): find divides by the block size with a multiply
-	n     uint32   // blocks
-	used  uint32   // blocks allocated; used <= fresh
-	fresh uint32   // blocks [fresh, n) were never handed out and read zero
-	hint  uint32   // every bitmap word below hint is full up to fresh; hint <= (fresh+63)/64
+	// The fields Free and Alloc use, in the record's first line: the
+	// record is padded to 128 bytes, a Go size class whose objects are
+	// 128-byte aligned. The block size, block count and reciprocal are
+	// the class's, read from tables that stay in L1.
+	bits  []uint64       // bit i set: block i is allocated; len (blocks()+63)/64
+	base  unsafe.Pointer // block 0: the chunk's base + off
+	used  uint32         // blocks allocated; used <= fresh
+	fresh uint32         // blocks [fresh, blocks()) were never handed out and read zero
 	class int32
 	// partialAt is the span's index in its class's partial list, or -1
 	// when it is not on it (full, or the spare).
 	partialAt int32
-	chunk     *flChunk
-	off       uintptr // from the chunk's base
+	// avail summarises bits: bit w%64 of avail[w/64] is set when bits[w]
+	// has a free block. The bits past the last block are set, as if
+	// allocated, so that a word is full when it is all ones.
+	avail [2]uint64
+
+	chunk *flChunk
+	off   uintptr // from the chunk's base
+	_     [48]byte
 }
 
-// freeBelowFresh returns the lowest free block below s.fresh, moving
-// s.hint to its word; s.used < s.fresh. O(bitmap words scanned), at
-// most (n+63)/64: 128 for the smallest class, whatever else is live.
-func (s *span) freeBelowFresh() uint32 {
-	for w := s.hint; ; w++ {
-		if x := ^s.bits[w]; x != 0 {
-			s.hint = w
-			return w*64 + uint32(bits.TrailingZeros64(x)) // below fresh: bits from fresh on are clear, and one below is
+// blockSize returns the span's block size, its class's.
+func (s *span) blockSize() uintptr { return classSize[s.class] }
+
+// blocks returns how many blocks the span holds.
+func (s *span) blocks() uint32 { return classBlocks[s.class] }
+
+// firstFree returns the lowest free block; s.used < s.blocks(). It is below
+// s.fresh when a block handed out before is free, and s.fresh otherwise:
+// every block from fresh on is free. O(1): the summary names the first
+// word with a free block, as Go's mspan caches its free bits.
+func (s *span) firstFree() uint32 {
+	w := uint32(bits.TrailingZeros64(s.avail[0]))
+	if w == 64 {
+		w += uint32(bits.TrailingZeros64(s.avail[1]))
+	}
+	return w*64 + uint32(bits.TrailingZeros64(^s.bits[w]))
+}
+
+// firstSetFrom returns the first allocated block at or after i, or n:
+// arenadebug's check that no block from fresh on is allocated. O(blocks).
+func (s *span) firstSetFrom(i uint32) uint32 {
+	for ; i < s.blocks(); i++ {
+		if s.bits[i/64]>>(i%64)&1 != 0 {
+			return i
 		}
 	}
+	return s.blocks()
+}
+
+// tailBits returns how many bits past n the last word of a bitmap of n
+// blocks has.
+func tailBits(n uint32) uint32 { return (64 - n%64) % 64 }
+
+// reset makes s a span of its class with no block allocated, reusing
+// its bitmap if it has one: every word clear but for the bits past the
+// last block, every word marked available in the summary. At most 8192
+// blocks, spanUnit over the smallest class.
+func (s *span) reset() {
+	n := s.blocks()
+	words := (n + 63) / 64
+	if uint32(len(s.bits)) != words {
+		s.bits = make([]uint64, words)
+	} else {
+		clear(s.bits)
+	}
+	if t := tailBits(n); t > 0 {
+		s.bits[words-1] = ^uint64(0) << (64 - t)
+	}
+	s.avail = [2]uint64{}
+	for w := range words {
+		s.avail[w/64] |= 1 << (w % 64)
+	}
+	s.used, s.fresh = 0, 0
 }
 
 // spanSlot is a free run of units.
@@ -93,58 +146,140 @@ type spanSlot struct {
 // handed out before (one never handed out reads zero already: its pages
 // came from the kernel, or from Release, or were cleared when a Release
 // failed). With CheckFreed a reused block is checked to read zero
-// instead, zero or not.
+// instead, zero or not. O(1) but for newSpan's system calls and the
+// clear.
 func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	cl := &st.classes[c]
-	for {
-		if len(cl.partial) == 0 {
-			if err := st.newSpan(c); err != nil {
-				return nil, err
-			}
+	if len(cl.partial) == 0 {
+		if err := st.newSpan(c); err != nil {
+			return nil, err
 		}
-		s := cl.partial[len(cl.partial)-1]
-		var i uint32
-		recycled := s.used < s.fresh
-		if recycled {
-			i = s.freeBelowFresh()
-		} else {
-			i = s.fresh
-			s.fresh++
-		}
-		p := add(s.chunk.base, s.off+uintptr(i)*s.size)
-		if recycled {
-			if st.opts.CheckFreed {
-				if at := nonZero(p, s.size); at >= 0 {
-					// Withdraw the block for good: it stays marked
-					// allocated and is never handed out again.
-					s.bits[i/64] |= 1 << (i % 64)
-					s.used++
-					cl.free--
-					st.retired++
-					if st.withdrawn == nil {
-						st.withdrawn = make(map[uintptr]struct{})
-					}
-					st.withdrawn[uintptr(p)] = struct{}{}
-					if s.used == s.n {
-						st.dropPartial(s)
-					}
-					return nil, fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
-						ErrWriteAfterFree, s.size, uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
-				}
-			} else if zero {
-				clearBytes(p, s.size)
-			}
-		}
-		s.bits[i/64] |= 1 << (i % 64)
-		s.used++
-		cl.inUse++
-		cl.free--
-		st.inUse += s.size
-		if s.used == s.n {
-			st.dropPartial(s)
-		}
-		return p, nil
 	}
+	s := cl.partial[len(cl.partial)-1]
+	i := s.firstFree()
+	p := add(s.base, uintptr(i)*s.blockSize())
+	if i >= s.fresh {
+		s.fresh = i + 1 // i == fresh: a block never handed out, which reads zero
+	} else if st.opts.CheckFreed {
+		if err := st.checkReused(s, i, p); err != nil {
+			return nil, err
+		}
+	} else if zero {
+		clearBytes(p, s.blockSize())
+	}
+	w := &s.bits[i/64]
+	if *w |= 1 << (i % 64); *w == ^uint64(0) {
+		s.avail[i/4096] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	cl.inUse++
+	if s.used == s.blocks() {
+		st.dropPartial(s)
+	}
+	return p, nil
+}
+
+// The fast paths. allocFast, and the start of Free, are allocSmall and
+// free's small-block case for the common arena, with nothing to check
+// (plain) and nothing to report: no error built, the class read from a
+// table, the span from the top of its partial list, the block from the
+// span's summary and bitmap. They do exactly what the general path does
+// for the same block, which they leave every other case to.
+
+// allocFast returns a block of size bytes aligned to al and how many of
+// its bytes Alloc must clear (its block size if it was handed out
+// before, 0 if it reads zero already: the caller clears, so that a
+// SyncFreeList clears outside its lock), or nil when the general path
+// must answer: the
+// zero FreeList, a closed, frozen or checking arena, a size rounded up to
+// al above smallTableMax, a class with no partial span.
+// O(1) but for the clear.
+func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr) {
+	if st == nil || !st.fast || al-1 >= smallTableMax || al&(al-1) != 0 {
+		return nil, 0
+	}
+	// classFor(size, al). A size of 0 rounds to n == 0, and a size so
+	// large that size+al-1 wraps rounds to 0 too (the wrapped sum is below
+	// al), so one test of n-1 refuses both along with sizes above the
+	// table's.
+	n := (size + al - 1) &^ (al - 1)
+	if n-1 >= smallTableMax {
+		return nil, 0
+	}
+	// The span is the top of the class's partial list: the one a Free
+	// pushed last, whose record and bitmap that Free has just brought
+	// into the cache. No partial span means a new one to cut, perhaps
+	// a chunk to map: newSpan's business, on the general path.
+	cl := &st.classes[smallClass[(n+7)>>3]]
+	top := len(cl.partial) - 1
+	if top < 0 {
+		return nil, 0
+	}
+	s := cl.partial[top]
+	c := s.class // read once: the stores below could change it, for all the compiler knows
+	i := s.firstFree()
+	p = add(s.base, uintptr(i)*classSize[c])
+	// A block from fresh on was never handed out and reads zero, as its
+	// pages came from the kernel (or Release); one below was, and holds
+	// its last owner's bytes.
+	if i >= s.fresh {
+		s.fresh = i + 1
+	} else {
+		dirty = classSize[c]
+	}
+	// Mark it allocated, and its word full in the summary if it is now.
+	w := &s.bits[i/64]
+	if *w |= 1 << (i % 64); *w == ^uint64(0) {
+		s.avail[i>>12&1] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	cl.inUse++
+	st.requested += uint64(size)
+	st.allocs++
+	if s.used == classBlocks[c] { // full: off the top of the partial list
+		// The slot past the new end keeps its pointer until the next
+		// push overwrites it: no store, and no write barrier, on the
+		// path nearly every W2 Alloc takes. It keeps alive only a span
+		// record the arena holds anyway (a full span is in its chunk's
+		// unit table), or one emptied since, for as long as the class's
+		// list is shorter than it was: a bounded retention, never a
+		// dangling pointer.
+		cl.partial = cl.partial[:top]
+		s.partialAt = -1
+	}
+	if st.ops++; st.ops >= publishEvery {
+		st.refresh(false)
+	}
+	if invariantsEnabled {
+		st.debugCheck()
+	}
+	return p, dirty
+}
+
+// checkReused checks that block i of s, at p, about to be handed out
+// again, still reads zero as CheckFreed's Free left it. If not, it
+// withdraws the block for good (it stays marked allocated and is never
+// handed out again) and returns ErrWriteAfterFree.
+func (st *flState) checkReused(s *span, i uint32, p unsafe.Pointer) error {
+	at := nonZero(p, s.blockSize())
+	if at < 0 {
+		return nil
+	}
+	if s.bits[i/64] |= 1 << (i % 64); s.bits[i/64] == ^uint64(0) {
+		s.avail[i/4096] &^= 1 << (i / 64 % 64)
+	}
+	s.used++
+	st.classes[s.class].withdrawn++
+	st.retired++
+	if st.withdrawn == nil {
+		st.withdrawn = make(map[uintptr]struct{})
+	}
+	st.withdrawn[uintptr(p)] = struct{}{}
+	if s.used == s.blocks() {
+		st.dropPartial(s)
+	}
+	return fmt.Errorf("%w: %d-byte block at %#x of %q written after it was freed (byte %d is %#x)",
+		ErrWriteAfterFree, s.blockSize(), uintptr(p), st.name, at, *(*byte)(add(p, uintptr(at))))
 }
 
 // nonZero returns the offset of the first non-zero byte of [p, p+n), or
@@ -190,6 +325,9 @@ func (st *flState) newSpan(c int) error {
 		kind = 1
 	}
 	var slot spanSlot
+	if len(st.free[kind]) == 0 && len(st.waiting) > 0 {
+		st.release() // reuse the units of emptied spans before cutting new ones
+	}
 	if n := len(st.free[kind]); n > 0 {
 		slot = st.free[kind][n-1]
 		st.free[kind] = st.free[kind][:n-1]
@@ -211,26 +349,21 @@ func (st *flState) newSpan(c int) error {
 			canPopulate.Store(false)
 		}
 	}
-	size := classSize[c]
-	n := uint32(bytes / size)
-	var s *span
+	s := &span{}
 	if k := len(cl.dead); k > 0 {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
-		clear(s.bits) // the bitmap keeps its length: same class, same n
-		*s = span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n, bits: s.bits}
-	} else {
-		s = &span{chunk: slot.chunk, off: slot.off, class: int32(c), size: size, recip: recip(size), n: n,
-			bits: make([]uint64, (n+63)/64)}
 	}
+	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c),
+		bits: s.bits} // a dead record keeps its bitmap: same class, same length
+	s.reset()
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
 		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)
 	}
 	st.pushPartial(s)
 	cl.spans++
-	cl.free += uint64(n)
 	return nil
 }
 
@@ -282,28 +415,66 @@ func (st *flState) emptied(s *span) {
 		return
 	}
 	bytes := spanBytes(int(s.class))
-	if err := s.chunk.r.Release(int(s.off), int(bytes)); err == nil {
-		st.released += uint64(bytes)
-	} else {
-		// The pages keep their bytes, yet the next span cut here
-		// hands its blocks out as never used, unzeroed: clear them.
-		clearBytes(add(s.chunk.base, s.off), bytes)
-	}
-	st.syscalls++
 	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
 		s.chunk.units[u] = nil
 	}
-	kind := 0
-	if bytes > spanUnit {
-		kind = 1
+	st.waiting = append(st.waiting, waitingSpan{s.chunk, s.off, bytes})
+	if st.waitingBytes += bytes; st.waitingBytes >= releaseBatch {
+		st.release()
 	}
-	st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
 	cl.spans--
-	cl.free -= uint64(s.n)
 	if len(cl.dead) < deadKept {
-		s.chunk = nil // the record must not keep a closed chunk's metadata
+		s.chunk, s.base = nil, nil // the record must not keep a closed chunk's metadata
 		cl.dead = append(cl.dead, s)
 	}
+}
+
+// releaseBatch is how many bytes of emptied spans wait before their pages
+// go back to the OS together, in one system call per run of adjacent
+// spans: freeing 1M 64-byte blocks in the order they were allocated
+// (W5) empties 977 spans side by side, which makes 62 madvise calls
+// instead of 977. At most this many bytes stay resident meanwhile;
+// Stats, and a class that needs a span when no free slot is left, give
+// them back at once.
+const releaseBatch = 1 << 20
+
+// waitingSpan is an emptied span whose pages wait to go back to the OS.
+type waitingSpan struct {
+	chunk *flChunk
+	off   uintptr // from the chunk's base
+	n     uintptr // bytes: spanUnit or 4*spanUnit
+}
+
+// release gives the pages of the emptied spans in st.waiting back to
+// the OS, one system call per run of spans adjacent in a chunk, and makes
+// their units free slots. O(spans waiting).
+func (st *flState) release() {
+	w := st.waiting
+	for i := 0; i < len(w); {
+		ch, end, j := w[i].chunk, w[i].off+w[i].n, i+1
+		for j < len(w) && w[j].chunk == ch && w[j].off == end {
+			end += w[j].n
+			j++
+		}
+		if err := ch.r.Release(int(w[i].off), int(end-w[i].off)); err == nil {
+			st.released += uint64(end - w[i].off)
+		} else {
+			// The pages keep their bytes, yet the next span cut here
+			// hands its blocks out as never used, unzeroed: clear them.
+			clearBytes(add(ch.base, w[i].off), end-w[i].off)
+		}
+		st.syscalls++
+		for _, s := range w[i:j] {
+			kind := 0
+			if s.n > spanUnit {
+				kind = 1
+			}
+			st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
+		}
+		i = j
+	}
+	clear(w) // the chunks' records are not kept alive by a stale entry
+	st.waiting, st.waitingBytes = w[:0], 0
 }
 
 // spanBytes is how much memory a span of class c takes: 64 KiB for

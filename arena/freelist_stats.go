@@ -23,9 +23,10 @@ func (f *FreeList) Stats() Stats {
 	}
 	if !st.closed && !st.frozen {
 		st.decayLarge() // first, so that the numbers say what it did
+		st.release()    // so Resident and Released count what emptied spans give back
 	}
 	s := Stats{
-		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUse),
+		Name: st.name, Kind: kindFreeList, Requested: st.requested, InUse: uint64(st.inUseBytes()),
 		Committed: uint64(st.mapped), Released: st.released, Syscalls: st.syscalls,
 		Allocs: st.allocs, Frees: st.frees, Large: len(st.large) - st.lc.n, Retired: st.retired, Closed: st.closed,
 		Cached: uint64(st.lc.bytes),
@@ -56,11 +57,29 @@ func (f *FreeList) Stats() Stats {
 			continue
 		}
 		s.Classes = append(s.Classes, ClassStats{
-			Size: uint64(classSize[c]), InUse: cl.inUse, Free: cl.free,
+			Size: uint64(classSize[c]), InUse: cl.inUse, Free: cl.freeBlocks(c),
 			Spans: cl.spans, Bytes: uint64(cl.spans) * uint64(spanBytes(c)),
 		})
 	}
 	return s
+}
+
+// inUseBytes returns the bytes of live blocks, at their block size: the
+// large blocks' count plus each class's blocks in use. The hot path
+// counts a small block once, in its class; this adds them up when
+// someone asks. O(classes).
+func (st *flState) inUseBytes() uintptr {
+	n := st.inUse
+	for c := range st.classes {
+		n += uintptr(st.classes[c].inUse) * classSize[c]
+	}
+	return n
+}
+
+// freeBlocks returns how many free blocks the spans of class c hold:
+// every block of its spans but those in use and those withdrawn. O(1).
+func (cl *flClass) freeBlocks(c int) uint64 {
+	return uint64(cl.spans)*uint64(spanBytes(c)/classSize[c]) - cl.inUse - cl.withdrawn
 }
 
 // freeListString is Stats.String for a FreeList: totals, then a table of
@@ -182,7 +201,7 @@ func (st *flState) refresh(force bool) {
 	p := &st.pub
 	p.rangesOps += uint64(st.ops)
 	st.ops = 0
-	p.inUse.Store(uint64(st.inUse))
+	p.inUse.Store(uint64(st.inUseBytes()))
 	p.committed.Store(uint64(st.mapped))
 	p.allocs.Store(st.allocs)
 	p.cached.Store(uint64(st.lc.bytes))
@@ -227,7 +246,7 @@ func sortedRanges(rs []Range) []Range {
 // by the arena's goroutine, or with a SyncFreeList's lock held.
 func (st *flState) summary() Summary {
 	s := *st.slot.Load() // what does not change: id, name, site, leaked
-	s.InUse, s.Committed, s.Allocs = uint64(st.inUse), uint64(st.mapped), st.allocs
+	s.InUse, s.Committed, s.Allocs = uint64(st.inUseBytes()), uint64(st.mapped), st.allocs
 	s.Chunks = len(st.chunks) + len(st.large)
 	s.Ranges = sortedRanges(st.mappingRanges())
 	s.Cached = uint64(st.lc.bytes)

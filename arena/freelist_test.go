@@ -312,6 +312,36 @@ func TestFreeListReturnsPages(t *testing.T) {
 	assert.Equal(t, calls, f.Stats().Syscalls, "no thrashing at the boundary")
 }
 
+// TestFreeListReleasesInBatches frees 40 spans' worth of 64-byte blocks
+// in the order they were allocated, which empties 38 spans side by side
+// (the first becomes the class's spare, the last stays as its only
+// partial span): their pages go back in one madvise per MiB, not one per
+// span, and Stats releases what still waits.
+func TestFreeListReleasesInBatches(t *testing.T) {
+	mapcheck.Baseline(t)
+	f := newFreeList(t, nil)
+	const spans, perSpan = 40, 64 << 10 / 64
+	var ps []unsafe.Pointer
+	for range spans * perSpan {
+		p, err := f.Alloc(64, 8)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	before := f.Stats()
+	for _, p := range ps {
+		require.NoError(t, f.Free(p))
+	}
+	after := f.Stats()
+	assert.Equal(t, uint64(spans-2)*64<<10, after.Released-before.Released, "every emptied span but the spare and the last")
+	assert.LessOrEqual(t, after.Syscalls-before.Syscalls, uint64(3), "38 spans of 64 KiB: two batches of 1 MiB and what Stats found waiting")
+	for range 1000 { // and the arena goes on serving from the spans it kept
+		p, err := f.Alloc(64, 8)
+		require.NoError(t, err)
+		require.NoError(t, f.Free(p))
+	}
+	assert.Equal(t, after.Syscalls, f.Stats().Syscalls)
+}
+
 func TestFreeListHardened(t *testing.T) {
 	mapcheck.Baseline(t)
 	f := newFreeList(t, &arena.Options{CheckFreed: true, Name: "hard"})

@@ -3,7 +3,6 @@ package arena
 import (
 	"fmt"
 	"math/bits"
-	"slices"
 	"sync/atomic"
 )
 
@@ -127,8 +126,8 @@ func (st *flState) flFail(format string, args ...any) {
 // wrapped below zero or grown past what its mappings can hold: a counter
 // decremented once too often reads as a huge number and fails here.
 func (st *flState) checkCounters() {
-	if st.inUse > st.mapped {
-		st.flFail("inUse %d > mapped %d", st.inUse, st.mapped)
+	if n := st.inUseBytes(); n > st.mapped {
+		st.flFail("inUse %d > mapped %d", n, st.mapped)
 	}
 	if lim := uintptr(st.opts.Limit); lim > 0 && st.mapped > lim {
 		st.flFail("mapped %d past the limit %d", st.mapped, lim)
@@ -142,9 +141,9 @@ func (st *flState) checkCounters() {
 			st.flFail("class %d (%d-byte blocks): spans %d", c, classSize[c], cl.spans)
 		}
 		room := uint64(cl.spans) * uint64(spanBytes(c)/classSize[c]) // blocks the class's spans hold
-		if cl.inUse > room || cl.free > room-cl.inUse {
-			st.flFail("class %d (%d-byte blocks): inUse %d + free %d > %d blocks in %d spans",
-				c, classSize[c], cl.inUse, cl.free, room, cl.spans)
+		if cl.inUse > room || cl.withdrawn > room-cl.inUse {
+			st.flFail("class %d (%d-byte blocks): inUse %d + withdrawn %d > %d blocks in %d spans",
+				c, classSize[c], cl.inUse, cl.withdrawn, room, cl.spans)
 		}
 	}
 }
@@ -178,25 +177,26 @@ func (st *flState) validate() {
 			if s.chunk != ch {
 				st.flFail("span at %#x belongs to another chunk", ch.addr+s.off)
 			}
-			set := 0
-			for _, w := range s.bits {
-				set += bits.OnesCount64(w)
+			set := -int(tailBits(s.blocks()))
+			for w, x := range s.bits {
+				set += bits.OnesCount64(x)
+				if (x != ^uint64(0)) != (s.avail[w/64]>>(w%64)&1 != 0) {
+					st.flFail("span at %#x: word %d is %#x, yet its summary bit says otherwise", ch.addr+s.off, w, x)
+				}
 			}
 			switch {
 			case uint32(set) != s.used:
 				st.flFail("span at %#x: %d bits set, used %d", ch.addr+s.off, set, s.used)
-			case s.used > s.n || s.fresh > s.n:
-				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.n)
-			case s.used > s.fresh || s.fresh < s.n && s.bits[s.fresh/64]>>(s.fresh%64) != 0:
+			case s.used > s.blocks() || s.fresh > s.blocks():
+				st.flFail("span at %#x: used %d, fresh %d, of %d blocks", ch.addr+s.off, s.used, s.fresh, s.blocks())
+			case s.used > s.fresh || s.firstSetFrom(s.fresh) < s.blocks():
 				st.flFail("span at %#x: used %d, or a bit set from fresh %d on", ch.addr+s.off, s.used, s.fresh)
-			case s.hint > s.fresh/64 || slices.ContainsFunc(s.bits[:s.hint], func(w uint64) bool { return w != ^uint64(0) }):
-				st.flFail("span at %#x: hint %d, yet a word below it has a free block", ch.addr+s.off, s.hint)
-			case (s.partialAt >= 0) != (s.used < s.n && st.classes[s.class].spare != s):
-				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.n)
+			case (s.partialAt >= 0) != (s.used < s.blocks() && st.classes[s.class].spare != s):
+				st.flFail("span at %#x: on the partial list %v with %d of %d blocks used", ch.addr+s.off, s.partialAt >= 0, s.used, s.blocks())
 			}
 			spans[s.class]++
 			used[s.class] += uint64(s.used)
-			free[s.class] += uint64(s.n - s.used)
+			free[s.class] += uint64(s.blocks() - s.used)
 			if s.partialAt >= 0 {
 				partial[s.class]++
 			}
@@ -208,8 +208,8 @@ func (st *flState) validate() {
 		switch {
 		case cl.spans != spans[c]:
 			st.flFail("class %d: spans %d, chunks hold %d", c, cl.spans, spans[c])
-		case cl.free != free[c]:
-			st.flFail("class %d: free %d, spans hold %d", c, cl.free, free[c])
+		case cl.freeBlocks(c) != free[c]:
+			st.flFail("class %d: free %d, spans hold %d", c, cl.freeBlocks(c), free[c])
 		case cl.inUse > used[c]:
 			st.flFail("class %d: inUse %d, spans hold %d", c, cl.inUse, used[c])
 		case len(cl.partial) != partial[c]:
@@ -267,7 +267,7 @@ func (st *flState) validate() {
 	if mapped != st.mapped {
 		st.flFail("mapped %d, chunks and large blocks add up to %d", st.mapped, mapped)
 	}
-	if inUse != st.inUse {
-		st.flFail("inUse %d, blocks add up to %d", st.inUse, inUse)
+	if n := st.inUseBytes(); inUse != n {
+		st.flFail("inUse %d, blocks add up to %d", n, inUse)
 	}
 }
