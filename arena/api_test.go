@@ -16,8 +16,10 @@ import (
 // duplicate sentinels and interfaces were folded away (issue 12). Issue
 // 13's arena pool added six: Pool, NewPool, PoolOptions, Pool.Get,
 // Pool.Put and Pool.Close (its misuse errors reuse ErrNoArena,
-// ErrNotOwned, ErrDoubleFree and ErrClosed).
-const maxExported = 91
+// ErrNotOwned, ErrDoubleFree and ErrClosed). Issue 15's typed references
+// added three: Ref, RefOf and Ref.Get (their misuse errors reuse
+// ErrNoArena, ErrClosed and ErrNotOwned; a bad Ref resolves to nil).
+const maxExported = 94
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -269,6 +269,7 @@ func (b *Bump) reset() {
 		_ = b.thaw() // memory handed out again must be writable; if it cannot be, the arena stays frozen
 	}
 	b.gen++
+	st.nextRefGen()
 	st.peak = max(st.peak, st.done+b.off)
 	st.resets++
 	if st.cur >= 0 {

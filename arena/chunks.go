@@ -65,6 +65,8 @@ type bumpState struct {
 	pooled  bool                     // waiting in pool, reset, its fast path shut; written under pool.mu
 	putting bool                     // claimed by a Put that has not kept or closed it yet; guarded by pool.mu
 	keptTo  uintptr                  // while pooled: the fast path's zeroTo, restored by Get
+	refBase uint64                   // what Refs into this arena carry above their offset: (tag<<8 | generation) << 40 (ref.go)
+	refs    []refSlot                // the offset space's slots (ref.go); refs[0] is always empty; nil after Close
 }
 
 // A chunk is one guarded mapping.
@@ -75,6 +77,7 @@ type chunk struct {
 	dirty uintptr        // [0, dirty) may hold old bytes; the rest reads zero. <= size
 	ready uintptr        // [0, ready) has been touched, populated or handed out (fresh, reading zero). <= size
 	next  atomic.Uintptr // Shared only: next free byte; next <= size
+	pos   uint32         // first slot of the chunk in the Ref offset space (ref.go); 0: none, the chunk has no Refs
 }
 
 type quarantined struct {
@@ -89,7 +92,7 @@ func newState(kind string, opts *Options, pc uintptr) (*bumpState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bumpState{cur: -1, kind: kind, opts: o, name: o.Name, site: pc}, nil
+	return &bumpState{cur: -1, kind: kind, opts: o, name: o.Name, site: pc, refBase: newRefBase()}, nil
 }
 
 // advance makes current, after the current chunk, a kept chunk with room
@@ -158,7 +161,9 @@ func (st *bumpState) mapChunk(size uintptr) (*chunk, error) {
 	// Alloc(64) and Close went from 22.1 to 10.5 us of CPU
 	// (BenchmarkLifecycle, bench/issues-13-14-pool.txt). Fresh memory
 	// reads zero either way.
-	return &chunk{r: r, base: r.Pointer(), size: want, ready: ps}, nil
+	c := &chunk{r: r, base: r.Pointer(), size: want, ready: ps}
+	st.placeRefs(c)
+	return c, nil
 }
 
 // recycle applies the Reset policy to the chunks used since the last
@@ -195,6 +200,7 @@ func (st *bumpState) dropKept() error {
 			pcs = closeSite()
 		}
 		// A kept chunk may still be pointed into from before a Reset.
+		st.showRefs(c, false)
 		if err := retireRegion(c.r, hardened.KindUseAfterReset, pcs); err != nil && first == nil {
 			first = err
 		}
@@ -223,6 +229,7 @@ func (st *bumpState) quarantine(n int) {
 			continue
 		}
 		c.dirty, c.ready = 0, 0 // fencing discards the contents
+		st.showRefs(c, false)   // its slots stay taken (used) until it returns
 		st.quar = append(st.quar, quarantined{c, st.resets + uint64(st.opts.Quarantine)})
 	}
 	clear(st.chunks[len(kept):])
@@ -238,6 +245,7 @@ func (st *bumpState) unquarantine() {
 			waiting = append(waiting, q)
 			continue
 		}
+		st.showRefs(q.c, true)
 		st.chunks = append(st.chunks, q.c)
 	}
 	clear(st.quar[len(waiting):])
@@ -259,6 +267,8 @@ func (st *bumpState) release(c *chunk) {
 // naming pcs as the Close site.
 func (st *bumpState) close(pcs *[4]uintptr) error {
 	st.closed, st.state = true, ErrClosed
+	st.refs = nil // every Ref into the arena resolves to nil from now on
+	st.nextRefGen()
 	unregister(st.id)
 	var first error
 	for _, c := range st.chunks {

@@ -5,7 +5,17 @@
 // it, so a heap object referenced only from an arena would be freed under
 // your feet. [New] and [MakeSlice] refuse types that hold Go pointers
 // with [ErrPointers], naming the field. Pointers into arena memory are
-// safe anywhere: the GC ignores them.
+// safe anywhere: the GC ignores them. Inside an arena, objects link to
+// each other with a [Ref]: an offset in the arena, not an address, so a
+// tree or a list of Refs passes the check, resolves only against its own
+// arena ([Ref.Get] returns nil for another arena's, a stale or a zero
+// Ref), and stays valid in memory mapped at another address (a memfd
+// shared with another process, a file reopened). A Bump's chunks lie at
+// unrelated addresses, so a Ref names a 4 MiB slot of a small per-arena
+// table and an offset in it; an arena that is one reservation grown in
+// place needs no table. Following a Ref costs a shift, a load from that
+// table and a compare more than following a pointer; ref.go says why
+// this encoding, and the README what it measures.
 //
 // Three allocators, one [Options] and one [Stats] for all:
 //
@@ -43,7 +53,7 @@
 //
 // Lifecycle: (1) [NewBump], [NewShared], [NewFreeList] or
 // [NewSyncFreeList], or [Pool.Get]; (2) Alloc, [New], [MakeSlice], [String], [Bytes],
-// and Free on a FreeList; [Bump.Freeze] to make it read-only for a
+// [RefOf] and [Ref.Get] on a Bump, and Free on a FreeList; [Bump.Freeze] to make it read-only for a
 // while, and State to ask where it stands; (3) Reset (Bump, Shared) to
 // reuse the memory, Trim to give it back; (4) Close, or [Pool.Put],
 // after the last use of every pointer into it. Growth, reset and release trade-offs, with

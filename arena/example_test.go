@@ -306,3 +306,60 @@ func ExampleTakeSnapshot() {
 	// Output:
 	// bump 8000 1
 }
+
+// A binary search tree in a Bump, linked by Refs: the node type holds no
+// Go pointer, so New accepts it, and no unsafe is needed to link nodes.
+func ExampleRef() {
+	type node struct {
+		left, right arena.Ref[node]
+		key         int64
+	}
+	b, err := arena.NewBump(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	var root arena.Ref[node] // the zero Ref: an empty tree
+	insert := func(key int64) error {
+		n, err := arena.New[node](b)
+		if err != nil {
+			return err
+		}
+		n.key = key
+		r, err := arena.RefOf(b, n)
+		if err != nil {
+			return err
+		}
+		at := &root
+		for p := at.Get(b); p != nil; p = at.Get(b) {
+			if key < p.key {
+				at = &p.left
+			} else {
+				at = &p.right
+			}
+		}
+		*at = r
+		return nil
+	}
+	for _, k := range []int64{50, 30, 70, 20, 40, 60, 80} {
+		if err := insert(k); err != nil {
+			panic(err)
+		}
+	}
+	var keys []int64
+	var walk func(r arena.Ref[node])
+	walk = func(r arena.Ref[node]) {
+		if n := r.Get(b); n != nil {
+			walk(n.left)
+			keys = append(keys, n.key)
+			walk(n.right)
+		}
+	}
+	walk(root)
+	fmt.Println(keys)
+	b.Reset() // the tree is gone, and its Refs with it
+	fmt.Println(root.Get(b) == nil)
+	// Output:
+	// [20 30 40 50 60 70 80]
+	// true
+}

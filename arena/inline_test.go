@@ -52,3 +52,19 @@ func grep(s, re string) string {
 	}
 	return out
 }
+
+// TestRefResolveInlined keeps Ref.Get inlinable: Get is generic, so the
+// compiler reports its cost only where a type instantiates it (79 for
+// the tests' refNode), but nearly all of it is (*bumpState).resolve's,
+// which is reported here. Get adds 23 to resolve's cost (56); the budget is 80.
+func TestRefResolveInlined(t *testing.T) {
+	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(gocmd, "build", "-o", "/dev/null", "-gcflags=github.com/mmarena/mmarena/arena=-m=2",
+		"github.com/mmarena/mmarena/arena").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	m := regexp.MustCompile(`can inline \(\*bumpState\)\.resolve with cost (\d+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "(*bumpState).resolve is no longer inlinable:\n%s", grep(string(out), `resolve`))
+	cost, _ := strconv.Atoi(m[1])
+	assert.LessOrEqual(t, cost, 80-23, "Get would go over the budget")
+	t.Logf("(*bumpState).resolve: cost %d", cost)
+}

@@ -43,6 +43,31 @@ func (b *Bump) validate() {
 	if lim := uintptr(st.opts.Limit); lim > 0 && mapped > lim {
 		fail("mapped %d past the limit %d", mapped, lim)
 	}
+	// The Ref slots: each chunk in use fills its run, from its base; a
+	// fenced chunk's run is empty; nothing else is filled.
+	filled := 0
+	for i, s := range st.refs {
+		if s.n != 0 {
+			if i == 0 {
+				fail("Ref slot 0 holds %d bytes", s.n)
+			}
+			filled++
+		}
+	}
+	for _, c := range st.chunks {
+		if c.pos == 0 {
+			continue
+		}
+		for j := uintptr(0); j*refGranule < c.size; j++ {
+			filled--
+			if s := st.refs[uintptr(c.pos)+j]; s.base != add(c.base, j*refGranule) || s.n != c.size-j*refGranule {
+				fail("Ref slot %d of a chunk at %p: base %p, n %d", uintptr(c.pos)+j, c.base, s.base, s.n)
+			}
+		}
+	}
+	if filled != 0 {
+		fail("%d Ref slots filled past the chunks in use (a fenced or unmapped chunk's)", filled)
+	}
 	if st.cur < 0 {
 		if b.base != nil || b.off != 0 || b.zeroTo != 0 {
 			fail("no current chunk, yet base/off/zeroTo = %p/%d/%d", b.base, b.off, b.zeroTo)

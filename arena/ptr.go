@@ -10,6 +10,14 @@ import "unsafe"
 // add returns p+off. ok: off <= the chunk's size, checked by the caller.
 func add(p unsafe.Pointer, off uintptr) unsafe.Pointer { return unsafe.Add(p, off) }
 
+// offsetIn returns p-base and whether p lies in [base, base+n). Only
+// addresses are compared; nothing is read. ok: base is a chunk's start
+// and n at most its size.
+func offsetIn(p, base unsafe.Pointer, n uintptr) (uintptr, bool) {
+	o := uintptr(p) - uintptr(base)
+	return o, uintptr(p) >= uintptr(base) && o < n
+}
+
 // clearBytes zeroes [p, p+n). ok: the range lies inside a mapped chunk.
 func clearBytes(p unsafe.Pointer, n uintptr) { clear(unsafe.Slice((*byte)(p), n)) }
 

@@ -12,4 +12,5 @@ func TestReadmeExample(t *testing.T) {
 	readmecheck.Example(t, "example_test.go", "../README.md", "Example")
 	readmecheck.Example(t, "example_test.go", "../README.md", "ExampleFreeList")
 	readmecheck.Example(t, "example_test.go", "../README.md", "ExamplePool")
+	readmecheck.Example(t, "example_test.go", "../README.md", "ExampleRef")
 }
