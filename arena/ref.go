@@ -13,7 +13,7 @@ import (
 // and list.New without unsafe in the user's code. Second, an offset
 // stays valid when the same memory is mapped at another address: in a
 // second process attaching a memfd-shared arena, or in a file arena
-// reopened later (issue 15's shared and file arenas), where an address
+// reopened later (the shared and file arenas), where an address
 // would point into nothing.
 //
 // The offset space. A shared or file arena will be one contiguous

@@ -7,7 +7,7 @@ import "golang.org/x/sys/unix"
 // that makes and closes an arena per request then stops paying for
 // mmap, the guard markers and munmap on every request (see
 // BenchmarkLifecycle in arena). A reservation enters the cache only when
-// the quarantine's bound pushes it out, so issue 11's promise is kept: a
+// the quarantine's bound pushes it out, so the quarantine's promise is kept: a
 // closed range goes to nobody while it is quarantined. It is more than
 // kept: in the cache a reservation stays fenced and named, exactly as in
 // the quarantine (a stray access faults and Lookup says "closed region",

@@ -2,7 +2,7 @@
 // processes (a guard.MapShared region) and survives the death of its
 // holder: the next locker is told, gets the lock, and can repair what
 // the dead process left half done before marking the data consistent.
-// It is the lock of issue 15's shared arenas; arena will export it with
+// It is the lock of the memfd-shared arenas; arena will export it with
 // the shared arena kind.
 //
 // A Mutex is 8 bytes of shared memory, zero when unlocked, so fresh

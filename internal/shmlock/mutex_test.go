@@ -339,55 +339,11 @@ func BenchmarkLock(b *testing.B) {
 func BenchmarkLockContended(b *testing.B) {
 	b.Run("lock=sync/peer=goroutine", func(b *testing.B) {
 		var m sync.Mutex
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				m.Lock()
-				m.Unlock()
-			}
-		}()
-		b.ReportAllocs()
-		for b.Loop() {
-			m.Lock()
-			m.Unlock()
-		}
-		close(stop)
-		<-done
+		contendInProcess(b, func() error { m.Lock(); return nil }, m.Unlock)
 	})
 	b.Run("lock=shmlock/peer=goroutine", func(b *testing.B) {
 		var m shmlock.Mutex
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if m.Lock() != nil {
-					panic("lock")
-				}
-				m.Unlock()
-			}
-		}()
-		b.ReportAllocs()
-		for b.Loop() {
-			if m.Lock() != nil {
-				b.Fatal("lock")
-			}
-			m.Unlock()
-		}
-		close(stop)
-		<-done
+		contendInProcess(b, m.Lock, m.Unlock)
 	})
 	b.Run("lock=shmlock/peer=process", func(b *testing.B) {
 		mapcheck.Baseline(b)
@@ -413,4 +369,34 @@ func BenchmarkLockContended(b *testing.B) {
 		m.MarkConsistent()
 		m.Unlock()
 	})
+}
+
+// contendInProcess times lock and unlock while a goroutine of this
+// process does the same in a loop until the benchmark ends.
+func contendInProcess(b *testing.B, lock func() error, unlock func()) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if lock() != nil {
+				panic("shmlock: the peer goroutine's Lock failed")
+			}
+			unlock()
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := lock(); err != nil {
+			b.Fatal(err)
+		}
+		unlock()
+	}
+	close(stop)
+	<-done
 }
