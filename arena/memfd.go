@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -103,7 +104,12 @@ var ErrOwnerDead = shmlock.ErrOwnerDead
 // elsewhere CreateMemfd and AttachMemfd return an error matching
 // errors.ErrUnsupported. A Memfd must not be copied.
 type Memfd struct {
-	_      noCopy
+	_ noCopy
+	// mu is taken by Lock before the shared lock and released by Unlock
+	// after it: goroutines of this process queue on it, and the race
+	// detector, which ignores atomics on memory the Go runtime did not
+	// allocate (the shared lock word), sees them ordered. It guards n.
+	mu     sync.Mutex
 	r      *guard.Region
 	hdr    *memfdHeader   // the shared header, at base
 	base   unsafe.Pointer // start of the mapping; nil after Close
@@ -273,26 +279,33 @@ func (a *Memfd) Lock() error {
 	if a == nil || a.closed {
 		return ErrClosed
 	}
+	a.mu.Lock()
 	err := a.hdr.mu.Lock()
 	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		a.mu.Unlock()
 		return fmt.Errorf("arena: lock memfd arena %q: %w", a.name, err)
 	}
 	if c := a.hdr.committed; c > a.n {
 		if gerr := a.mapTo(c); gerr != nil {
 			a.hdr.mu.Unlock()
+			a.mu.Unlock()
 			return gerr
 		}
 	}
 	return err
 }
 
-// Unlock releases the arena's lock. It panics if the lock is not held,
-// as sync.Mutex does; after Close it does nothing.
+// Unlock releases the arena's lock. It panics if this process does not
+// hold it, as sync.Mutex does; after Close it does nothing.
 func (a *Memfd) Unlock() {
 	if a == nil || a.closed {
 		return
 	}
+	if !a.hdr.mu.Held() {
+		panic("arena: Unlock of a Memfd this process has not locked")
+	}
 	a.hdr.mu.Unlock()
+	a.mu.Unlock()
 }
 
 // MarkConsistent records that the structure the lock guards has been
@@ -350,8 +363,8 @@ func (a *Memfd) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		if err := a.r.Commit(int(c)); err != nil {
 			return nil, fmt.Errorf("arena: memfd arena %q: grow to %d bytes: %w", a.name, c, err)
 		}
-		h.committed = c // only once the file holds c bytes: a peer may map up to it
-		a.n = c
+		h.committed = c   // only once the file holds c bytes: a peer may map up to it
+		a.n = max(a.n, c) // an attach maps the whole file, which a peer that died growing it may have left longer
 	} else if end > a.n {
 		if err := a.mapTo(h.committed); err != nil {
 			return nil, err
@@ -432,7 +445,7 @@ func (a *Memfd) Close() error {
 		return ErrClosed
 	}
 	if a.hdr.mu.Held() {
-		a.hdr.mu.Unlock()
+		a.Unlock()
 	}
 	a.closed, a.hdr, a.base, a.n = true, nil, nil, 0
 	return a.r.Close()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -33,6 +34,7 @@ type memfdRoot struct {
 	count int64
 	tag   uint32 // set by the parent before the child starts
 	held  uint32 // set by the "hold" child once it holds the lock
+	ready uint32 // set by the "push" child once it has attached
 }
 
 type memfdNode struct {
@@ -105,6 +107,7 @@ func TestMemfdChild(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("ARENA_MEMFD_N"))
 	switch mode {
 	case "push":
+		atomic.StoreUint32(&root.ready, 1)
 		a.Unlock()
 		for i := range n {
 			if err := a.Lock(); err != nil {
@@ -145,6 +148,9 @@ func TestMemfdCrossProcess(t *testing.T) {
 	const n = 20_000
 	a, root := newMemfd(t)
 	cmd := memfdChild(t, a, "push", n)
+	for atomic.LoadUint32(&root.ready) == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	for i := range n {
 		require.NoError(t, a.Lock())
 		require.NoError(t, push(a, root, 1, uint32(i)))
@@ -156,11 +162,14 @@ func TestMemfdCrossProcess(t *testing.T) {
 	defer a.Unlock()
 	assert.Equal(t, int64(2*n), root.count)
 	var seen [3][n]bool
-	total := 0
+	total, switches, last := 0, 0, uint32(0)
 	for r := root.head; r != (arena.Ref[memfdNode]{}); {
 		node := r.In(a)
 		require.NotNil(t, node, "node %d of the list does not resolve", total)
 		require.Contains(t, []uint32{1, 2}, node.side)
+		if node.side != last {
+			switches, last = switches+1, node.side
+		}
 		require.Less(t, node.i, uint32(n))
 		require.False(t, seen[node.side][node.i], "node %d/%d twice", node.side, node.i)
 		seen[node.side][node.i] = true
@@ -174,6 +183,41 @@ func TestMemfdCrossProcess(t *testing.T) {
 		total++
 	}
 	assert.Equal(t, 2*n, total)
+	t.Logf("the list changes sides %d times", switches)
+}
+
+// TestMemfdGoroutines: goroutines of one process push under the lock;
+// under -race this checks that the lock orders them.
+func TestMemfdGoroutines(t *testing.T) {
+	const g, n = 4, 2000
+	a, root := newMemfd(t)
+	var wg sync.WaitGroup
+	for side := range uint32(g) {
+		wg.Go(func() {
+			for i := range uint32(n) {
+				if err := a.Lock(); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := push(a, root, side, i); err != nil {
+					t.Error(err)
+				}
+				a.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, a.Lock())
+	defer a.Unlock()
+	total := 0
+	for r := root.head; r != (arena.Ref[memfdNode]{}); r = r.In(a).next {
+		node := r.In(a)
+		require.NotNil(t, node)
+		require.Equal(t, pattern(node.side, node.i), node.pat[len(node.pat)-1])
+		total++
+	}
+	assert.Equal(t, g*n, total)
+	assert.Equal(t, int64(g*n), root.count)
 }
 
 // TestMemfdOwnerDead kills a child that holds the lock: the parent's
@@ -334,8 +378,10 @@ func TestMemfdMisuse(t *testing.T) {
 	assert.Nil(t, arena.Ref[memfdNode]{}.In(a), "the zero Ref")
 	assert.Nil(t, arena.RefFromBits[memfdNode](arena.RefBits(rr)&^(1<<arena.RefOffBits-1)).In(a), "a Ref to the header")
 	a.Unlock()
+	assert.Panics(t, a.Unlock, "Unlock of an unlocked Memfd")
 
-	require.NoError(t, a.Close())
+	require.NoError(t, a.Lock())
+	require.NoError(t, a.Close(), "Close unlocks")
 	require.ErrorIs(t, a.Close(), arena.ErrClosed)
 	require.ErrorIs(t, a.Lock(), arena.ErrClosed)
 	_, err = a.Alloc(8, 8)
