@@ -136,6 +136,9 @@ func CreateMemfd[T any](opts *Options) (*Memfd, *T, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The root sits right after the header, aligned for T; the file
+	// starts at InitialSize, or as large as header and root need, in
+	// whole pages, and can grow to the reservation.
 	var zero T
 	ps := uint64(align.PageSize())
 	reserve := uint64(o.Limit)
@@ -156,6 +159,9 @@ func CreateMemfd[T any](opts *Options) (*Memfd, *T, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("arena: memfd arena %q: %w", o.Name, err)
 	}
+	// No other process can see the file yet, so the header is written
+	// without the lock; the memfd is zero, so the lock is unlocked and
+	// consistent and the root is a zero T.
 	base := r.Pointer()
 	h := viewAs[memfdHeader](base) // ok: the file's first page, page-aligned
 	h.version, h.pageSize, h.layout = memfdVersion, uint32(ps), layoutHash(reflect.TypeFor[T]())
@@ -351,6 +357,9 @@ func (a *Memfd) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	case size == 0:
 		return zeroSized(), nil
 	}
+	// The lock is held, so cursor and committed are this process's to
+	// read and write; the bytes from cursor up were never handed out, in
+	// any process, and a memfd's pages start zero: nothing to clear.
 	h := a.hdr
 	off := (h.cursor + uint64(al) - 1) &^ uint64(al-1)
 	end := off + uint64(size)
@@ -366,10 +375,15 @@ func (a *Memfd) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		h.committed = c   // only once the file holds c bytes: a peer may map up to it
 		a.n = max(a.n, c) // an attach maps the whole file, which a peer that died growing it may have left longer
 	} else if end > a.n {
+		// Lock mapped up to committed, and the lock has been held
+		// since, so this does not happen; it is kept so that a pointer
+		// Alloc returns is mapped here whatever the header says.
 		if err := a.mapTo(h.committed); err != nil {
 			return nil, err
 		}
 	}
+	// The cursor moves last: a holder killed before this line has
+	// handed nothing out, and at worst grown the file.
 	h.cursor = end
 	return add(a.base, uintptr(off)), nil // ok: end <= committed = n, mapped here
 }
