@@ -80,6 +80,7 @@ func memfdChild(t *testing.T, a *arena.Memfd, mode string, n int) *exec.Cmd {
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // a test that failed early leaves no child behind
 	return cmd
 }
 
@@ -148,9 +149,7 @@ func TestMemfdCrossProcess(t *testing.T) {
 	const n = 20_000
 	a, root := newMemfd(t)
 	cmd := memfdChild(t, a, "push", n)
-	for atomic.LoadUint32(&root.ready) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&root.ready) != 0 }, 10*time.Second, time.Millisecond, "the child did not attach")
 	for i := range n {
 		require.NoError(t, a.Lock())
 		require.NoError(t, push(a, root, 1, uint32(i)))
@@ -226,9 +225,7 @@ func TestMemfdGoroutines(t *testing.T) {
 func TestMemfdOwnerDead(t *testing.T) {
 	a, root := newMemfd(t)
 	cmd := memfdChild(t, a, "hold", 0)
-	for atomic.LoadUint32(&root.held) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&root.held) != 0 }, 10*time.Second, time.Millisecond, "the child did not take the lock")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 
