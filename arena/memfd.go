@@ -106,9 +106,14 @@ var ErrOwnerDead = shmlock.ErrOwnerDead
 type Memfd struct {
 	_ noCopy
 	// mu is taken by Lock before the shared lock and released by Unlock
-	// after it: goroutines of this process queue on it, and the race
-	// detector, which ignores atomics on memory the Go runtime did not
-	// allocate (the shared lock word), sees them ordered. It guards n.
+	// after it, in race builds only (raceEnabled): the race detector
+	// ignores atomics on memory the Go runtime did not allocate, such as
+	// the shared lock word, and would see goroutines of this process
+	// that the shared lock orders as racing on n. Elsewhere the shared
+	// lock's compare-and-swap and swap order them (the Go memory model
+	// holds for atomics wherever they are), and an uncontended Lock and
+	// Unlock cost 2.3x sync.Mutex's with mu, 1.4x without
+	// (BenchmarkMemfdLock: 43 and 25 ns against 18, medians of 3 and 4).
 	mu     sync.Mutex
 	r      *guard.Region
 	hdr    *memfdHeader   // the shared header, at base
@@ -285,16 +290,18 @@ func (a *Memfd) Lock() error {
 	if a == nil || a.closed {
 		return ErrClosed
 	}
-	a.mu.Lock()
+	if raceEnabled {
+		a.mu.Lock()
+	}
 	err := a.hdr.mu.Lock()
 	if err != nil && !errors.Is(err, ErrOwnerDead) {
-		a.mu.Unlock()
+		a.raceUnlock()
 		return fmt.Errorf("arena: lock memfd arena %q: %w", a.name, err)
 	}
 	if c := a.hdr.committed; c > a.n {
 		if gerr := a.mapTo(c); gerr != nil {
 			a.hdr.mu.Unlock()
-			a.mu.Unlock()
+			a.raceUnlock()
 			return gerr
 		}
 	}
@@ -311,7 +318,14 @@ func (a *Memfd) Unlock() {
 		panic("arena: Unlock of a Memfd this process has not locked")
 	}
 	a.hdr.mu.Unlock()
-	a.mu.Unlock()
+	a.raceUnlock()
+}
+
+// raceUnlock releases mu in race builds; see Memfd.mu.
+func (a *Memfd) raceUnlock() {
+	if raceEnabled {
+		a.mu.Unlock()
+	}
 }
 
 // MarkConsistent records that the structure the lock guards has been
