@@ -128,8 +128,9 @@ type Memfd struct {
 // with the root, a zeroed T at a fixed place after the header that every
 // attacher gets back. Options: Name; Limit, the address space every
 // process reserves and the most the file grows to (Default: 1 GiB, at
-// most 1 TiB); InitialSize, the file's first size (Default: 64 KiB, at
-// least a page); NoGuards. Others are refused with ErrUnsupported. It
+// most 1 TiB); InitialSize, the file's first size, rounded up to whole
+// pages (Default: what the header and the root take, one page for a
+// small T); NoGuards. Others are refused with ErrUnsupported. It
 // returns a *PointerError if T holds Go pointers, ErrLimit if the header
 // and the root do not fit in Limit, and guard's error if the memfd
 // cannot be made (errors.ErrUnsupported off Linux).

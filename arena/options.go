@@ -198,7 +198,7 @@ func (opts *Options) resolve(kind string) (Options, error) {
 }
 
 // memfd is resolve for CreateMemfd and AttachMemfd: Name, Limit,
-// InitialSize and NoGuards, the last alone at attach. Their defaults are
+// InitialSize and NoGuards; Name and NoGuards alone at attach. Defaults are
 // filled in by CreateMemfd, which rounds them to pages.
 func (o *Options) memfd(kind string, unsupported func(string) error) error {
 	switch {
