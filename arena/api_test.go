@@ -19,7 +19,14 @@ import (
 // ErrNotOwned, ErrDoubleFree and ErrClosed). Issue 15's typed references
 // added three: Ref, RefOf and Ref.Get (their misuse errors reuse
 // ErrNoArena, ErrClosed and ErrNotOwned; a bad Ref resolves to nil).
-const maxExported = 94
+// The memfd arena added thirteen: Memfd, CreateMemfd, AttachMemfd,
+// MemfdRef and Ref.In (Ref.Get and RefOf take a *Bump, whose Refs
+// resolve through a slot table a contiguous arena has no use for), the
+// lock's Memfd.Lock, Unlock and MarkConsistent and its ErrOwnerDead,
+// Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
+// (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
+// ErrPointers and ErrUnsupported).
+const maxExported = 107
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -1,5 +1,6 @@
 // Package arena hands out memory the Go garbage collector never scans:
-// objects carved from private anonymous mappings made by package guard.
+// objects carved from private anonymous mappings made by package guard,
+// or from a memfd that several processes map ([Memfd]).
 //
 // **No Go pointer may be stored in arena memory**; the GC does not scan
 // it, so a heap object referenced only from an arena would be freed under
@@ -17,7 +18,7 @@
 // table and a compare more than following a pointer; ref.go says why
 // this encoding, and the README what it measures.
 //
-// Three allocators, one [Options] and one [Stats] for all:
+// Four allocators, one [Options] for all (and one [Stats] for the first three):
 //
 //   - [Bump]: objects that die together (a request's scratch space, a
 //     parser's nodes). An allocation is an add and a compare, with no
@@ -28,6 +29,10 @@
 //   - [FreeList]: malloc and free, blocks dying one at a time, in 80 size
 //     classes; bad frees are refused with an error. [SyncFreeList] is the
 //     same behind a mutex.
+//   - [Memfd]: a bump arena in a memfd that other processes attach to
+//     ([CreateMemfd], [AttachMemfd]), allocating under a lock in the
+//     shared memory that reports a holder's death ([ErrOwnerDead]); its
+//     objects link with Refs ([MemfdRef], [Ref.In]). Linux only.
 //
 // Memory is zeroed when handed out, as Go's new does, except by
 // [FreeList.Malloc], which leaves a reused block as this arena's last

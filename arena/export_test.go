@@ -36,3 +36,11 @@ func Mapped(b *Bump, p unsafe.Pointer, n uintptr) bool {
 	}
 	return false
 }
+
+// Offsets of the memfd header's fields, for tests that forge headers.
+const (
+	MemfdOffMagic     = unsafe.Offsetof(memfdHeader{}.magic)
+	MemfdOffVersion   = unsafe.Offsetof(memfdHeader{}.version)
+	MemfdOffCommitted = unsafe.Offsetof(memfdHeader{}.committed)
+	MemfdOffCursor    = unsafe.Offsetof(memfdHeader{}.cursor)
+)

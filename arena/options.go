@@ -120,6 +120,9 @@ const (
 	kindBump     = "bump"
 	kindShared   = "shared"
 	kindFreeList = "freelist"
+	kindMemfd    = "memfd"
+	// kindMemfdAttach is AttachMemfd's check: the creator fixed the rest.
+	kindMemfdAttach = "attached memfd"
 )
 
 // resolve is the one check of every constructor: it returns a copy of
@@ -138,6 +141,9 @@ func (opts *Options) resolve(kind string) (Options, error) {
 	chunked := kind == kindBump || kind == kindShared
 	unsupported := func(option string) error {
 		return fmt.Errorf("%w: %s arena %q: %s", ErrUnsupported, kind, o.Name, option)
+	}
+	if kind == kindMemfd || kind == kindMemfdAttach {
+		return o, o.memfd(kind, unsupported)
 	}
 	switch {
 	case o.Limit < 0:
@@ -189,6 +195,31 @@ func (opts *Options) resolve(kind string) (Options, error) {
 		o.MaxChunk = max(o.MaxChunk, o.InitialSize)
 	}
 	return o, nil
+}
+
+// memfd is resolve for CreateMemfd and AttachMemfd: Name, Limit,
+// InitialSize and NoGuards; Name and NoGuards alone at attach. Defaults are
+// filled in by CreateMemfd, which rounds them to pages.
+func (o *Options) memfd(kind string, unsupported func(string) error) error {
+	switch {
+	case o.Limit < 0:
+		return errSize("%s arena %q: Limit %d is negative", kind, o.Name, o.Limit)
+	case o.InitialSize < 0:
+		return errSize("%s arena %q: InitialSize %d is negative", kind, o.Name, o.InitialSize)
+	case kind == kindMemfdAttach && (o.Limit != 0 || o.InitialSize != 0):
+		return unsupported("Limit and InitialSize are the creator's, kept in the arena's header")
+	case o.HugePages || o.Prefault:
+		return unsupported("HugePages and Prefault do not apply to a memfd")
+	case o.MaxChunk != 0:
+		return unsupported("MaxChunk: a memfd arena is one reservation, sized by Limit")
+	case o.ResetRelease || o.Quarantine != 0:
+		return unsupported("ResetRelease and Quarantine: a memfd arena has no Reset")
+	case o.CheckFreed || o.LargeCache != 0 || o.LargeDecay != 0:
+		return unsupported("CheckFreed, LargeCache and LargeDecay are for FreeList and SyncFreeList")
+	case o.Sample != nil:
+		return unsupported("Sample: hardened mode's pool is private memory")
+	}
+	return nil
 }
 
 // Defaults of Bump and Shared.

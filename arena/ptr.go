@@ -51,3 +51,9 @@ type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
+
+// viewAs views the bytes at p as a T. ok: p is aligned for T and points
+// at sizeof(T) bytes of a memfd arena's mapping (its header, its root,
+// or a block In has bounds-checked), or of a Go variable of that size;
+// T holds no Go pointers (checkType, or the header's own type).
+func viewAs[T any](p unsafe.Pointer) *T { return (*T)(p) }

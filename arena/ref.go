@@ -64,8 +64,9 @@ const (
 // RefOf(b, nil) returns it.
 //
 // A Ref is 8 bytes and comparable; copy it freely, store it in arena
-// memory or on the Go heap. Today only a Bump hands out Refs; a Ref
-// into a Bump is valid until the Bump's next Reset or its Close (Get
+// memory or on the Go heap. A Bump hands out Refs (RefOf, Get), and so
+// does a Memfd (MemfdRef, In), whose Refs mean the same in every process
+// attached to it; a Ref into a Bump is valid until the Bump's next Reset or its Close (Get
 // returns nil after either, and after Pool.Put; see Get for the limits
 // of that check). A Ref holds no lock: Gets may run concurrently with each
 // other (on a frozen Bump, say), not with anything that changes the arena

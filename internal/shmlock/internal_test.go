@@ -23,7 +23,9 @@ func TestTakeOverDeadPID(t *testing.T) {
 
 	var m Mutex
 	m.word.Store(dead | waiters)
+	assert.False(t, m.Held(), "a dead process's lock is not this one's")
 	require.ErrorIs(t, m.Lock(), ErrOwnerDead)
+	assert.True(t, m.Held())
 	assert.Equal(t, self|waiters, m.word.Load())
 	m.MarkConsistent()
 	m.Unlock()

@@ -122,6 +122,11 @@ func (m *Mutex) Unlock() {
 	}
 }
 
+// Held reports whether this process holds the lock (some goroutine of
+// it: a Mutex cannot tell them apart). Callers that need the lock held,
+// such as a shared arena's Alloc, check it with one load.
+func (m *Mutex) Held() bool { return m.word.Load()&pidMask == self }
+
 // MarkConsistent records that the data the lock guards has been repaired
 // after ErrOwnerDead: later Locks return nil again. The caller must hold
 // the lock.

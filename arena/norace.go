@@ -1,0 +1,6 @@
+//go:build !race
+
+package arena
+
+// raceEnabled is false: see race.go.
+const raceEnabled = false
