@@ -28,7 +28,7 @@ import (
 // into it; the report is there so that the missing Close can be found.
 type LeakReport struct {
 	Name    string   // the arena's name
-	Kind    string   // "bump", "shared" or "freelist"
+	Kind    string   // "bump", "shared", "freelist" or "memfd"
 	Site    string   // where it was created, "file:line"
 	Chunks  int      // mappings kept
 	Bytes   uint64   // usable bytes kept mapped

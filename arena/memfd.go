@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/align"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/shmlock"
 )
@@ -122,6 +124,24 @@ type Memfd struct {
 	key    uint64         // hdr.key, copied at create or attach
 	name   string
 	closed bool
+	cl     runtime.Cleanup // reports the arena if it is dropped without Close
+}
+
+// memfdLeak is what the leak cleanup of a Memfd needs, held apart from
+// the Memfd so that the cleanup does not keep it reachable.
+type memfdLeak struct {
+	name string
+	site uintptr
+	r    *guard.Region
+}
+
+// watch arranges for a leak report if a is dropped without Close,
+// naming pc as the call that made or attached it. The mapping is kept,
+// as every arena's is: a pointer into it may still be live.
+func (a *Memfd) watch(pc uintptr) {
+	a.cl = runtime.AddCleanup(a, func(l memfdLeak) {
+		reportLeak(LeakReport{Name: l.name, Kind: "memfd", Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
+	}, memfdLeak{name: a.name, site: pc, r: a.r})
 }
 
 // CreateMemfd makes a memfd arena for a root of type T and returns it
@@ -175,6 +195,7 @@ func CreateMemfd[T any](opts *Options) (*Memfd, *T, error) {
 	h.cursor, h.committed = cursor, uint64(r.Committed())
 	h.magic = memfdMagic
 	a := &Memfd{r: r, hdr: h, base: base, n: h.committed, key: h.key, name: o.Name}
+	a.watch(callerPC(1))
 	return a, viewAs[T](add(base, uintptr(root))), nil // ok: root+sizeof(T) <= size, mapped
 }
 
@@ -223,6 +244,7 @@ func AttachMemfd[T any](f *os.File, opts *Options) (*Memfd, *T, error) {
 	// inside the file's size.
 	base := r.Pointer()
 	a := &Memfd{r: r, hdr: viewAs[memfdHeader](base), base: base, n: uint64(r.Committed()), key: h.key, name: o.Name}
+	a.watch(callerPC(1))
 	return a, viewAs[T](add(base, uintptr(h.root))), nil
 }
 
@@ -464,11 +486,17 @@ func (a *Memfd) File() (*os.File, error) {
 	return f, nil
 }
 
-// Close releases the lock if this process holds it and unmaps the arena
-// here; the memfd and its contents live on while another process maps
-// it or holds a descriptor. Every pointer into the arena and every
+// Close releases the lock if this process holds it and gives up the
+// arena here; the memfd and its contents live on while another process
+// maps it or holds a descriptor. Every pointer into the arena and every
 // later call but Close (which returns ErrClosed) is then invalid: In
-// returns nil, Alloc and Lock ErrClosed.
+// returns nil, Alloc and Lock ErrClosed. As with every arena, the range
+// waits, fenced, in guard's quarantine, so a pointer kept past Close
+// faults and hardened.Catch names it a use after close with this call's
+// site; the file keeps its bytes, and until the range leaves the
+// quarantine (guard.FlushQuarantine) this process still holds the memfd
+// and cannot attach it again. A Memfd dropped without Close is reported
+// (SetLeakHandler, kind "memfd") and keeps its mapping.
 func (a *Memfd) Close() error {
 	if a == nil || a.closed {
 		return ErrClosed
@@ -476,6 +504,7 @@ func (a *Memfd) Close() error {
 	if a.hdr.mu.Held() {
 		a.Unlock()
 	}
+	a.cl.Stop()
 	a.closed, a.hdr, a.base, a.n = true, nil, nil, 0
-	return a.r.Close()
+	return retireRegion(a.r, hardened.KindUseAfterClose, closeSite())
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -490,3 +492,52 @@ func BenchmarkMemfdAlloc(b *testing.B) {
 }
 
 var memfdSink *memfdNode
+
+// TestMemfdCloseQuarantines: a pointer kept past a Memfd's Close faults
+// and is named a use after close with the Close site, as for every arena
+// kind, and the file keeps its bytes.
+func TestMemfdCloseQuarantines(t *testing.T) {
+	mapcheck.Baseline(t)
+	a, root, err := arena.CreateMemfd[memfdRoot](&arena.Options{Name: "closed memfd"})
+	require.NoError(t, err)
+	require.NoError(t, a.Lock())
+	root.count = 7
+	a.Unlock()
+	require.NoError(t, a.Close()) // the Close site, the line above the next
+	_, _, closeLine, _ := runtime.Caller(0)
+	closeLine--
+
+	err = hardened.Catch(func() { sinkInt = root.count })
+	var rep *hardened.Report
+	require.ErrorAs(t, err, &rep)
+	assert.Equal(t, hardened.KindUseAfterClose, rep.Kind)
+	assert.Equal(t, "closed memfd", rep.Arena)
+	require.NotEmpty(t, rep.Freed)
+	assert.Contains(t, rep.Freed[0], fmt.Sprintf("memfd_test.go:%d", closeLine))
+	assert.ErrorIs(t, a.Close(), arena.ErrClosed)
+}
+
+// TestMemfdLeak: a Memfd dropped without Close is reported, kind "memfd",
+// and keeps its mapping: the root still reads what was written.
+func TestMemfdLeak(t *testing.T) {
+	got := make(chan arena.LeakReport, 16)
+	old := arena.SetLeakHandler(func(r arena.LeakReport) { got <- r })
+	defer arena.SetLeakHandler(old)
+	root := leakMemfd(t)
+	r := waitLeak(t, got, "forgotten memfd")
+	assert.Equal(t, "memfd", r.Kind)
+	assert.Contains(t, r.Site, "memfd_test.go:")
+	assert.NotZero(t, r.Bytes)
+	require.NoError(t, guard.FlushQuarantine())
+	assert.Equal(t, int64(42), root.count)
+}
+
+// leakMemfd makes a Memfd, writes its root and drops the arena.
+func leakMemfd(t *testing.T) *memfdRoot {
+	a, root, err := arena.CreateMemfd[memfdRoot](&arena.Options{Name: "forgotten memfd"})
+	require.NoError(t, err)
+	require.NoError(t, a.Lock())
+	root.count = 42
+	a.Unlock()
+	return root
+}
