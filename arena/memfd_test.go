@@ -75,7 +75,7 @@ const envMemfdChild = "ARENA_MEMFD_CHILD"
 // fd 3.
 func memfdChild(t *testing.T, a *arena.Memfd, mode string, n int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMemfdChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envMemfdChild+"="+mode, "ARENA_MEMFD_N="+strconv.Itoa(n))
 	f, err := a.File()
 	require.NoError(t, err)
@@ -87,13 +87,9 @@ func memfdChild(t *testing.T, a *arena.Memfd, mode string, n int) *exec.Cmd {
 	return cmd
 }
 
-// TestMemfdChild is the child's half of the cross-process tests; run on
-// its own it does nothing.
-func TestMemfdChild(t *testing.T) {
-	mode := os.Getenv(envMemfdChild)
-	if mode == "" {
-		t.Skip("the child half of TestMemfdCrossProcess and TestMemfdOwnerDead")
-	}
+// runMemfdChild is the child's half of the cross-process tests, run by
+// TestMain in a test binary started by memfdChild instead of the tests.
+func runMemfdChild(mode string) {
 	fail := func(err error) {
 		os.Stderr.WriteString("memfd child: " + err.Error() + "\n")
 		os.Exit(1)
@@ -540,4 +536,14 @@ func leakMemfd(t *testing.T) *memfdRoot {
 	root.count = 42
 	a.Unlock()
 	return root
+}
+
+// TestMain runs the child half of the cross-process tests when this
+// binary was started as the child (memfdChild sets envMemfdChild), and
+// the tests otherwise.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envMemfdChild); mode != "" {
+		runMemfdChild(mode)
+	}
+	os.Exit(m.Run())
 }

@@ -64,7 +64,7 @@ func shared(t testing.TB) (*guard.Region, *shmlock.Mutex) {
 // child starts this test binary again in mode, with r's memfd as fd 3.
 func child(t testing.TB, r *guard.Region, mode string, n int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"="+mode, "SHMLOCK_N="+strconv.Itoa(n))
 	f, err := r.SharedFile()
 	require.NoError(t, err)
@@ -75,13 +75,9 @@ func child(t testing.TB, r *guard.Region, mode string, n int) *exec.Cmd {
 	return cmd
 }
 
-// TestChild is the child's half of the cross-process tests; run on its
-// own it does nothing.
-func TestChild(t *testing.T) {
-	mode := os.Getenv(envChild)
-	if mode == "" {
-		t.Skip("the child half of TestCrossProcess and TestOwnerDead")
-	}
+// runChild is the child's half of the cross-process tests, run by
+// TestMain in a test binary started by child instead of the tests.
+func runChild(mode string) {
 	fail := func(err error) {
 		os.Stderr.WriteString("shmlock child: " + err.Error() + "\n")
 		os.Exit(1)
@@ -399,4 +395,14 @@ func contendInProcess(b *testing.B, lock func() error, unlock func()) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestMain runs the child half of the cross-process tests when this
+// binary was started as the child (child sets envChild), and the tests
+// otherwise.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envChild); mode != "" {
+		runChild(mode)
+	}
+	os.Exit(m.Run())
 }
