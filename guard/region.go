@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -383,6 +384,9 @@ func (r *Region) Commit(n int) error {
 	if uintptr(n) > r.size {
 		return rangeError("commit %d bytes of region %q: only %d are reserved", n, r.name, r.size)
 	}
+	if r.shm != nil && r.shm.ro {
+		return fmt.Errorf("guard: commit in region %q: file %q is mapped read-only: %w", r.name, r.shm.path, errors.ErrUnsupported)
+	}
 	want, _ := align.Up(uintptr(n), uintptr(align.PageSize())) // ok: n <= size, a page multiple
 	off, grow := r.guard+r.committed, want-r.committed
 	if !r.spans.only(off, grow, PartReserved) {
@@ -742,8 +746,8 @@ func (r *Region) unmap(what string) error {
 		i = j + 1
 	}
 	r.base, r.vmas = nil, 0
+	retire(r.in) // before the file's descriptor closes: Lookup may fstat it while the region is live
 	r.closeShared()
-	retire(r.in)
 	_ = retryUnmaps() // others' deferred ranges: their errors are theirs, and FlushUnmaps reports them
 	return first
 }
