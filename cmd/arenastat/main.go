@@ -22,6 +22,9 @@ func main() {
 	if os.Getenv(leakChildEnv) == "1" {
 		os.Exit(leakChild(os.Stdout)) // the tour's leak step, in a process of its own
 	}
+	if path := os.Getenv(fileChildEnv); path != "" {
+		os.Exit(fileChild(os.Stdout, path)) // the tour's file arena step: the reopening side
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
