@@ -371,7 +371,9 @@ func (r *Region) Bytes() []byte {
 // does nothing. It returns ErrRange if n exceeds Size or the pages to
 // commit were punched, and ErrClosed after Close. A shared region grows
 // its file to n bytes first unless another process has (ftruncate), then
-// maps the new pages of the file in place (mmap MAP_FIXED|MAP_SHARED).
+// maps the new pages of the file in place (mmap MAP_FIXED|MAP_SHARED);
+// a file mapped read-only (MapFileShared) refuses to grow, with an error
+// matching errors.ErrUnsupported.
 func (r *Region) Commit(n int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -381,11 +383,11 @@ func (r *Region) Commit(n int) error {
 	if n <= int(r.committed) {
 		return nil
 	}
-	if uintptr(n) > r.size {
-		return rangeError("commit %d bytes of region %q: only %d are reserved", n, r.name, r.size)
-	}
 	if r.shm != nil && r.shm.ro {
 		return fmt.Errorf("guard: commit in region %q: file %q is mapped read-only: %w", r.name, r.shm.path, errors.ErrUnsupported)
+	}
+	if uintptr(n) > r.size {
+		return rangeError("commit %d bytes of region %q: only %d are reserved", n, r.name, r.size)
 	}
 	want, _ := align.Up(uintptr(n), uintptr(align.PageSize())) // ok: n <= size, a page multiple
 	off, grow := r.guard+r.committed, want-r.committed
