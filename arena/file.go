@@ -272,6 +272,16 @@ func openFile[T any](f *os.File, o *Options, name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ps := int64(align.PageSize()); !o.ReadOnly && st.Size()%ps != 0 {
+		// The last page is mapped whole, but bytes past the file's end
+		// never reach it: make the file cover the page before Alloc
+		// hands them out. The open has succeeded; this is its first
+		// write.
+		if err := f.Truncate((st.Size() + ps - 1) / ps * ps); err != nil {
+			a.discard()
+			return nil, fmt.Errorf("arena: open file arena %q: %w", name, err)
+		}
+	}
 	a.slot, a.cur = s, cur
 	a.cursor, a.root, a.dirty = s.used, s.root, a.n
 	return a, nil

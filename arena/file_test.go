@@ -326,6 +326,28 @@ func TestFileOpenErrors(t *testing.T) {
 		p = variant("shorter", func(b []byte) []byte { return b[:100] })
 		openFails(t, p, nil, arena.ErrSize)
 	})
+	t.Run("odd-size", func(t *testing.T) {
+		// A file cut to a size that is not a page multiple, but above its
+		// used size, opens; a writer extends it to the page, so that
+		// blocks handed out there reach the file.
+		b := bytes.Clone(img)
+		seq0, used0 := binary.LittleEndian.Uint64(b[32:]), binary.LittleEndian.Uint64(b[40:])
+		used1 := binary.LittleEndian.Uint64(b[arena.FileSlotGap+40:])
+		used := used0
+		if binary.LittleEndian.Uint64(b[arena.FileSlotGap+32:]) > seq0 {
+			used = used1
+		}
+		p := filepath.Join(dir, "odd")
+		require.NoError(t, os.WriteFile(p, b[:used+100], 0o644))
+		a, err := arena.OpenFile[fileRoot](p, nil)
+		require.NoError(t, err)
+		defer a.Close()
+		require.NoError(t, checkBuilt(a, 2))
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Zero(t, st.Size()%int64(align.PageSize()))
+		require.NoError(t, buildCommit(a, 3))
+	})
 	t.Run("locked", func(t *testing.T) {
 		w, err := arena.OpenFile[fileRoot](good, nil)
 		require.NoError(t, err)
