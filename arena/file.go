@@ -136,7 +136,10 @@ type File struct {
 	f      *os.File // holds the flock; nil after Close
 	r      *guard.Region
 	base   unsafe.Pointer // start of the mapping; nil after Close
-	n      uint64         // bytes mapped, from base: what InFile resolves and Alloc may hand out
+	n      uint64         // bytes mapped, from base: what Alloc may hand out
+	data   unsafe.Pointer // base + fileDataStart: where InFile resolves; nil after Close
+	lo     uint64         // slot.key + fileDataStart: the Ref of data
+	span   uint64         // n - fileDataStart: the bytes InFile resolves in; 0 after Close
 	cursor uint64         // next free byte; fileDataStart <= cursor <= n
 	dirty  uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
 	root   uint64         // the root's offset, as set since the last commit; 0 for none
@@ -190,6 +193,7 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 			layout: layoutHash(reflect.TypeFor[T]()), key: newRefBase()}
 		a.cur = 1 // so that the first commit lands in slot 0
 		a.cursor = fileDataStart
+		a.place()
 		if err := a.Commit(); err != nil {
 			a.discard()
 			return nil, err
@@ -284,6 +288,7 @@ func openFile[T any](f *os.File, o *Options, name string) (*File, error) {
 	}
 	a.slot, a.cur = s, cur
 	a.cursor, a.root, a.dirty = s.used, s.root, a.n
+	a.place()
 	return a, nil
 }
 
@@ -443,6 +448,7 @@ func (a *File) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 			return nil, fmt.Errorf("arena: file arena %q: grow to %d bytes: %w", a.name, c, err)
 		}
 		a.n = c
+		a.place()
 	}
 	if off < a.dirty {
 		// Below the size the file had at open, the bytes past the
@@ -594,8 +600,8 @@ func FileRef[T any](a *File, p *T) (Ref[T], error) {
 }
 
 // InFile returns the T that r refers to in the file arena a, or nil if r
-// is the zero Ref, a is nil or closed, or r is not a Ref into a's file
-// or points past what is mapped. A non-nil result is a whole, aligned T
+// is the zero Ref, a is nil or closed, or r is not a Ref into a's file,
+// is misaligned for T, or points past what is mapped. A non-nil result is a whole, aligned T
 // in a's mapping, never the header. It makes no system call and is
 // inlined.
 func (r Ref[T]) InFile(a *File) *T {
@@ -606,15 +612,26 @@ func (r Ref[T]) InFile(a *File) *T {
 	return nil
 }
 
+// place sets what resolve reads from base, the key and n.
+func (a *File) place() {
+	a.data = add(a.base, fileDataStart) // ok: n > fileDataStart, mapped
+	a.lo, a.span = a.slot.key+fileDataStart, a.n-fileDataStart
+}
+
 // resolve returns the address of the size bytes aligned to al that v
-// names in a, or nil; see Memfd.resolve. After Close n is 0, so nothing
-// resolves.
+// names in a, or nil. d, v's distance from the first byte after the
+// header, is both the check and the address: one subtraction and one
+// addition lie on the path from a loaded Ref to the load it leads to,
+// and the compares and the alignment test branch off it. A Ref with
+// another key lands 2^40 or more away, past span; a misaligned one (a
+// corrupt file) is refused rather than rounded. After Close span is 0,
+// so nothing resolves.
 func (a *File) resolve(v uint64, size, al uintptr) unsafe.Pointer {
-	o := (v - a.slot.key) &^ uint64(al-1)
-	if o < fileDataStart || o > a.n || uint64(size) > a.n-o {
+	d := v - a.lo
+	if uint64(size) > a.span || d > a.span-uint64(size) || d&uint64(al-1) != 0 {
 		return nil
 	}
-	return add(a.base, uintptr(o)) // ok: o+size <= n, mapped here
+	return add(a.data, uintptr(d)) // ok: fileDataStart+d+size <= n, mapped here
 }
 
 // Close unmaps the arena and releases the file and its lock; it does
@@ -647,5 +664,6 @@ func (a *File) discard() { _ = a.discardOn(new([4]uintptr)) }
 func (a *File) discardOn(pcs *[4]uintptr) error {
 	_ = unix.Flock(int(a.f.Fd()), unix.LOCK_UN)
 	a.base, a.n, a.cursor, a.dirty = nil, 0, 0, 0
+	a.data, a.lo, a.span = nil, 0, 0
 	return retireRegion(a.r, hardened.KindUseAfterClose, pcs)
 }
