@@ -231,6 +231,13 @@ func TestFileMisuse(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "a refused type makes no file")
 	var r arena.Ref[fileNode]
 	assert.Nil(t, r.InFile(a))
+	n, err := arena.New[fileNode](a)
+	require.NoError(t, err)
+	r, err = arena.FileRef(a, n)
+	require.NoError(t, err)
+	assert.Same(t, n, r.InFile(a))
+	assert.Nil(t, arena.RefFromBits[fileNode](arena.RefBits(r)+4).InFile(a), "misaligned")
+	assert.Nil(t, arena.RefFromBits[fileNode](arena.RefBits(r)-arena.RefBits(r)%(1<<arena.RefOffBits)+8).InFile(a), "in the header")
 	assert.Nil(t, arena.RefFromBits[fileNode](1<<39).InFile(a), "past the mapping")
 }
 
