@@ -96,7 +96,9 @@ func newFlags(name string) *flag.FlagSet {
 // bound to e.json, so that -json may also follow the verb.
 func (e *env) flags(name string) *flag.FlagSet {
 	fs := newFlags(name)
-	fs.BoolVar(&e.json, "json", e.json, "print JSON, one object per line")
+	before := e.json // BoolVar stores the default; -h shows false as the default whatever came before the verb
+	fs.BoolVar(&e.json, "json", false, "print JSON, one object per line")
+	e.json = before
 	return fs
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -18,20 +20,44 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-// TestMain lets the test binary stand in for arenastat: with
-// ARENASTAT_RUN_MAIN set it runs main, so each test below runs the tool
-// as a real subprocess, exit status and all.
+// arenastatBin is the arenastat binary TestMain builds, which the tests
+// run as a user would: exit status, standard output and error.
+var arenastatBin string
+
+// TestMain builds arenastat once into a temporary directory (with -race
+// when the tests run under it). Started as a child by a test (childEnv),
+// the test binary instead plays a program that arenastat watches.
 func TestMain(m *testing.M) {
 	if os.Getenv("ARENASTAT_RUN_MAIN") == "1" {
-		main()
+		main() // the tour's leak step re-executes its binary: this one, in TestTourInProcess
 	}
-	os.Exit(m.Run())
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(child(mode))
+	}
+	dir, err := os.MkdirTemp("", "arenastat-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	arenastatBin = filepath.Join(dir, "arenastat")
+	build := []string{"build", "-o", arenastatBin}
+	if raceEnabled {
+		build = append(build, "-race")
+	}
+	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building arenastat: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
+// arenastat runs the built binary with args.
 func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ARENASTAT_RUN_MAIN=1")
+	cmd := exec.Command(arenastatBin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -113,10 +139,15 @@ func TestUsage(t *testing.T) {
 		{[]string{"-bogus"}, "arenastat: flag provided but not defined: -bogus (see arenastat -help)\n"},
 		{[]string{"frobnicate"}, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
 		{[]string{"tour", "extra"}, "arenastat: tour takes no arguments, got [\"extra\"] (see arenastat -help)\n"},
-		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n must be positive (see arenastat -help)\n"},
+		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n and -count must be positive (see arenastat -help)\n"},
 		{[]string{"bench", "-w", "W9"}, "arenastat: bench: unknown workload \"W9\" (have W1, W2, W3, W4) (see arenastat -help)\n"},
 		{[]string{"bench", "-x"}, "arenastat: bench: flag provided but not defined: -x (see arenastat -help)\n"},
-		{[]string{"watch"}, "arenastat: watch needs one URL, got 0 arguments (see arenastat -help)\n"},
+		{[]string{"watch"}, "arenastat: watch needs one URL, HOST:PORT, :PORT or PID, got 0 operands (see arenastat -help)\n"},
+		{[]string{"watch", "nowhere"}, "arenastat: watch: \"nowhere\" is not a URL, HOST:PORT, :PORT or process ID (see arenastat -help)\n"},
+		{[]string{"watch", ":99999"}, "arenastat: watch: \":99999\" is not a URL, HOST:PORT, :PORT or process ID (see arenastat -help)\n"},
+		{[]string{"watch", "http://"}, "arenastat: watch: \"http://\" is not a URL (see arenastat -help)\n"},
+		{[]string{"watch", "0"}, "arenastat: watch: \"0\" is not a process ID (see arenastat -help)\n"},
+		{[]string{"bench", "-count", "0"}, "arenastat: bench: -n and -count must be positive (see arenastat -help)\n"},
 		{[]string{"watch", "-interval", "0s", "http://x"}, "arenastat: watch: -interval must be positive, -count and -pid not negative (see arenastat -help)\n"},
 		{[]string{"maps"}, "arenastat: maps needs one PID, got 0 arguments (see arenastat -help)\n"},
 		{[]string{"maps", "abc"}, "arenastat: maps: \"abc\" is not a process ID (see arenastat -help)\n"},
@@ -129,7 +160,7 @@ func TestUsage(t *testing.T) {
 			assert.Empty(t, out)
 		})
 	}
-	for _, args := range [][]string{{"-help"}, {"-h"}, {"help"}, {"bench", "-help"}} {
+	for _, args := range [][]string{{"-help"}, {"-h"}, {"help"}, {"--help"}} {
 		out, stderr, code := arenastat(t, args...)
 		assert.Equal(t, 0, code, args)
 		assert.Empty(t, stderr)
