@@ -23,7 +23,7 @@ func openPTY(t *testing.T) (ctl, term *os.File) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ctl.Close() })
 	require.NoError(t, unix.IoctlSetPointerInt(int(ctl.Fd()), unix.TIOCSPTLCK, 0)) // unlockpt
-	n, err := unix.IoctlGetInt(int(ctl.Fd()), unix.TIOCGPTN)                        // ptsname
+	n, err := unix.IoctlGetInt(int(ctl.Fd()), unix.TIOCGPTN)                       // ptsname
 	require.NoError(t, err)
 	term, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
 	require.NoError(t, err)
