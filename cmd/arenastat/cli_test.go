@@ -181,6 +181,12 @@ func TestWatchChild(t *testing.T) {
 	}
 	assert.Regexp(t, `(?m)^ +1024 +\[#+\.*\] +10 +\d+ +\d+% +1 +[\d.]+ KiB *$`, out)
 
+	// maps finds the same endpoint from :PORT and names the arenas.
+	out, stderr, code = arenastat(t, "maps", spid, "-url", ":"+port)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^[0-9a-f]+-[0-9a-f]+ +rw-p +.*arena "child-bump" \(bump\)`, out)
+	assert.Regexp(t, `(?m)^[0-9a-f]+-[0-9a-f]+ +rw-p +.*arena "child-classes" \(freelist\)`, out)
+
 	// :PORT, HOST:PORT and the URL, with -json before the verb, after it
 	// and after the operand: one JSON object per draw, per line.
 	for _, args := range [][]string{

@@ -151,6 +151,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"watch", "-interval", "0s", "http://x"}, "arenastat: watch: -interval must be positive, -count and -pid not negative (see arenastat -help)\n"},
 		{[]string{"maps"}, "arenastat: maps needs one PID, got 0 arguments (see arenastat -help)\n"},
 		{[]string{"maps", "abc"}, "arenastat: maps: \"abc\" is not a process ID (see arenastat -help)\n"},
+		{[]string{"maps", "-url", "6060", "1"}, "arenastat: maps: -url: \"6060\" is not a URL, HOST:PORT or :PORT (see arenastat -help)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

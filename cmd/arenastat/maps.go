@@ -27,7 +27,7 @@ type mapsRow struct {
 
 func cmdMaps(e env, args []string) error {
 	fls := e.flags("maps")
-	url := fls.String("url", "", "expvar endpoint of the process, to name its arenas")
+	url := fls.String("url", "", "the process's expvar endpoint (URL, HOST:PORT or :PORT), to name its arenas")
 	if err := parseFlags(fls, args); err != nil {
 		return err
 	}
@@ -37,6 +37,12 @@ func cmdMaps(e env, args []string) error {
 	pid, err := strconv.Atoi(fls.Arg(0))
 	if err != nil || pid <= 0 {
 		return usagef("maps: %q is not a process ID", fls.Arg(0))
+	}
+	var endpoint string
+	if *url != "" {
+		if endpoint, err = targetURL(*url); err != nil {
+			return usagef("maps: -url: %v", err)
+		}
 	}
 	ms, err := procmaps.Read(pid)
 	if err != nil {
@@ -48,7 +54,7 @@ func cmdMaps(e env, args []string) error {
 	}
 	var snap arena.Snapshot
 	if *url != "" {
-		if snap, err = fetch(newClient(), *url); err != nil {
+		if snap, err = fetch(newClient(), endpoint); err != nil {
 			return err
 		}
 	}

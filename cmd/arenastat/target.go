@@ -37,24 +37,37 @@ func resolveTarget(arg string, client *http.Client) (target, error) {
 		u, err := findEndpoint(pid, client)
 		return target{u, pid}, err
 	}
+	u, err := targetURL(arg)
+	if err != nil {
+		if strings.Contains(arg, "://") {
+			return target{}, usagef("watch: %v", err)
+		}
+		return target{}, usagef("watch: %q is not a URL, HOST:PORT, :PORT or process ID", arg)
+	}
+	return target{url: u}, nil
+}
+
+// targetURL turns a URL, HOST:PORT or :PORT into the URL of a snapshot,
+// as resolveTarget does.
+func targetURL(arg string) (string, error) {
 	if strings.Contains(arg, "://") {
 		u, err := url.Parse(arg)
 		if err != nil || u.Host == "" {
-			return target{}, usagef("watch: %q is not a URL", arg)
+			return "", fmt.Errorf("%q is not a URL", arg)
 		}
 		if u.Path == "" || u.Path == "/" {
 			u.Path = varsPath
 		}
-		return target{url: u.String()}, nil
+		return u.String(), nil
 	}
 	host, port, err := net.SplitHostPort(arg)
 	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
-		return target{}, usagef("watch: %q is not a URL, HOST:PORT, :PORT or process ID", arg)
+		return "", fmt.Errorf("%q is not a URL, HOST:PORT or :PORT", arg)
 	}
 	if host == "" {
 		host = "localhost"
 	}
-	return target{url: "http://" + net.JoinHostPort(host, port) + varsPath}, nil
+	return "http://" + net.JoinHostPort(host, port) + varsPath, nil
 }
 
 // findEndpoint returns the URL at which process pid serves its snapshot:
