@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,13 +21,33 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-// arenastatBin is the arenastat binary TestMain builds, which the tests
-// run as a user would: exit status, standard output and error.
-var arenastatBin string
+// binDir holds the arenastat binary that the first test to need it
+// builds; TestMain removes it at the end.
+var binDir string
 
-// TestMain builds arenastat once into a temporary directory (with -race
-// when the tests run under it). Started as a child by a test (childEnv),
-// the test binary instead plays a program that arenastat watches.
+// arenastatBin builds arenastat once, into a temporary directory (with
+// -race when the tests run under it), and returns its path. It is built
+// on first use, so that runs needing no binary (a fuzz worker, -run of
+// an in-process test) do not pay for it.
+var arenastatBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "arenastat-test-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "arenastat")
+	build := []string{"build", "-o", bin}
+	if raceEnabled {
+		build = append(build, "-race")
+	}
+	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building arenastat: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestMain lets the test binary play other programs when a test starts
+// it as a child (childEnv), and removes the built arenastat at the end.
 func TestMain(m *testing.M) {
 	if os.Getenv("ARENASTAT_RUN_MAIN") == "1" {
 		main() // the tour's leak step re-executes its binary: this one, in TestTourInProcess
@@ -34,30 +55,17 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(child(mode))
 	}
-	dir, err := os.MkdirTemp("", "arenastat-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	arenastatBin = filepath.Join(dir, "arenastat")
-	build := []string{"build", "-o", arenastatBin}
-	if raceEnabled {
-		build = append(build, "-race")
-	}
-	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building arenastat: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 
 // arenastat runs the built binary with args.
 func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(arenastatBin, args...)
+	cmd := exec.Command(builtArenastat(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -67,6 +75,15 @@ func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		require.NoError(t, err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// builtArenastat returns the path of the built arenastat, failing the
+// test if it could not be built.
+func builtArenastat(t *testing.T) string {
+	t.Helper()
+	bin, err := arenastatBin()
+	require.NoError(t, err)
+	return bin
 }
 
 func TestTour(t *testing.T) {

@@ -36,7 +36,7 @@ func openPTY(t *testing.T) (ctl, term *os.File) {
 func onTerminal(t *testing.T, which string, args ...string) (tty, other string) {
 	t.Helper()
 	ctl, term := openPTY(t)
-	cmd := exec.Command(arenastatBin, args...)
+	cmd := exec.Command(builtArenastat(t), args...)
 	var buf bytes.Buffer
 	if which == "stdout" {
 		cmd.Stdout, cmd.Stderr = term, &buf
