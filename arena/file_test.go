@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
@@ -544,4 +546,67 @@ func TestFileCrash(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills, %d commits in the file at the end, %d kills between a commit and its log line", kills, lastLogged(t, dir), ahead)
+}
+
+var fileSink uint64
+
+// TestFileCloseQuarantines: a pointer kept past a File's Close faults
+// and is named a use after close with the Close site, as for every arena
+// kind; the file keeps its bytes, and its lock is released.
+func TestFileCloseQuarantines(t *testing.T) {
+	mapcheck.Baseline(t)
+	path := filepath.Join(t.TempDir(), "closed")
+	a, err := arena.CreateFile[fileRoot](path, &arena.Options{Name: "closed file"})
+	require.NoError(t, err)
+	require.NoError(t, buildCommit(a, 1))
+	root, err := arena.FileRoot[fileRoot](a)
+	require.NoError(t, err)
+	require.NoError(t, a.Close()) // the Close site, the line above the next
+	_, _, closeLine, _ := runtime.Caller(0)
+	closeLine--
+
+	err = hardened.Catch(func() { fileSink = root.count })
+	var rep *hardened.Report
+	require.ErrorAs(t, err, &rep)
+	assert.Equal(t, hardened.KindUseAfterClose, rep.Kind)
+	assert.Equal(t, "closed file", rep.Arena)
+	require.NotEmpty(t, rep.Freed)
+	assert.Contains(t, rep.Freed[0], fmt.Sprintf("file_test.go:%d", closeLine))
+	assert.ErrorIs(t, a.Close(), arena.ErrClosed)
+	_, err = a.Alloc(8, 8)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.ErrorIs(t, a.Commit(), arena.ErrClosed)
+	assert.ErrorIs(t, a.Sync(), arena.ErrClosed)
+	_, err = arena.FileRoot[fileRoot](a)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+
+	b, err := arena.OpenFile[fileRoot](path, nil)
+	require.NoError(t, err, "Close released the lock, though the range waits in the quarantine")
+	defer b.Close()
+	require.NoError(t, checkBuilt(b, 1))
+}
+
+// TestFileLeak: a File dropped without Close is reported, kind "file",
+// and keeps its mapping: the root still reads what was committed.
+func TestFileLeak(t *testing.T) {
+	got := make(chan arena.LeakReport, 16)
+	old := arena.SetLeakHandler(func(r arena.LeakReport) { got <- r })
+	defer arena.SetLeakHandler(old)
+	root := leakFile(t)
+	r := waitLeak(t, got, "forgotten file")
+	assert.Equal(t, "file", r.Kind)
+	assert.Contains(t, r.Site, "file_test.go:")
+	assert.NotZero(t, r.Bytes)
+	require.NoError(t, guard.FlushQuarantine())
+	assert.Equal(t, uint64(1), root.commits)
+}
+
+// leakFile makes a File, commits a root and drops the arena.
+func leakFile(t *testing.T) *fileRoot {
+	a, err := arena.CreateFile[fileRoot](filepath.Join(t.TempDir(), "leak"), &arena.Options{Name: "forgotten file"})
+	require.NoError(t, err)
+	require.NoError(t, buildCommit(a, 1))
+	root, err := arena.FileRoot[fileRoot](a)
+	require.NoError(t, err)
+	return root
 }
