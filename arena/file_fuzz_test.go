@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 )
 
@@ -111,6 +113,105 @@ func FuzzFileReopen(f *testing.F) {
 		}
 		if n.val != 0 || n.next != (arena.Ref[fileNode]{}) {
 			t.Fatalf("New after reopen handed out stale bytes")
+		}
+	})
+}
+
+// FuzzFileOps replays Alloc (sizes 0 to 4 KiB, alignments 1 to 8192,
+// the invalid ones among them), Commit and Close-and-reopen sequences
+// against a model: a block is aligned, zeroed and inside the file's
+// mapping; a bad alignment changes nothing; after a reopen the cursor is
+// the last commit's used size, every committed block reads back what
+// was written into it, and the uncommitted ones are gone.
+func FuzzFileOps(f *testing.F) {
+	f.Add([]byte{0, 10, 3, 0, 200, 0, 1, 0, 0, 0, 7, 2, 2, 0, 0})
+	f.Add([]byte{0, 255, 4, 3, 0, 0, 0, 16, 1, 2, 0, 0, 0, 1, 13, 1, 0, 0})
+	f.Add([]byte{0, 255, 255, 0, 255, 255, 1, 0, 0, 2, 0, 0})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 3*64 {
+			ops = ops[:3*64]
+		}
+		path := filepath.Join(dir, "ops")
+		os.Remove(path)
+		a, err := arena.CreateFile[fileRoot](path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { a.Close() }()
+		type block struct {
+			ref  arena.Ref[byte]
+			size int
+			pat  byte
+		}
+		var committed, pending []block
+		committedUsed := a.Used()
+		for i := 0; i+3 <= len(ops); i += 3 {
+			op, x, y := ops[i]%4, ops[i+1], ops[i+2]
+			switch op {
+			case 0, 3: // Alloc: size from x and y, alignment 1<<(y%14): up to 8192, over the page size
+				size := int(x) << (y % 5) % 4097
+				al := uintptr(1) << (y % 14)
+				before := a.Used()
+				p, err := a.Alloc(uintptr(size), al)
+				if al > uintptr(align.PageSize()) {
+					if err == nil || a.Used() != before {
+						t.Fatalf("Alloc(%d, %d) over the page size: err %v, used %d -> %d", size, al, err, before, a.Used())
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Alloc(%d, %d): %v", size, al, err)
+				}
+				if size == 0 {
+					continue
+				}
+				if uintptr(p)%al != 0 {
+					t.Fatalf("Alloc(%d, %d) = %p, misaligned", size, al, p)
+				}
+				b := unsafe.Slice((*byte)(p), size)
+				for k, v := range b {
+					if v != 0 {
+						t.Fatalf("Alloc(%d, %d): byte %d is %#x, not zero", size, al, k, v)
+					}
+				}
+				pat := byte(i/3) | 1
+				for k := range b {
+					b[k] = pat
+				}
+				r, err := arena.FileRef(a, (*byte)(p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending = append(pending, block{r, size, pat})
+			case 1:
+				if err := a.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				committed, pending, committedUsed = append(committed, pending...), nil, a.Used()
+			case 2:
+				if err := a.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if a, err = arena.OpenFile[fileRoot](path, nil); err != nil {
+					t.Fatal(err)
+				}
+				if a.Used() != committedUsed {
+					t.Fatalf("reopened at used %d, the last commit had %d", a.Used(), committedUsed)
+				}
+				pending = nil
+				for _, bl := range committed {
+					p := bl.ref.InFile(a)
+					if p == nil {
+						t.Fatalf("a committed block's Ref does not resolve")
+					}
+					for k, v := range unsafe.Slice(p, bl.size) {
+						if v != bl.pat {
+							t.Fatalf("committed block byte %d is %#x after reopen, want %#x", k, v, bl.pat)
+						}
+					}
+				}
+			}
 		}
 	})
 }
