@@ -120,7 +120,12 @@ var ErrLocked = errors.New("arena: file arena is locked by another open")
 // kernel writes the page, so after a crash they may be there, or not,
 // or (for a write that spans pages) in part. A structure that must
 // survive crashes whole is built append-only: new blocks, then a new
-// root, then Commit.
+// root, then Commit. For a machine crash this holds where msync does
+// what it promises (the data and the file's size are on the device when
+// it returns) and the device writes a 512-byte sector whole or not at
+// all; a slot torn anyway fails its checksum, and the previous commit
+// stands. A process crash needs neither: the page cache keeps every
+// write.
 //
 // A File opened for writing holds an exclusive flock on the file, one
 // opened with Options.ReadOnly a shared one, so there is one writer or
