@@ -220,11 +220,11 @@ func (o *Options) memfd(kind string, unsupported func(string) error) error {
 	case kind == kindMemfdAttach && (o.Limit != 0 || o.InitialSize != 0):
 		return unsupported("Limit and InitialSize are the creator's, kept in the arena's header")
 	case o.HugePages || o.Prefault:
-		return unsupported("HugePages and Prefault do not apply to a memfd")
+		return unsupported("HugePages and Prefault do not apply to a mapped file")
 	case o.MaxChunk != 0:
-		return unsupported("MaxChunk: a memfd arena is one reservation, sized by Limit")
+		return unsupported("MaxChunk: a " + kind + " arena is one reservation, sized by Limit")
 	case o.ResetRelease || o.Quarantine != 0:
-		return unsupported("ResetRelease and Quarantine: a memfd arena has no Reset")
+		return unsupported("ResetRelease and Quarantine: a " + kind + " arena has no Reset")
 	case o.CheckFreed || o.LargeCache != 0 || o.LargeDecay != 0:
 		return unsupported("CheckFreed, LargeCache and LargeDecay are for FreeList and SyncFreeList")
 	case o.Sample != nil:
