@@ -103,7 +103,13 @@ func MapFileShared(f *os.File, readOnly bool, opts *Options) (*Region, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guard: map file %q: %w", f.Name(), err)
 	}
-	r, err := Map(int(st.Size()), &o)
+	// Map makes one page Ready and holds the rest as Reserved, since
+	// Map refuses more Ready pages than RAM and swap could back, and a
+	// file's pages are backed by the file: a file larger than memory
+	// maps. The file is then mapped over its share of the usable part.
+	size, _ := align.Up(uintptr(st.Size()), uintptr(align.PageSize())) // ok: size <= maxReserve, checked above
+	o.Reserve = max(o.Reserve, int(size))
+	r, err := Map(align.PageSize(), &o)
 	if err != nil {
 		sysCloseFd(fd)
 		return nil, err
@@ -111,13 +117,17 @@ func MapFileShared(f *os.File, readOnly bool, opts *Options) (*Region, error) {
 	r.mu.Lock()
 	r.file = true // never cached nor moved (Region.cacheable, MoveTo)
 	r.shm = &shmFile{fd: fd, ro: readOnly, path: f.Name()}
-	off, n := r.guard, r.committed
+	off := r.guard
+	part, p, prot, why := PartUsable, protRW, unix.PROT_READ|unix.PROT_WRITE, "map file shared"
 	if readOnly {
-		err = r.transition(off, n, PartReadOnly, protRO, "", "map file", func() error {
-			return sysMapFile(fd, add(r.base, off), 0, n, unix.PROT_READ, reason{"map file read-only", r.name})
-		})
-	} else {
-		err = sysMapFile(fd, add(r.base, off), 0, n, unix.PROT_READ|unix.PROT_WRITE, reason{"map file shared", r.name})
+		part, p, prot, why = PartReadOnly, protRO, unix.PROT_READ, "map file read-only"
+	}
+	err = r.transition(off, size, part, p, "", "map file", func() error {
+		return sysMapFile(fd, add(r.base, off), 0, size, prot, reason{why, r.name})
+	})
+	if err == nil {
+		r.committed = size
+		r.sync()
 	}
 	if err == nil {
 		registry.mu.Lock()

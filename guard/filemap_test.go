@@ -126,3 +126,27 @@ func TestMapFileSharedBadInput(t *testing.T) {
 	defer p.Close()
 	assert.ErrorIs(t, p.Sync(0, ps), guard.ErrNotShared, "a private region has no file")
 }
+
+// TestMapFileSharedLarge: a file larger than RAM and swap together maps
+// (its pages are backed by the file, not by memory), here a sparse
+// 256 GiB one, read at both ends.
+func TestMapFileSharedLarge(t *testing.T) {
+	mapcheck.Baseline(t)
+	path := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	const size = 256 << 30
+	if err := f.Truncate(size); err != nil {
+		t.Skip("this filesystem has no 256 GiB sparse files: " + err.Error())
+	}
+	_, err = f.WriteAt([]byte("end"), size-3)
+	require.NoError(t, err)
+	r, err := guard.MapFileShared(f, true, &guard.Options{Name: "sparse"})
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, size, r.Committed())
+	b := r.Bytes()
+	assert.Equal(t, byte(0), b[0])
+	assert.Equal(t, "end", string(b[size-3:]))
+}
