@@ -29,7 +29,9 @@
 // reported while its memory stays mapped (in a child process, since a
 // leak lasts as long as the process); munmap punching a hole and
 // shrinking a mapping; MADV_DONTNEED giving pages back; the mapping
-// budget; and the Go heap beside the arenas on one small workload.
+// budget; a list built into a file arena, committed, closed and reopened
+// by a child process at another address, both sides' rw-s mapping lines
+// shown; and the Go heap beside the arenas on one small workload.
 //
 // Bench runs the workloads side by side, arena against the Go heap, with
 // times, GC cycles, RSS growth and ratios: W1 keeps small objects, W2
