@@ -428,6 +428,9 @@ func runFileChild(dir string) {
 		os.Stderr.WriteString("file child: " + err.Error() + "\n")
 		os.Exit(1)
 	}
+	if path, ok := strings.CutPrefix(dir, "read:"); ok {
+		runFileReader(path, fail)
+	}
 	path := filepath.Join(dir, "crash.arena")
 	log, err := os.OpenFile(filepath.Join(dir, "log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -609,4 +612,51 @@ func leakFile(t *testing.T) *fileRoot {
 	root, err := arena.FileRoot[fileRoot](a)
 	require.NoError(t, err)
 	return root
+}
+
+// runFileReader is the child of TestFileReadersAcrossProcesses: it opens
+// path read-only while the parent holds it open read-only too, checks
+// the list, and checks that a writer is refused.
+func runFileReader(path string, fail func(error)) {
+	a, err := arena.OpenFile[fileRoot](path, &arena.Options{ReadOnly: true})
+	if err != nil {
+		fail(err)
+	}
+	if err := checkBuilt(a, 5); err != nil {
+		fail(err)
+	}
+	if _, err := arena.OpenFile[fileRoot](path, nil); !errors.Is(err, arena.ErrLocked) {
+		fail(fmt.Errorf("a writer's open beside two readers: %v, want ErrLocked", err))
+	}
+	root, _ := arena.FileRoot[fileRoot](a)
+	fmt.Printf("%#x\n", uintptr(unsafe.Pointer(root)))
+	if err := a.Close(); err != nil {
+		fail(err)
+	}
+	os.Exit(0)
+}
+
+// TestFileReadersAcrossProcesses: two processes map one file arena
+// read-only at once, each at its own address, and a writer is refused
+// while they do.
+func TestFileReadersAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared")
+	a, err := arena.CreateFile[fileRoot](path, nil)
+	require.NoError(t, err)
+	for c := uint64(1); c <= 5; c++ {
+		require.NoError(t, buildCommit(a, c))
+	}
+	require.NoError(t, a.Close())
+	r, err := arena.OpenFile[fileRoot](path, &arena.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer r.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envFileChild+"=read:"+path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "the reader child: %s", stderr.String())
+	root, _ := arena.FileRoot[fileRoot](r)
+	t.Logf("root here at %#x, in the child at %s", uintptr(unsafe.Pointer(root)), strings.TrimSpace(string(out)))
+	require.NoError(t, checkBuilt(r, 5))
 }
