@@ -68,8 +68,8 @@ var ErrNotMappable = errors.New("guard: file cannot be mapped shared")
 
 // MapFileShared maps the whole of the regular file f (its size rounded
 // up to whole pages) MAP_SHARED at the start of a region laid out as
-// Map's, with Options.Reserve usable bytes of address space held for
-// growth: writes reach the file and every process mapping it, and Commit
+// Map's, with Options.Reserve usable bytes of address space (at least
+// the file's size) held for growth: writes reach the file and every process mapping it, and Commit
 // grows the file (ftruncate) and maps its next pages in place, so growth
 // never moves what is mapped. With readOnly the pages are PROT_READ: a
 // write faults, and Lookup names it PartReadOnly; Commit is then refused.
@@ -78,11 +78,16 @@ var ErrNotMappable = errors.New("guard: file cannot be mapped shared")
 // access past the file's end (another process truncated it) raises
 // SIGBUS, which Catch names PartPastEOF with the file's name. It returns
 // ErrNotMappable for a file that is not regular or whose filesystem
-// refuses the mapping, ErrSize for an empty file, and Map's errors.
+// refuses the mapping, ErrSize for an empty file, an error wrapping
+// unix.EBADF for a nil f, and Map's errors. Unlike Map, it maps a file
+// larger than RAM and swap together: its pages are the file's.
 // HugePages, Populate and FenceMarkers do not apply and are errors.
 // Linux only: elsewhere it returns an error matching
 // errors.ErrUnsupported.
 func MapFileShared(f *os.File, readOnly bool, opts *Options) (*Region, error) {
+	if f == nil {
+		return nil, fmt.Errorf("guard: map file: nil file: %w", unix.EBADF)
+	}
 	o, err := sharedOptions(opts, f.Name())
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/mapcheck"
@@ -121,6 +122,8 @@ func TestMapFileSharedBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, guard.ErrNotMappable, "a writable mapping of a file opened read-only: EACCES")
 	_, err = guard.MapFileShared(g, true, &guard.Options{HugePages: true})
 	assert.Error(t, err)
+	_, err = guard.MapFileShared(nil, true, nil)
+	assert.ErrorIs(t, err, unix.EBADF)
 	p, err := guard.Map(ps, nil)
 	require.NoError(t, err)
 	defer p.Close()
