@@ -157,14 +157,17 @@ type File struct {
 
 // CreateFile makes a new file arena at path for a root of type T, which
 // must not exist yet (an error matching os.ErrExist), and returns it
-// opened for writing, committed once with no root. Options: Name
-// (Default: the file's base name); Limit, the address space reserved
-// and so the most the file grows to while this open lasts (Default:
-// 256 MiB, at most 1 TiB); InitialSize, the file's first size, in whole
-// pages (Default: one page); NoGuards. Others are refused with
-// ErrUnsupported. It returns a *PointerError if T holds Go pointers,
-// and the error of creating, locking or mapping the file; a file made
-// but not mapped is removed.
+// opened for writing, with no root. The file appears at path whole or
+// not at all: it is written in a temporary file in path's directory
+// (".NAME.creating-*"), synced, and linked to path, so a crash during
+// CreateFile leaves no file at path, at worst the temporary one.
+// Options: Name (Default: the file's base name); Limit, the address
+// space reserved and so the most the file grows to while this open
+// lasts (Default: 256 MiB, at most 1 TiB); InitialSize, the file's first
+// size, in whole pages (Default: one page); NoGuards. Others are refused
+// with ErrUnsupported. It returns a *PointerError if T holds Go
+// pointers, and the error of creating, locking, linking or mapping the
+// file.
 func CreateFile[T any](path string, opts *Options) (*File, error) {
 	if err := checkType[T](); err != nil {
 		return nil, err
@@ -177,34 +180,55 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 		return nil, fmt.Errorf("%w: file arena %q: ReadOnly: CreateFile makes a file to write", ErrUnsupported, o.Name)
 	}
 	name := fileName(path, o.Name)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
+	fail := func(err error) (*File, error) {
 		return nil, fmt.Errorf("arena: create file arena %q: %w", name, err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fail(&os.PathError{Op: "create", Path: path, Err: os.ErrExist})
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".creating-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	// The lock is taken on the temporary file's open description, which
+	// the descriptor f below shares: it holds from before the file has
+	// its name until Close.
+	if err := lockFile(tmp, false, name); err != nil {
+		return nil, err
 	}
 	ps := uint64(align.PageSize())
 	size := (max(uint64(o.InitialSize), fileDataStart) + ps - 1) &^ (ps - 1)
-	a, err := func() (*File, error) {
-		if err := lockFile(f, false, name); err != nil {
-			return nil, err
-		}
-		if err := f.Truncate(int64(size)); err != nil {
-			return nil, fmt.Errorf("arena: create file arena %q: %w", name, err)
-		}
-		a, err := mapFile(f, size, false, &o, name)
-		if err != nil {
-			return nil, err
-		}
-		a.slot = fileSlot{magic: fileMagic, version: fileVersion, pageSize: uint32(ps),
-			layout: layoutHash(reflect.TypeFor[T]()), key: newRefBase()}
-		a.cur = 1 // so that the first commit lands in slot 0
-		a.cursor = fileDataStart
-		a.place()
-		if err := a.Commit(); err != nil {
-			a.discard()
-			return nil, err
-		}
-		return a, nil
-	}()
+	s := fileSlot{magic: fileMagic, version: fileVersion, pageSize: uint32(ps),
+		layout: layoutHash(reflect.TypeFor[T]()), key: newRefBase(), seq: 1, used: fileDataStart}
+	s.sum = s.checksum()
+	if err := tmp.Truncate(int64(size)); err != nil {
+		return fail(err)
+	}
+	if _, err := tmp.WriteAt(bytesOf(unsafe.Pointer(&s), fileSlotSize), 0); err != nil { // ok: s is a whole fileSlot
+		return fail(err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	// link fails if path exists: no arena is ever replaced.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return fail(err)
+	}
+	syncDir(filepath.Dir(path))
+	fd, err := unix.FcntlInt(tmp.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		os.Remove(path)
+		return fail(os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err))
+	}
+	f := os.NewFile(uintptr(fd), path)
+	a, err := openFile[T](f, &o, name, true)
 	if err != nil {
 		f.Close()
 		os.Remove(path)
@@ -212,6 +236,16 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 	}
 	a.watch(callerPC(1))
 	return a, nil
+}
+
+// syncDir makes a new name in dir durable (fsync of the directory), as
+// well as the system allows: some refuse to sync a directory, and the
+// name is there for this and every other process either way.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // OpenFile opens the file arena at path, made by CreateFile for a root
@@ -248,7 +282,7 @@ func OpenFile[T any](path string, opts *Options) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arena: open file arena %q: %w", name, err)
 	}
-	a, err := openFile[T](f, &o, name)
+	a, err := openFile[T](f, &o, name, false)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -257,11 +291,13 @@ func OpenFile[T any](path string, opts *Options) (*File, error) {
 	return a, nil
 }
 
-// openFile is OpenFile once the file is open: lock, read and check the
-// header, map.
-func openFile[T any](f *os.File, o *Options, name string) (*File, error) {
-	if err := lockFile(f, o.ReadOnly, name); err != nil {
-		return nil, err
+// openFile is OpenFile once the file is open: lock (unless CreateFile
+// holds the lock already), read and check the header, map.
+func openFile[T any](f *os.File, o *Options, name string, locked bool) (*File, error) {
+	if !locked {
+		if err := lockFile(f, o.ReadOnly, name); err != nil {
+			return nil, err
+		}
 	}
 	st, err := f.Stat()
 	if err != nil {

@@ -205,6 +205,11 @@ func TestFileMisuse(t *testing.T) {
 	defer a.Close()
 	_, err = arena.CreateFile[fileRoot](path, nil)
 	assert.ErrorIs(t, err, os.ErrExist, "CreateFile never overwrites")
+	_, err = arena.OpenFile[fileRoot](path, nil)
+	assert.ErrorIs(t, err, arena.ErrLocked, "CreateFile's lock holds from the temporary file on")
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "no temporary file is left: %v", ents)
 	_, err = arena.FileRoot[fileNode](a)
 	assert.ErrorIs(t, err, arena.ErrFileHeader, "another root type")
 	var heap fileRoot
