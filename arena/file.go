@@ -159,14 +159,14 @@ type File struct {
 // must not exist yet (an error matching os.ErrExist), and returns it
 // opened for writing, with no root. The file appears at path whole or
 // not at all: it is written in a temporary file in path's directory
-// (".NAME.creating-*"), synced, and linked to path, so a crash during
+// (".NAME.creating-*"), synced, and renamed to path, so a crash during
 // CreateFile leaves no file at path, at worst the temporary one.
 // Options: Name (Default: the file's base name); Limit, the address
 // space reserved and so the most the file grows to while this open
 // lasts (Default: 256 MiB, at most 1 TiB); InitialSize, the file's first
 // size, in whole pages (Default: one page); NoGuards. Others are refused
 // with ErrUnsupported. It returns a *PointerError if T holds Go
-// pointers, and the error of creating, locking, linking or mapping the
+// pointers, and the error of creating, locking, renaming or mapping the
 // file.
 func CreateFile[T any](path string, opts *Options) (*File, error) {
 	if err := checkType[T](); err != nil {
@@ -190,9 +190,12 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 	if err != nil {
 		return fail(err)
 	}
+	renamed := false
 	defer func() {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		if !renamed {
+			os.Remove(tmp.Name())
+		}
 	}()
 	// The lock is taken on the temporary file's open description, which
 	// the descriptor f below shares: it holds from before the file has
@@ -217,10 +220,11 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
-	// link fails if path exists: no arena is ever replaced.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	// The rename fails if path exists: no arena is ever replaced.
+	if err := renameNoReplace(tmp.Name(), path); err != nil {
 		return fail(err)
 	}
+	renamed = true
 	syncDir(filepath.Dir(path))
 	fd, err := unix.FcntlInt(tmp.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -236,6 +240,15 @@ func CreateFile[T any](path string, opts *Options) (*File, error) {
 	}
 	a.watch(callerPC(1))
 	return a, nil
+}
+
+// linkReplace is renameNoReplace by a hard link, which fails if new
+// exists, and an unlink of old.
+func linkReplace(old, new string) error {
+	if err := os.Link(old, new); err != nil {
+		return err
+	}
+	return os.Remove(old)
 }
 
 // syncDir makes a new name in dir durable (fsync of the directory), as
