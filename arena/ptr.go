@@ -57,3 +57,10 @@ func (*noCopy) Unlock() {}
 // or a block In has bounds-checked), or of a Go variable of that size;
 // T holds no Go pointers (checkType, or the header's own type).
 func viewAs[T any](p unsafe.Pointer) *T { return (*T)(p) }
+
+// pointerOf returns p as an unsafe.Pointer, for Free. ok: a conversion,
+// no arithmetic; Free checks that the address is a block of its arena.
+func pointerOf[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+// sliceData returns the address of s's backing array. ok: as pointerOf.
+func sliceData[T any](s []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
