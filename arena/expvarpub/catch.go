@@ -84,9 +84,9 @@ func freedKey(k hardened.Kind) string {
 }
 
 // started is the ResponseWriter next sees: it records whether the answer
-// has begun, after which a status can no longer be sent. Unwrap lets
-// http.ResponseController reach the writer's other methods (Flush,
-// Hijack, deadlines).
+// has begun, after which a status can no longer be sent. It is an
+// http.Flusher, and Unwrap lets http.ResponseController reach the
+// writer's other methods (Hijack, deadlines).
 type started struct {
 	http.ResponseWriter
 	wrote bool
@@ -100,6 +100,13 @@ func (s *started) WriteHeader(code int) {
 func (s *started) Write(b []byte) (int, error) {
 	s.wrote = true
 	return s.ResponseWriter.Write(b)
+}
+
+// Flush sends what was written so far, when the writer below can: a
+// handler that asserts http.Flusher keeps working under Catch.
+func (s *started) Flush() {
+	s.wrote = true
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
 }
 
 func (s *started) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -144,11 +144,13 @@ func TestCatchAfterAnswer(t *testing.T) {
 	var logs lockedBuffer
 	h := expvarpub.Catch(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
+		w.(http.Flusher).Flush() // a handler that streams keeps its Flusher
 		overflowOnto(r)
 	}), slog.New(slog.NewJSONHandler(&logs, nil)))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/late", nil))
 	assert.Equal(t, http.StatusAccepted, rec.Code)
+	assert.True(t, rec.Flushed)
 	assert.Len(t, logs.records(t), 1)
 }
 
