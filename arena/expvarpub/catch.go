@@ -24,10 +24,13 @@ import (
 // goroutine must run its own guard.Catch or hardened.Catch; Go's runtime
 // kills the process otherwise), a fault inside the runtime or in C code,
 // and a bad write that lands on memory that is not fenced (an unsampled
-// block's neighbour). A panic that is not a memory fault passes through
-// to net/http, as without Catch. next's deferred calls run as the fault
-// unwinds, so an arena put back in a Pool by a defer is put back; what
-// the faulting code left half-written in it is not undone.
+// block's neighbour). An overflow that Free finds in the bytes before a
+// sampled block's fence is no fault: it comes back as Free's error (a
+// *hardened.Report), for the handler to log. A panic that is not a
+// memory fault passes through to net/http, as without Catch. next's
+// deferred calls run as the fault unwinds, so an arena put back in a
+// Pool by a defer is put back; what the faulting code left half-written
+// in it is not undone.
 //
 // The handler is safe for concurrent use, as next must be.
 func Catch(next http.Handler, logger *slog.Logger) http.Handler {

@@ -12,7 +12,10 @@ import (
 // the package is loaded, so a program that imports net/http/pprof
 // serves it at /debug/pprof/mmarena.sampled, and pprof.Lookup(ProfileName)
 // writes it (WriteTo with debug 0 for go tool pprof, 1 for text). A
-// count profile: each block counts one, whatever its size.
+// count profile: each block counts one, whatever its size. Recording a
+// block's stack for it costs a sampled allocation about 2 us and two
+// heap allocations (BenchmarkProfileAdd), beside the 15 to 30 us of its
+// system calls; an allocation that is not sampled pays nothing.
 const ProfileName = "mmarena.sampled"
 
 // profile holds each live block under its *block, added by Alloc and
