@@ -64,3 +64,15 @@ func pointerOf[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
 
 // sliceData returns the address of s's backing array. ok: as pointerOf.
 func sliceData[T any](s []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+// sameArray reports whether v lies in s's backing array, s[:cap(s)].
+// Only addresses are compared; nothing is read.
+func sameArray[T any](s, v []T) bool {
+	if cap(s) == 0 || cap(v) == 0 {
+		return false
+	}
+	lo := uintptr(sliceData(s))
+	hi := lo + uintptr(cap(s))*unsafe.Sizeof(s[:1][0])
+	p := uintptr(sliceData(v))
+	return p >= lo && p < hi
+}

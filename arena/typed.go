@@ -47,12 +47,15 @@ func FreeSlice[T any, F interface{ Free(unsafe.Pointer) error }](f F, s []T) err
 // FreeList or SyncFreeList, when the old array is one of its blocks,
 // grows it with Realloc, in place where the block has room, and frees it
 // otherwise, as C's realloc does: a slice still aliasing the old array
-// must then not be used. s may be nil or live anywhere (the first growth
-// moves it into a). Errors are New's and ErrSize for a length that
+// must then not be used (vs itself may be part of s, as in
+// Append(a, s, s...): that array is then kept, not reallocated). s may
+// be nil or live anywhere (the first growth moves it into a). Errors are New's and ErrSize for a length that
 // overflows; on an error s is unchanged.
 func Append[T any](a align.Allocator, s []T, vs ...T) ([]T, error) {
 	n := len(s)
-	s, err := Grow(a, s, len(vs))
+	// vs may be part of s's array (Append(a, s, s...)): then the array
+	// must outlive the copy below, so it is not given to Realloc.
+	s, err := grow(a, s, len(vs), !sameArray(s, vs))
 	if err != nil {
 		return s, err
 	}
@@ -67,6 +70,12 @@ func Append[T any](a align.Allocator, s []T, vs ...T) ([]T, error) {
 // zero). It returns ErrSize for a negative n or a capacity that
 // overflows, and New's errors; on an error s is unchanged.
 func Grow[T any](a align.Allocator, s []T, n int) ([]T, error) {
+	return grow(a, s, n, true)
+}
+
+// grow is Grow; realloc false keeps s's array where it is even on a
+// free-list arena that owns it.
+func grow[T any](a align.Allocator, s []T, n int, realloc bool) ([]T, error) {
 	if err := checkType[T](); err != nil {
 		return s, err
 	}
@@ -85,7 +94,7 @@ func Grow[T any](a align.Allocator, s []T, n int) ([]T, error) {
 	if size > 0 && uintptr(newCap) > uintptr(math.MaxInt)/size {
 		return s, errTooLarge("Grow: %d elements of %d bytes overflow", newCap, size)
 	}
-	if size > 0 && cap(s) > 0 {
+	if realloc && size > 0 && cap(s) > 0 {
 		if r, ok := a.(reallocer); ok {
 			if _, err := r.UsableSize(sliceData(s)); err == nil {
 				p, err := r.Realloc(sliceData(s), uintptr(newCap)*size)

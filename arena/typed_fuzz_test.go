@@ -6,12 +6,14 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 )
 
 // FuzzSliceOps replays Append, Grow, CloneSlice and FreeSlice sequences
-// on a Bump or a FreeList against a plain Go slice: the arena's slice
+// on a Bump, a FreeList or a sampled FreeList (ops[0]%3) against a plain
+// Go slice: the arena's slice
 // always holds the model's elements, its room past len reads zero, and
-// a refused Grow leaves it unchanged. Op bytes: kind%4 picks the op, the
+// a refused Grow leaves it unchanged. Op bytes: kind%5 picks the op, the
 // next byte its size.
 func FuzzSliceOps(f *testing.F) {
 	f.Add([]byte{0, 0, 5, 0, 16, 0, 16, 1, 200, 0, 3})
@@ -23,7 +25,7 @@ func FuzzSliceOps(f *testing.F) {
 		}
 		var a align.Allocator
 		var freeSlice func([]uint32) error
-		if ops[0]%2 == 0 {
+		if ops[0]%3 == 0 {
 			b, err := arena.NewBump(&arena.Options{Name: "fuzz-slices", InitialSize: 16 << 10, MaxChunk: 64 << 10, Limit: 8 << 20})
 			if err != nil {
 				t.Fatal(err)
@@ -31,7 +33,13 @@ func FuzzSliceOps(f *testing.F) {
 			defer b.Close()
 			a, freeSlice = b, func([]uint32) error { return nil }
 		} else {
-			fl, err := arena.NewFreeList(&arena.Options{Name: "fuzz-slices", Limit: 16 << 20})
+			opts := &arena.Options{Name: "fuzz-slices", Limit: 16 << 20}
+			if ops[0]%3 == 2 {
+				// One block in three fenced: a read of an array the
+				// helpers gave up faults.
+				opts.Sample = &hardened.Options{Every: 3}
+			}
+			fl, err := arena.NewFreeList(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +50,7 @@ func FuzzSliceOps(f *testing.F) {
 		next := uint32(1)
 		for i := 1; i+1 < len(ops); i += 2 {
 			n := int(ops[i+1])
-			switch ops[i] % 4 {
+			switch ops[i] % 5 {
 			case 0: // append n elements
 				vs := make([]uint32, n%17)
 				for j := range vs {
@@ -90,6 +98,19 @@ func FuzzSliceOps(f *testing.F) {
 					t.Fatalf("FreeSlice: %v", err)
 				}
 				s = c
+			case 4: // append a tail of s to s itself
+				k := 0
+				if len(s) > 0 {
+					k = n % len(s)
+				}
+				got, err := arena.Append(a, s, s[k:]...)
+				if errors.Is(err, arena.ErrLimit) {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Append to itself: %v", err)
+				}
+				s, model = got, append(model, model[k:]...)
 			}
 			if len(s) != len(model) {
 				t.Fatalf("op %d: len %d, model %d", i, len(s), len(model))

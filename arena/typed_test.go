@@ -10,6 +10,7 @@ import (
 
 	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/arena/hardened"
 	"github.com/mmarena/mmarena/guard"
 	"github.com/mmarena/mmarena/internal/arenatest"
 )
@@ -179,4 +180,26 @@ func TestClone(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrPointers)
 	_, err = arena.CloneSlice(b, []*int{nil})
 	assert.ErrorIs(t, err, arena.ErrPointers)
+}
+
+// TestAppendSelf appends a slice to itself, as append(s, s...) may: on
+// a FreeList, and on a sampled one whose freed blocks are fenced, the
+// elements are read before the old array is given up.
+func TestAppendSelf(t *testing.T) {
+	for _, opts := range []*arena.Options{
+		{Name: "typed-self"},
+		{Name: "typed-self-sampled", Sample: &hardened.Options{Every: 1}},
+	} {
+		t.Run(opts.Name, func(t *testing.T) {
+			f := arenatest.NewFreeList(t, opts)
+			s, err := arena.CloneSlice(f, []int64{1, 2, 3})
+			require.NoError(t, err)
+			err = hardened.Catch(func() { s, err = arena.Append(f, s, s...) })
+			require.NoError(t, err)
+			assert.Equal(t, []int64{1, 2, 3, 1, 2, 3}, s)
+			s, err = arena.Append(f, s, s[4:]...)
+			require.NoError(t, err)
+			assert.Equal(t, []int64{1, 2, 3, 1, 2, 3, 2, 3}, s)
+		})
+	}
 }
