@@ -88,7 +88,7 @@ func chargeBytes(n uintptr, what, name string) error {
 		lim := commits.limit.Load()
 		next := cur + int64(n)
 		if lim > 0 && next > lim {
-			return &commitLimitError{fmt.Sprintf("guard: %s %q needs %d more bytes; arenas hold %d of the process-wide cap of %d (SetCommitLimit)", what, name, n, cur, lim)}
+			return &commitLimitError{fmt.Sprintf("guard: %s %q needs %d more bytes; arenas hold %d of the process-wide cap of %d (guard.SetCommitLimit, arena.SetArenaCap)", what, name, n, cur, lim)}
 		}
 		if commits.bytes.CompareAndSwap(cur, next) {
 			notify()
