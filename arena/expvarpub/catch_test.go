@@ -161,3 +161,42 @@ func TestCatchOtherPanic(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	})
 }
+
+//go:noinline
+func closeArena(t *testing.T, b *arena.Bump) { require.NoError(t, b.Close()) }
+
+// TestCatchUseAfterClose: a pointer kept past its arena's Close, read in
+// a request, is logged as a use after close with the Close site and the
+// faulting read; the next request is served.
+func TestCatchUseAfterClose(t *testing.T) {
+	b, err := arena.NewBump(&arena.Options{Name: "closed-request"})
+	require.NoError(t, err)
+	p, err := arena.New[int64](b)
+	require.NoError(t, err)
+	closeArena(t, b)
+
+	var logs lockedBuffer
+	calls := 0
+	h := expvarpub.Catch(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+		if calls == 1 {
+			readFreed(p)
+		}
+		io.WriteString(w, "ok")
+	}), slog.New(slog.NewJSONHandler(&logs, nil)))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/stale", nil))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	recs := logs.records(t)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "use after close", recs[0]["kind"])
+	assert.Equal(t, "closed-request", recs[0]["arena"])
+	assert.Contains(t, recs[0]["closed_at"], "expvarpub_test.closeArena")
+	assert.Contains(t, recs[0]["fault_site"], "expvarpub_test.readFreed")
+
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/fresh", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "ok", rec.Body.String())
+}
