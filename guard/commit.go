@@ -75,7 +75,9 @@ func SetCommitHook(fn func(committed int64)) func(int64) {
 	commits.hook = fn
 	commits.on.Store(fn != nil)
 	if fn != nil {
-		fn(commits.bytes.Load())
+		n := commits.bytes.Load()
+		commits.last.Store(n)
+		fn(n)
 	}
 	return old
 }
