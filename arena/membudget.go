@@ -107,11 +107,13 @@ func moveLimit(committed int64) {
 func SetArenaCap(n int64) int64 { return guard.SetCommitLimit(n) }
 
 // CommittedBytes returns the bytes that the arenas of the process hold
-// now: the Ready pages of every live chunk, span and sampled slot, from
-// its mapping until its arena closes or trims it (pages given back with
-// Release count until then). It is what SetArenaCap caps and what
-// SetMemoryBudget takes from the Go heap's share. Safe for concurrent
-// use; O(1).
+// now: the Ready pages of every live chunk, span, large block and
+// sampled slot, from its mapping until its arena closes or trims it. A
+// FreeList's emptied spans and decayed large blocks stop counting when
+// their pages go back to the OS, and count again before they are reused;
+// a Bump's pages released by Trim or ResetRelease count until the chunk
+// is dropped. It is what SetArenaCap caps and what SetMemoryBudget takes
+// from the Go heap's share. Safe for concurrent use; O(1).
 func CommittedBytes() int64 { return guard.Committed() }
 
 // CgroupMemoryMax returns the memory limit of the process's cgroup (v2):

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -155,4 +156,81 @@ func TestCgroupMemoryMaxHere(t *testing.T) {
 		return
 	}
 	assert.Positive(t, n)
+}
+
+// TestFreeListGivesBack runs in a child process: a FreeList's emptied
+// spans and its decayed large blocks leave arena.CommittedBytes when
+// their pages go back to the OS, and are counted again, under the cap,
+// before they are reused.
+func TestFreeListGivesBack(t *testing.T) {
+	if os.Getenv("MMARENA_GIVEBACK_CHILD") != "1" {
+		runChild(t, "TestFreeListGivesBack", "MMARENA_GIVEBACK_CHILD=1")
+		return
+	}
+	f, err := arena.NewFreeList(&arena.Options{Name: "giveback", LargeDecay: time.Nanosecond})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, f.Close()) }()
+	base := arena.CommittedBytes()
+
+	const n = 64 << 10 // 4 MiB of 64-byte blocks
+	ps := make([]*[64]byte, n)
+	for i := range ps {
+		ps[i], err = arena.New[[64]byte](f)
+		require.NoError(t, err)
+	}
+	full := arena.CommittedBytes()
+	require.GreaterOrEqual(t, full-base, int64(n*64))
+	for _, p := range ps {
+		require.NoError(t, arena.FreeT(f, p))
+	}
+	f.Stats() // gives the emptied spans' pages back now
+	emptied := arena.CommittedBytes()
+	assert.Less(t, emptied, full-int64(n*64)/2, "released spans stop counting")
+
+	// Reused under a cap that leaves no room: the spans kept whole serve
+	// first, then a released one is refused, counting nothing.
+	arena.SetArenaCap(emptied)
+	ps = ps[:0]
+	for range n {
+		p, err := arena.New[[64]byte](f)
+		if err != nil {
+			assert.ErrorIs(t, err, arena.ErrLimit)
+			break
+		}
+		ps = append(ps, p)
+	}
+	assert.Less(t, len(ps), n, "refused before the released spans were reused")
+	assert.Equal(t, emptied, arena.CommittedBytes())
+	arena.SetArenaCap(0)
+	for range n - len(ps) {
+		p, err := arena.New[[64]byte](f)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	assert.GreaterOrEqual(t, arena.CommittedBytes(), full, "reused spans count again")
+	for _, p := range ps {
+		require.NoError(t, arena.FreeT(f, p))
+	}
+
+	// A large block, freed into the cache, decays at the next large
+	// allocation and stops counting; taken again, it counts.
+	big, err := f.Alloc(1<<20, 8)
+	require.NoError(t, err)
+	require.NoError(t, f.Free(big))
+	withBig := arena.CommittedBytes()
+	time.Sleep(time.Millisecond)
+	other, err := f.Alloc(2<<20, 8) // decays the cached block, maps another
+	require.NoError(t, err)
+	assert.Equal(t, withBig-1<<20+2<<20, arena.CommittedBytes(), "the decayed block stopped counting")
+	now := arena.CommittedBytes()
+	arena.SetArenaCap(now)
+	_, err = f.Alloc(1<<20, 8)
+	assert.ErrorIs(t, err, arena.ErrLimit, "the decayed block needs room under the cap")
+	assert.Equal(t, now, arena.CommittedBytes())
+	arena.SetArenaCap(0)
+	again, err := f.Alloc(1<<20, 8) // the cached block, counted again
+	require.NoError(t, err)
+	assert.Equal(t, withBig+2<<20, arena.CommittedBytes())
+	require.NoError(t, f.Free(again))
+	require.NoError(t, f.Free(other))
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/internal/errs"
 )
 
@@ -31,9 +32,11 @@ func (e *commitLimitError) Is(target error) bool {
 // process (Map, Commit), and refuses growth past an optional cap. Bytes
 // are counted at region granularity: a region's Ready pages count from
 // its Map or Commit until its Close or Retire, including pages given
-// back with Release, which the kernel may fill again on the next touch.
-// Guards, reserved and quarantined pages are not counted: they cost
-// address space, not memory.
+// back with Release, which the kernel may fill again on the next touch,
+// unless the allocator that released them says it will not touch them
+// (Discount) until it counts them again (Recount). Guards, reserved and
+// quarantined pages are not counted: they cost address space, not
+// memory.
 var commits struct {
 	bytes atomic.Int64 // Ready usable bytes of live regions; >= 0
 	limit atomic.Int64 // the cap; 0 means none
@@ -45,9 +48,9 @@ var commits struct {
 }
 
 // Committed returns the Ready usable bytes of every live region of the
-// process: what arenas hold, counted at region granularity (pages
-// released with Region.Release still count until the region is closed).
-// Safe for concurrent use; O(1).
+// process, less those discounted (Region.Discount): what arenas hold.
+// Pages released with Region.Release and not discounted still count
+// until the region is closed. Safe for concurrent use; O(1).
 func Committed() int64 { return commits.bytes.Load() }
 
 // SetCommitLimit caps Committed: a Map or Commit that would take it past
@@ -123,3 +126,46 @@ func notify() {
 		commits.hook(n)
 	}
 }
+
+// Discount stops counting n of the region's Ready bytes in Committed
+// (n rounded up to a page, and at most what the region counts): for an
+// allocator that gave pages back with Release and will not touch them
+// until Recount says it may. Pages touched meanwhile cost memory that
+// Committed and the cap no longer see. Safe for concurrent use.
+func (r *Region) Discount(n int) {
+	if n <= 0 {
+		return
+	}
+	b, _ := alignUp(uintptr(n))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b = min(b, r.charged)
+	r.charged -= b
+	unchargeBytes(b)
+}
+
+// Recount counts n bytes of the region again in Committed (n rounded up
+// to a page, and at most its Ready bytes), before an allocator touches
+// pages it discounted. It fails as Map does past the cap
+// (SetCommitLimit), counting nothing, and returns ErrClosed after Close.
+// Safe for concurrent use.
+func (r *Region) Recount(n int) error {
+	if n <= 0 {
+		return nil
+	}
+	b, _ := alignUp(uintptr(n))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	b = min(b, r.committed-r.charged)
+	if err := chargeBytes(b, "recount in region", r.name); err != nil {
+		return err
+	}
+	r.charged += b
+	return nil
+}
+
+// alignUp rounds n up to a page.
+func alignUp(n uintptr) (uintptr, bool) { return align.Up(n, uintptr(align.PageSize())) }

@@ -78,3 +78,28 @@ func TestCommitHook(t *testing.T) {
 	require.NoError(t, r.Close())
 	assert.Len(t, seen, 3, "no calls once removed")
 }
+
+// TestDiscountRecount: released pages leave the count and come back
+// under the cap; neither goes past what the region holds.
+func TestDiscountRecount(t *testing.T) {
+	before := guard.Committed()
+	r, err := guard.Map(4*ps, &guard.Options{Name: "discounted"})
+	require.NoError(t, err)
+	require.NoError(t, r.Release(0, 2*ps))
+	r.Discount(2 * ps)
+	assert.Equal(t, before+int64(2*ps), guard.Committed())
+	r.Discount(100 * ps) // more than it counts: only what it counts
+	assert.Equal(t, before, guard.Committed())
+
+	guard.SetCommitLimit(before + int64(3*ps))
+	assert.ErrorIs(t, r.Recount(4*ps), guard.ErrCommitLimit)
+	assert.Equal(t, before, guard.Committed(), "a refused Recount counts nothing")
+	require.NoError(t, r.Recount(1))
+	assert.Equal(t, before+int64(ps), guard.Committed(), "rounded up to a page")
+	guard.SetCommitLimit(0)
+	require.NoError(t, r.Recount(100*ps))
+	assert.Equal(t, before+int64(4*ps), guard.Committed(), "no more than the region's Ready bytes")
+	require.NoError(t, r.Close())
+	assert.Equal(t, before, guard.Committed())
+	assert.ErrorIs(t, r.Recount(ps), guard.ErrClosed)
+}
