@@ -71,11 +71,9 @@ type largeBlock struct {
 	addr uintptr        // r.Addr()
 	size uintptr        // usable bytes, whole pages
 
-	cached bool // freed, waiting in the cache; false while allocated
-	dirty  bool // may hold bytes written since it was mapped or last released; a clean block reads zero
-	// discounted is set while decay has released the block's pages and
-	// guard.Committed does not count them; only for a cached block.
-	discounted bool
+	cached     bool  // freed, waiting in the cache; false while allocated
+	dirty      bool  // may hold bytes written since it was mapped or last released; a clean block reads zero
+	discounted bool  // decay released its pages and guard.Committed does not count them; cached blocks only
 	at         int64 // when it entered its cache list, ns since lc.epoch
 
 	// Links of the cache: its bucket (newest first) and its age list,
