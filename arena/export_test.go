@@ -71,3 +71,6 @@ func ResealFileSlot(b []byte) {
 	s.sum = s.checksum()
 	copy(b, bytesOf(unsafe.Pointer(&s), fileSlotSize))
 }
+
+// CgroupMax is cgroupMax, for tests with made-up cgroup trees.
+var CgroupMax = cgroupMax
