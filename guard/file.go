@@ -80,7 +80,10 @@ var ErrNotMappable = errors.New("guard: file cannot be mapped shared")
 // ErrNotMappable for a file that is not regular or whose filesystem
 // refuses the mapping, ErrSize for an empty file, an error wrapping
 // unix.EBADF for a nil f, and Map's errors. Unlike Map, it maps a file
-// larger than RAM and swap together: its pages are the file's.
+// larger than RAM and swap together: its pages are the file's, which the
+// kernel writes back and drops under pressure, so Committed and the cap
+// of SetCommitLimit leave them out (the one page Map makes Ready under
+// the file's first page aside).
 // HugePages, Populate and FenceMarkers do not apply and are errors.
 // Linux only: elsewhere it returns an error matching
 // errors.ErrUnsupported.

@@ -153,3 +153,24 @@ func TestMapFileSharedLarge(t *testing.T) {
 	assert.Equal(t, byte(0), b[0])
 	assert.Equal(t, "end", string(b[size-3:]))
 }
+
+// TestMapFileSharedNotCommitted: a file's pages, mapped or grown, are
+// not counted in Committed, so a file larger than the process-wide cap
+// maps and grows under it.
+func TestMapFileSharedNotCommitted(t *testing.T) {
+	mapcheck.Baseline(t)
+	path := filepath.Join(t.TempDir(), "big")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	require.NoError(t, os.Truncate(path, 64<<20))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	before := guard.Committed()
+	old := guard.SetCommitLimit(before + int64(ps)) // the one page Map makes Ready, and no more
+	defer guard.SetCommitLimit(old)
+	r, err := guard.MapFileShared(f, false, &guard.Options{Name: "big", Reserve: 128 << 20})
+	require.NoError(t, err)
+	defer r.Close()
+	require.NoError(t, r.Commit(100<<20))
+	assert.LessOrEqual(t, guard.Committed()-before, int64(ps), "at most the page Map made Ready")
+}

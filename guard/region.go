@@ -401,8 +401,17 @@ func (r *Region) Commit(n int) error {
 	if !r.spans.only(off, grow, PartReserved) {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
-	if err := chargeBytes(grow, "commit in region", r.name); err != nil {
-		return err
+	// A regular file's pages (MapFileShared) are the file's: the kernel
+	// writes them back and drops them under pressure, so they are not
+	// memory the arenas hold, and Committed leaves them out.
+	charge := grow
+	if r.shm != nil && r.shm.path != "" {
+		charge = 0
+	}
+	if charge > 0 {
+		if err := chargeBytes(charge, "commit in region", r.name); err != nil {
+			return err
+		}
 	}
 	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
 		if r.shm != nil {
@@ -415,10 +424,10 @@ func (r *Region) Commit(n int) error {
 	}
 	if err == nil {
 		r.committed = want
-		r.charged += grow
+		r.charged += charge
 		r.sync()
 	} else {
-		unchargeBytes(grow)
+		unchargeBytes(charge)
 	}
 	return err
 }
