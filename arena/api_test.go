@@ -25,8 +25,10 @@ import (
 // lock's Memfd.Lock, Unlock and MarkConsistent and its ErrOwnerDead,
 // Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
 // (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
-// ErrPointers and ErrUnsupported).
-const maxExported = 107
+// ErrPointers and ErrUnsupported). The list across processes added
+// one, Memfd.CheckHeld, so that a structure in a Memfd can refuse to be
+// used without the lock, and say whether the arena is closed instead.
+const maxExported = 108
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

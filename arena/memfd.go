@@ -344,6 +344,21 @@ func (a *Memfd) Unlock() {
 	a.raceUnlock()
 }
 
+// CheckHeld returns nil if this process holds a's lock (some goroutine
+// of it: the lock cannot tell them apart), ErrClosed after Close, and an
+// error matching unix.ENOLCK otherwise. Structures in the arena (a
+// list.RefList, say) call it before they read or write the shared
+// memory. One load and a compare; it allocates only to fail.
+func (a *Memfd) CheckHeld() error {
+	switch {
+	case a == nil || a.closed:
+		return ErrClosed
+	case !a.hdr.mu.Held():
+		return fmt.Errorf("arena: memfd arena %q: used without the arena's Lock: %w", a.name, unix.ENOLCK)
+	}
+	return nil
+}
+
 // raceUnlock releases mu in race builds; see Memfd.mu.
 func (a *Memfd) raceUnlock() {
 	if raceEnabled {
