@@ -171,18 +171,19 @@ func (l *RefList[T]) Back() *RefElement[T] {
 	return l.h.back.In(l.a)
 }
 
-// Next returns the element after e, or nil if e is nil or the last
-// element, has been removed, or its next link does not resolve in this
-// process; never a wild pointer. e must be an element of l (Front,
-// Next, Element or a push returned it). O(1); no system call.
+// Next returns the element after e, or nil if e is the last element,
+// has been removed, or its next link does not resolve in this process;
+// never a wild pointer. e must be a non-nil element of l that this
+// process got under the lock it still holds (from Front, Next, Element
+// or a push): Next does not check the lock again, since e's own memory
+// was read under it, so a traversal pays only for resolving each Ref.
+// O(1); no system call.
 func (l *RefList[T]) Next(e *RefElement[T]) *RefElement[T] {
-	if e == nil || !l.readable() {
-		return nil
+	n := e.next.In(l.a)
+	if n == e {
+		n = nil // a removed node links to itself
 	}
-	if n := e.next.In(l.a); n != e {
-		return n
-	}
-	return nil
+	return n
 }
 
 // Prev returns the element before e, with Next's rules. O(1).

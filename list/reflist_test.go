@@ -82,6 +82,10 @@ func runRefChild(mode string) {
 		os.Stderr.WriteString("reflist child: " + err.Error() + "\n")
 		os.Exit(1)
 	}
+	n, _ := strconv.Atoi(os.Getenv("LIST_REFLIST_N"))
+	if mode == "echo" {
+		runEchoChild(n, fail) // another root type: BenchmarkRefListCrossProcess
+	}
 	f := os.NewFile(3, "memfd")
 	a, root, err := arena.AttachMemfd[refRoot](f, &arena.Options{Name: "child"})
 	if err != nil {
@@ -101,7 +105,6 @@ func runRefChild(mode string) {
 	if root.tag != 0xfeed {
 		fail(fmt.Errorf("root tag %#x, the parent set 0xfeed", root.tag))
 	}
-	n, _ := strconv.Atoi(os.Getenv("LIST_REFLIST_N"))
 	switch mode {
 	case "push":
 		// n pushes, each under the lock, interleaved with the parent's.
