@@ -80,7 +80,8 @@ type RefElement[T any] struct {
 // Those that change the list return an error matching unix.ENOLCK
 // without it and arena.ErrClosed after the arena's Close, and change
 // nothing; those that only read return the zero value (Len 0, nil
-// elements, nothing visited) then.
+// elements, nothing visited) then, except Next, which trusts the element
+// it is given to have been read under the lock.
 //
 // Bad input is refused before the shared memory is written: an element
 // or Ref of another arena or another list, a Ref out of the range this

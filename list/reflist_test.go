@@ -468,7 +468,8 @@ func TestRefListMisuse(t *testing.T) {
 	t.Run("readers without the lock", func(t *testing.T) {
 		assert.Zero(t, l.Len())
 		assert.Nil(t, l.Front())
-		assert.Nil(t, l.Next(es[0]))
+		assert.Nil(t, l.Back())
+		assert.Nil(t, l.Prev(es[1]))
 		for range l.All() {
 			t.Fatal("All visited without the lock")
 		}
