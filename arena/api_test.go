@@ -26,9 +26,10 @@ import (
 // Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
 // (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
 // ErrPointers and ErrUnsupported). The list across processes added
-// one, Memfd.CheckHeld, so that a structure in a Memfd can refuse to be
-// used without the lock, and say whether the arena is closed instead.
-const maxExported = 108
+// two: Memfd.CheckHeld, so that a structure in a Memfd can refuse to be
+// used without the lock, and say whether the arena is closed instead;
+// and Memfd.Stats, so that a Memfd is observed like every other arena.
+const maxExported = 109
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.
