@@ -58,10 +58,12 @@ type RefHead[T any] struct {
 // lock); the links are Refs and are not exported.
 //
 // A node is live (next and prev are its neighbours, zero at the ends)
-// or free (removed: next is the node's own Ref, which no live node's
-// is, and prev the next free node). list names the RefHead the node
-// belongs to, so a node of another list in the same arena is told
-// apart. A removed element is reused by a later push of the same list.
+// or free (removed: next is zero, so Next of a removed element is nil,
+// and prev is the next free node; the list's back, the one live node
+// whose next is zero too, is told apart by being back). list names the
+// RefHead the node belongs to, so a node of another list in the same
+// arena is told apart. A removed element is reused by a later push of
+// the same list.
 //
 // An *RefElement is an address in this process, valid until the
 // arena's Close here; give another process its Ref (RefList.Ref) and
@@ -178,18 +180,17 @@ func (l *RefList[T]) Back() *RefElement[T] {
 // process got under the lock it still holds (from Front, Next, Element
 // or a push): Next does not check the lock again, since e's own memory
 // was read under it, so a traversal pays only for resolving each Ref.
-// O(1); no system call.
+// O(1); no system call; inlined.
 func (l *RefList[T]) Next(e *RefElement[T]) *RefElement[T] {
-	n := e.next.In(l.a)
-	if n == e {
-		n = nil // a removed node links to itself
-	}
-	return n
+	return e.next.In(l.a) // zero, so nil, for the last element and a removed one
 }
 
 // Prev returns the element before e, with Next's rules. O(1).
 func (l *RefList[T]) Prev(e *RefElement[T]) *RefElement[T] {
-	if e == nil || !l.readable() || e.next.In(l.a) == e {
+	if e == nil || !l.readable() {
+		return nil
+	}
+	if r, err := arena.MemfdRef(l.a, e); err != nil || l.free(e, r) {
 		return nil
 	}
 	return e.prev.In(l.a)
@@ -208,11 +209,12 @@ func (l *RefList[T]) All() iter.Seq[*RefElement[T]] {
 		}
 		steps := l.h.nodes
 		for e := l.h.front.In(l.a); e != nil && steps > 0; steps-- {
-			next := e.next.In(l.a)
-			if next == e || !yield(e) {
+			r := e.next
+			next := r.In(l.a)
+			if !yield(e) {
 				return
 			}
-			if next != nil && next.next.In(l.a) == next {
+			if next != nil && l.free(next, r) {
 				return // removed during the visit
 			}
 			e = next
@@ -263,10 +265,17 @@ func (l *RefList[T]) member(e *RefElement[T]) (arena.Ref[RefElement[T]], error) 
 		return zero, fmt.Errorf("list: misaligned element: %w", ErrNotInList)
 	case e.list != l.self:
 		return zero, ErrNotInList
-	case e.next == r:
+	case l.free(e, r):
 		return zero, ErrRemoved
 	}
 	return r, nil
+}
+
+// free reports whether e, a node of l whose Ref is r, is on the free
+// list: its next is zero and it is not the back, the one live node
+// whose next is zero.
+func (l *RefList[T]) free(e *RefElement[T], r arena.Ref[RefElement[T]]) bool {
+	return e.next == arena.Ref[RefElement[T]]{} && r != l.h.back
 }
 
 // take returns a node for a push, named in pending: a removed one if
@@ -278,7 +287,7 @@ func (l *RefList[T]) take() (*RefElement[T], arena.Ref[RefElement[T]], error) {
 	h := l.h
 	if r := h.free; r != (arena.Ref[RefElement[T]]{}) {
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next != r {
+		if e == nil || e.list != l.self || !l.free(e, r) {
 			return nil, r, fmt.Errorf("list: free list holds a node that is not a free node of this list: %w", ErrBroken)
 		}
 		h.pending = r
@@ -381,7 +390,7 @@ func (l *RefList[T]) Remove(e *RefElement[T]) (T, error) {
 	}
 	h.len--
 	v := e.Value
-	e.next, e.prev = r, h.free
+	e.next, e.prev = arena.Ref[RefElement[T]]{}, h.free
 	h.free, h.nfree = r, h.nfree+1
 	h.pending = arena.Ref[RefElement[T]]{}
 	return v, nil

@@ -4,6 +4,7 @@ package list_test
 
 import (
 	"container/list"
+	"flag"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,10 @@ import (
 	mlist "github.com/mmarena/mmarena/list"
 )
 
+// traversalNodes is the length of BenchmarkRefListTraversal's list; a
+// shorter one fits cachegrind's patience.
+var traversalNodes = flag.Int("list.nodes", 10_000_000, "nodes in BenchmarkRefListTraversal's list")
+
 // BenchmarkRefListTraversal follows a 10M-node list front to back:
 // links=ref is a RefList in a Memfd (each step resolves a Ref: a
 // subtraction, a bound check and an add, plus the lock check of Next),
@@ -27,12 +32,12 @@ import (
 // they lie in address order in every case. One op is one whole
 // traversal; ns/node is the figure to compare.
 func BenchmarkRefListTraversal(b *testing.B) {
-	const n = 10_000_000
+	n := *traversalNodes
 	report := func(b *testing.B, sum int64) {
-		if sum != int64(n)*(n-1)/2 {
-			b.Fatalf("sum %d, want %d", sum, int64(n)*(n-1)/2)
+		if sum != int64(n)*int64(n-1)/2 {
+			b.Fatalf("sum %d, want %d", sum, int64(n)*int64(n-1)/2)
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/node")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/node")
 	}
 	b.Run("links=ref", func(b *testing.B) {
 		mapcheck.Baseline(b)

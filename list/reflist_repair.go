@@ -23,17 +23,18 @@ func (l *RefList[T]) Check() error {
 	broken := func(format string, args ...any) error {
 		return fmt.Errorf("list: "+format+": %w", append(args, ErrBroken)...)
 	}
-	if h.pending != (arena.Ref[RefElement[T]]{}) {
+	var none arena.Ref[RefElement[T]]
+	if h.pending != none {
 		return broken("an operation was left half done")
 	}
 	var prev arena.Ref[RefElement[T]]
 	n := uint64(0)
-	for r := h.front; r != (arena.Ref[RefElement[T]]{}); {
+	for r := h.front; r != none; {
 		if n++; n > h.nodes {
 			return broken("more than its %d nodes reached from the front: a cycle", h.nodes)
 		}
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next == r {
+		if e == nil || e.list != l.self || e.next == r || e.next == none && r != h.back {
 			return broken("element %d from the front is not a live node of this list", n-1)
 		}
 		if e.prev != prev {
@@ -48,12 +49,12 @@ func (l *RefList[T]) Check() error {
 		return broken("%d elements reached from the front, len is %d", n, h.len)
 	}
 	f := uint64(0)
-	for r := h.free; r != (arena.Ref[RefElement[T]]{}); {
+	for r := h.free; r != none; {
 		if f++; f > h.nodes {
 			return broken("more than its %d nodes on the free list: a cycle", h.nodes)
 		}
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next != r {
+		if e == nil || e.list != l.self || !l.free(e, r) {
 			return broken("free node %d is not a free node of this list", f-1)
 		}
 		r = e.prev
@@ -127,7 +128,7 @@ func (l *RefList[T]) Repair() error {
 	f := uint64(0)
 	for r := h.free; r != none; {
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next != r {
+		if e == nil || e.list != l.self || e.next != none || r == h.back {
 			if lastFree != nil {
 				lastFree.prev = none
 			} else {
@@ -147,7 +148,7 @@ func (l *RefList[T]) Repair() error {
 	// going to the free list.
 	if p := h.pending; p != none && !sawPending {
 		if e := p.In(l.a); e != nil && (e.list == l.self || e.list == arena.Ref[RefHead[T]]{}) {
-			e.list, e.next, e.prev = l.self, p, h.free
+			e.list, e.next, e.prev = l.self, none, h.free
 			h.free = p
 			f++
 		}
