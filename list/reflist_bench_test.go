@@ -5,6 +5,7 @@ package list_test
 import (
 	"container/list"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/mmarena/mmarena/align"
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/internal/mapcheck"
 	mlist "github.com/mmarena/mmarena/list"
@@ -24,13 +26,17 @@ import (
 // shorter one fits cachegrind's patience.
 var traversalNodes = flag.Int("list.nodes", 10_000_000, "nodes in BenchmarkRefListTraversal's list")
 
-// BenchmarkRefListTraversal follows a 10M-node list front to back:
-// links=ref is a RefList in a Memfd (each step resolves a Ref: a
-// subtraction, a bound check and an add, plus the lock check of Next),
-// links=pointer the private List on a Bump (each step loads a pointer),
-// arena=goheap container/list. The nodes were pushed in order, so
-// they lie in address order in every case. One op is one whole
-// traversal; ns/node is the figure to compare.
+// BenchmarkRefListTraversal follows a 10M-node list front to back.
+// mem=memfd/links=ref is a RefList in a Memfd: each step resolves a Ref
+// (a subtraction, a mask, bound checks and an add against the arena's
+// key, size and base). mem=memfd/links=pointer is the private List with
+// its slabs carved from a Memfd, the same memory followed by address;
+// mem=bump/links=pointer the List on a Bump; mem=goheap container/list.
+// order=pushed lays the nodes out in list order, so a traversal streams
+// through memory; order=shuffled removes every node in a random order
+// and pushes them all again, so the free list hands them back shuffled
+// and each step lands on an unrelated line (a cache miss per node). One
+// op is one whole traversal; ns/node is the figure to compare.
 func BenchmarkRefListTraversal(b *testing.B) {
 	n := *traversalNodes
 	report := func(b *testing.B, sum int64) {
@@ -39,50 +45,89 @@ func BenchmarkRefListTraversal(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/node")
 	}
-	b.Run("links=ref", func(b *testing.B) {
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(n)
+	type root struct{ L mlist.RefHead[int64] }
+	newMemfd := func(b *testing.B) (*arena.Memfd, *root) {
 		mapcheck.Baseline(b)
-		type root struct{ L mlist.RefHead[int64] }
 		a, r, err := arena.CreateMemfd[root](&arena.Options{Name: "traversal", Limit: 1 << 30})
 		require.NoError(b, err)
-		defer a.Close()
+		b.Cleanup(func() { _ = a.Close() })
 		require.NoError(b, a.Lock())
-		defer a.Unlock()
-		l, err := mlist.OnMemfd(a, &r.L)
-		require.NoError(b, err)
-		for i := range int64(n) {
-			_, err := l.PushBack(i)
+		b.Cleanup(a.Unlock)
+		return a, r
+	}
+	for _, order := range []string{"pushed", "shuffled"} {
+		b.Run("order="+order+"/mem=memfd/links=ref", func(b *testing.B) {
+			a, r := newMemfd(b)
+			l, err := mlist.OnMemfd(a, &r.L)
 			require.NoError(b, err)
-		}
-		var sum int64
-		for b.Loop() {
-			sum = 0
-			for e := l.Front(); e != nil; e = l.Next(e) {
-				sum += e.Value
+			es := make([]*mlist.RefElement[int64], n)
+			for i := range n {
+				es[i], err = l.PushBack(int64(i))
+				require.NoError(b, err)
 			}
-		}
-		report(b, sum)
-	})
-	b.Run("links=pointer", func(b *testing.B) {
-		mapcheck.Baseline(b)
-		ba, err := arena.NewBump(nil)
-		require.NoError(b, err)
-		defer ba.Close()
-		l, err := mlist.New[int64](ba, nil)
-		require.NoError(b, err)
-		for i := range int64(n) {
-			_, err := l.PushBack(i)
-			require.NoError(b, err)
-		}
-		var sum int64
-		for b.Loop() {
-			sum = 0
-			for e := l.Front(); e != nil; e = e.Next() {
-				sum += e.Value
+			if order == "shuffled" {
+				for _, i := range perm {
+					_, err := l.Remove(es[i])
+					require.NoError(b, err)
+				}
+				for i := range int64(n) {
+					_, err := l.PushBack(i)
+					require.NoError(b, err)
+				}
 			}
+			es = nil
+			var sum int64
+			for b.Loop() {
+				sum = 0
+				for e := l.Front(); e != nil; e = l.Next(e) {
+					sum += e.Value
+				}
+			}
+			report(b, sum)
+		})
+		for _, mem := range []string{"memfd", "bump"} {
+			b.Run("order="+order+"/mem="+mem+"/links=pointer", func(b *testing.B) {
+				var al align.Allocator
+				if mem == "memfd" {
+					al, _ = newMemfd(b)
+				} else {
+					mapcheck.Baseline(b)
+					ba, err := arena.NewBump(nil)
+					require.NoError(b, err)
+					b.Cleanup(func() { _ = ba.Close() })
+					al = ba
+				}
+				l, err := mlist.New[int64](al, nil)
+				require.NoError(b, err)
+				es := make([]*mlist.Element[int64], n)
+				for i := range n {
+					es[i], err = l.PushBack(int64(i))
+					require.NoError(b, err)
+				}
+				if order == "shuffled" {
+					for _, i := range perm {
+						_, err := l.Remove(es[i])
+						require.NoError(b, err)
+					}
+					for i := range int64(n) {
+						_, err := l.PushBack(i)
+						require.NoError(b, err)
+					}
+				}
+				es = nil
+				var sum int64
+				for b.Loop() {
+					sum = 0
+					for e := l.Front(); e != nil; e = e.Next() {
+						sum += e.Value
+					}
+				}
+				report(b, sum)
+			})
 		}
-		report(b, sum)
-	})
-	b.Run("arena=goheap", func(b *testing.B) {
+	}
+	b.Run("order=pushed/mem=goheap/links=pointer", func(b *testing.B) {
 		l := list.New()
 		for i := range int64(n) {
 			l.PushBack(i)
