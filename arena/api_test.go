@@ -25,11 +25,18 @@ import (
 // lock's Memfd.Lock, Unlock and MarkConsistent and its ErrOwnerDead,
 // Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
 // (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
-// ErrPointers and ErrUnsupported). The list across processes added
-// two: Memfd.CheckHeld, so that a structure in a Memfd can refuse to be
-// used without the lock, and say whether the arena is closed instead;
-// and Memfd.Stats, so that a Memfd is observed like every other arena.
-const maxExported = 109
+// ErrPointers and ErrUnsupported). The typed helpers, so that everyday
+// code needs no unsafe, added six: FreeT and FreeSlice (Free by a typed
+// pointer or a slice), Append and Grow (growth that stays in the arena),
+// Clone and CloneSlice (values copied in). The memory budget added four:
+// SetMemoryBudget (the Go runtime's limit less the arenas' bytes),
+// SetArenaCap (the process-wide cap, refused with ErrLimit),
+// CommittedBytes (what both count) and CgroupMemoryMax (the container's
+// limit to derive them from). The list across processes added two:
+// Memfd.CheckHeld, so that a structure in a Memfd can refuse to be used
+// without the lock, and say whether the arena is closed instead; and
+// Memfd.Stats, so that a Memfd is observed like every other arena.
+const maxExported = 119
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -53,6 +53,16 @@
 // ([SetLeakHandler]) and keeps its memory, as a leak in C does. String and
 // Bytes results die with the arena's next Reset or Close.
 //
+// Everyday code needs no unsafe: [Clone] and [CloneSlice] copy values
+// in, [Append] and [Grow] grow a slice without it leaving the arena (the
+// built-in append past cap moves it to the Go heap), and [FreeT] and
+// [FreeSlice] give a FreeList's blocks back by typed pointer. Arena
+// memory is invisible to the Go runtime's memory limit: [SetMemoryBudget]
+// keeps the heap and the arenas within one limit, and [SetArenaCap]
+// refuses arena growth with ErrLimit past a process-wide cap (from the
+// container's limit, [CgroupMemoryMax]) before the kernel's OOM killer
+// would act.
+//
 // An arena per request is cheapest from a [Pool]: Get hands out a kept,
 // reset Bump and Put takes it back, with no system call and no Go heap
 // allocation; Put ends the caller's use of the arena as Close would.

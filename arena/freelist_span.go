@@ -138,8 +138,9 @@ func (s *span) reset() {
 
 // spanSlot is a free run of units.
 type spanSlot struct {
-	chunk *flChunk
-	off   uintptr
+	chunk      *flChunk
+	off        uintptr
+	discounted bool // its pages were released and are not counted in guard.Committed until cut again
 }
 
 // allocSmall hands out a block of class c; zero clears a block that was
@@ -330,6 +331,13 @@ func (st *flState) newSpan(c int) error {
 	}
 	if n := len(st.free[kind]); n > 0 {
 		slot = st.free[kind][n-1]
+		if slot.discounted {
+			// Its pages are about to be touched again: counted first,
+			// so the process-wide cap can refuse them.
+			if err := slot.chunk.r.Recount(int(bytes)); err != nil {
+				return fmt.Errorf("arena: %q: new span: %w", st.name, err)
+			}
+		}
 		st.free[kind] = st.free[kind][:n-1]
 	} else {
 		if st.current == nil || st.current.next+bytes > chunkBytes {
@@ -338,7 +346,7 @@ func (st *flState) newSpan(c int) error {
 			}
 		}
 		ch := st.current
-		slot = spanSlot{ch, ch.next}
+		slot = spanSlot{chunk: ch, off: ch.next}
 		ch.next += bytes
 	}
 	// Fault the span's pages in with one system call rather than one
@@ -456,8 +464,11 @@ func (st *flState) release() {
 			end += w[j].n
 			j++
 		}
+		discounted := false
 		if err := ch.r.Release(int(w[i].off), int(end-w[i].off)); err == nil {
 			st.released += uint64(end - w[i].off)
+			ch.r.Discount(int(end - w[i].off)) // given back: the memory budget and cap stop counting it
+			discounted = true
 		} else {
 			// The pages keep their bytes, yet the next span cut here
 			// hands its blocks out as never used, unzeroed: clear them.
@@ -469,7 +480,7 @@ func (st *flState) release() {
 			if s.n > spanUnit {
 				kind = 1
 			}
-			st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
+			st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off, discounted})
 		}
 		i = j
 	}
