@@ -114,7 +114,8 @@ var ErrBroken = errors.New("list: links are broken; Repair the list")
 // writes nothing in the arena. It returns a *arena.PointerError if T
 // holds Go pointers, an error matching arena.ErrNotOwned if h is not in
 // a, and needs a's lock held, as every RefList method does (unix.ENOLCK,
-// arena.ErrClosed).
+// arena.ErrClosed). Linux only, as Memfd is: elsewhere there is no
+// Memfd to give it.
 func OnMemfd[T any](a *arena.Memfd, h *RefHead[T]) (*RefList[T], error) {
 	if err := arena.CheckType[T](); err != nil {
 		return nil, err
