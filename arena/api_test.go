@@ -25,8 +25,10 @@ import (
 // lock's Memfd.Lock, Unlock and MarkConsistent and its ErrOwnerDead,
 // Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
 // (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
-// ErrPointers and ErrUnsupported).
-const maxExported = 107
+// ErrPointers and ErrUnsupported). The sharded SyncFreeList added two:
+// SyncFreeList.Trim, which drains its shards' caches, and ShardStats,
+// each shard's numbers in Stats and Summary.
+const maxExported = 109
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.
