@@ -54,13 +54,19 @@ type SyncFreeList struct {
 // use, with the options NewFreeList takes. With Limit, CheckFreed or
 // Sample set it is not sharded: one FreeList under one mutex.
 func NewSyncFreeList(opts *Options) (*SyncFreeList, error) {
-	f, err := newFreeList(opts, callerPC(1))
+	return newSyncFreeList(opts, runtime.GOMAXPROCS(0), callerPC(1))
+}
+
+// newSyncFreeList is NewSyncFreeList with n shards, naming pc as the
+// call site that made it.
+func newSyncFreeList(opts *Options, n int, pc uintptr) (*SyncFreeList, error) {
+	f, err := newFreeList(opts, pc)
 	if err != nil {
 		return nil, err
 	}
 	s := &SyncFreeList{f: f}
 	if o := f.st.opts; o.Limit == 0 && f.st.plain {
-		s.shards = make([]flShard, runtime.GOMAXPROCS(0))
+		s.shards = make([]flShard, max(n, 1))
 		file := func(ch *flChunk) {
 			s.mapMu.Lock()
 			s.index.file(ch)
@@ -160,6 +166,11 @@ func (s *SyncFreeList) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error
 	h := s.shard()
 	locked := h.mu.TryLock()
 	procUnpin() // pinned only to read the P and to TryLock: see pin.go
+	return s.allocOn(h, locked, size, al, zero)
+}
+
+// allocOn is alloc from shard h, whose mutex the caller holds if locked.
+func (s *SyncFreeList) allocOn(h *flShard, locked bool, size, al uintptr, zero bool) (unsafe.Pointer, error) {
 	if locked {
 		if h.remote.Load() != nil {
 			h.collect()
@@ -206,7 +217,11 @@ func (s *SyncFreeList) allocCentral(size, al uintptr, zero bool) (unsafe.Pointer
 
 // Free is FreeList.Free, safe for concurrent use. A block of another P's
 // shard is claimed without a lock and collected by its shard later.
-func (s *SyncFreeList) Free(p unsafe.Pointer) error {
+func (s *SyncFreeList) Free(p unsafe.Pointer) error { return s.free(p, -1) }
+
+// free is Free from the shard of index me, or of the goroutine's P when
+// me is negative.
+func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 	if s.f == nil {
 		return errNoArena("SyncFreeList")
 	}
@@ -230,8 +245,13 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 		// The block is this Free's now. At home, free it at once; from
 		// another P, leave it for its shard to collect.
 		h := &s.shards[ch.owner]
-		home := s.shard() == h && h.mu.TryLock()
-		procUnpin()
+		var home bool
+		if me < 0 {
+			home = s.shard() == h && h.mu.TryLock()
+			procUnpin()
+		} else {
+			home = int(ch.owner) == me && h.mu.TryLock()
+		}
 		if home {
 			if !h.st.closed {
 				h.st.freeSmall(sp, uint32(q), p)
