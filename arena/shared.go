@@ -10,12 +10,16 @@ import (
 )
 
 // A Shared is a bump arena that many goroutines may allocate from at once.
-// Allocation takes bytes from one of several slabs with a compare-and-swap
-// of the slab's offset: no lock, no system call, no Go heap allocation.
-// Which slab is picked from the address of the calling goroutine's stack,
-// so goroutines running at once rarely touch the same cache line (one
-// shared offset made two goroutines 3.5x slower than one, in
-// BenchmarkConcurrent). Slabs are cut from chunks under a mutex.
+// Allocation takes bytes from the slab of the P (the scheduler's
+// processor) the goroutine runs on, with a compare-and-swap of the
+// slab's offset: no lock, no system call, no Go heap allocation. Two
+// goroutines running at once run on two Ps, so they never touch the
+// same slab's line (one shared offset made two goroutines 3.5x slower
+// than one, in BenchmarkConcurrent; a slab picked by the goroutine's
+// stack address still collided now and then). Ps past the sixteenth
+// share slabs, which the compare-and-swap keeps correct. Slabs are cut
+// from chunks under a mutex, one 64 KiB slab at a time; at most one
+// partly used slab per P is left over at Reset.
 //
 // Alloc, New, MakeSlice, String, Bytes and Stats are safe for concurrent
 // use. Reset, Trim and Close are not: call them when no allocation is in
@@ -98,8 +102,12 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 	if size == 0 || size > slabSize/4 {
 		return s.allocLocked(size, al)
 	}
-	sh := &s.shards[stackHash()&(shards-1)]
 	for {
+		// The P's shard, pinned for the few instructions that use it, so
+		// that no other goroutine runs on this P meanwhile: the slab's
+		// line stays in this core's cache, and the CAS below fails only
+		// when Ps past the shards' number share one.
+		sh := &s.shards[uint(procPin())&(shards-1)]
 		sl := sh.cur.Load()
 		if sl != nil {
 			old := sl.next.Load()
@@ -108,12 +116,15 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 			base := uintptr(sl.base)
 			start := (base+old+al-1)&^(al-1) - base
 			if start <= sl.size && size <= sl.size-start {
-				if !sl.next.CompareAndSwap(old, start+size) {
+				ok := sl.next.CompareAndSwap(old, start+size)
+				procUnpin()
+				if !ok {
 					continue // another goroutine took those bytes; try again
 				}
 				return add(sl.base, start), nil
 			}
 		}
+		procUnpin() // refill takes a mutex, which may block
 		if err := s.refill(sh, sl); err != nil {
 			return nil, err
 		}
@@ -242,18 +253,6 @@ func (s *Shared) Trim() error {
 	err := st.dropKept()
 	s.publish()
 	return err
-}
-
-// stackHash returns bits that differ between goroutines running at once:
-// the address of a variable on the caller's stack, past the bits that
-// vary within one stack frame's neighbourhood. A goroutine whose stack
-// moves simply lands on another shard.
-//
-//go:nosplit
-func stackHash() uintptr {
-	var x byte
-	a := uintptr(unsafe.Pointer(&x))
-	return (a >> 13) ^ (a >> 17)
 }
 
 // Close gives every chunk back, as Bump.Close does (their ranges wait,
