@@ -102,6 +102,24 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		fmt.Fprintln(tw, line+age(snap.Time, r.Updated)+"\t"+shortSite(r.Site)+"\t")
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if len(r.Shards) > 0 {
+			fmt.Fprintln(w, shardLine(r.Name, r.Shards))
+		}
+	}
+}
+
+// shardLine describes a SyncFreeList's shards in one line: per P, its
+// bytes in use, the free bytes only it can hand out (held), its
+// allocations and the frees that came from other Ps.
+func shardLine(name string, shards []arena.ShardStats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d shard(s)", name, len(shards))
+	for i, sh := range shards {
+		fmt.Fprintf(&b, "; #%d %s in use, %s held, %s allocs, %s remote frees", i,
+			humanize.IBytes(sh.InUse), humanize.IBytes(sh.Held), humanize.Comma(int64(sh.Allocs)), humanize.Comma(int64(sh.Remote)))
+	}
+	return b.String()
 }
 
 // age says how old a row's numbers were at the snapshot's time, to the
