@@ -135,7 +135,11 @@ func (s *SyncFreeList) summary() Summary {
 // shard returns the calling goroutine's shard, pinning it to its P:
 // the caller must procUnpin.
 func (s *SyncFreeList) shard() *flShard {
-	return &s.shards[uint(procPin())%uint(len(s.shards))]
+	i, n := uint(procPin()), uint(len(s.shards))
+	if i >= n {
+		i %= n // a P added since NewSyncFreeList: the division only then
+	}
+	return &s.shards[i]
 }
 
 // Alloc is FreeList.Alloc, safe for concurrent use. A small block comes
@@ -145,6 +149,22 @@ func (s *SyncFreeList) shard() *flShard {
 // clear makes the clear a use after close, as the caller's first write
 // to the block would be.
 func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
+	if s.shards != nil { // alloc's fast path, spelled out: one call less
+		h := s.shard()
+		if h.mu.TryLock() {
+			procUnpin()
+			if h.remote.Load() == nil {
+				if p, dirty := h.st.allocFast(size, align); p != nil {
+					h.mu.Unlock()
+					clearBytes(p, dirty)
+					return p, nil
+				}
+			}
+			return s.allocOn(h, true, size, align, true)
+		}
+		procUnpin()
+		return s.allocOn(h, false, size, align, true)
+	}
 	return s.alloc(size, align, true)
 }
 
@@ -217,7 +237,27 @@ func (s *SyncFreeList) allocCentral(size, al uintptr, zero bool) (unsafe.Pointer
 
 // Free is FreeList.Free, safe for concurrent use. A block of another P's
 // shard is claimed without a lock and collected by its shard later.
-func (s *SyncFreeList) Free(p unsafe.Pointer) error { return s.free(p, -1) }
+func (s *SyncFreeList) Free(p unsafe.Pointer) error {
+	// free's common case spelled out: a live block of a shard, freed
+	// from its home P.
+	if s.shards != nil {
+		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() {
+			h := s.shard()
+			if h == &s.shards[ch.owner] && h.mu.TryLock() {
+				procUnpin()
+				if !sp.claim(q) {
+					h.mu.Unlock()
+					return s.errClaimed(sp, p)
+				}
+				h.st.freeSmall(sp, uint32(q), p) // not closed: Close sets s.closed under h.mu first
+				h.mu.Unlock()
+				return nil
+			}
+			procUnpin()
+		}
+	}
+	return s.free(p, -1)
+}
 
 // free is Free from the shard of index me, or of the goroutine's P when
 // me is negative.
