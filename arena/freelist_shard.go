@@ -42,17 +42,23 @@ import (
 // block went and its pages were released, and must then find every
 // block free, not another class's layout.
 
-// spanShared is the part of a shard's span that any goroutine may touch.
+// spanShared is the part of a shard's span that any goroutine may touch,
+// padded to a cache line (a 64-byte Go size class, 64-byte aligned), as
+// its live bitmap is: two shards' spans made one after the other would
+// otherwise share lines, and every Alloc and Free of each core would
+// pull them from the other.
 type spanShared struct {
 	live   []atomic.Uint64 // bit i: block i allocated and not yet freed; tail bits past the last block set
 	next   atomic.Pointer[span]
 	queued atomic.Bool // on its shard's remote stack
+	_      [28]byte
 }
 
 // newSpanShared returns s's shared part, its live bitmap matching s's
-// bitmap (no block allocated, the tail bits set).
+// bitmap (no block allocated, the tail bits set), at least a cache line
+// of it.
 func newSpanShared(s *span) *spanShared {
-	x := &spanShared{live: make([]atomic.Uint64, len(s.bits))}
+	x := &spanShared{live: make([]atomic.Uint64, len(s.bits), max(len(s.bits), 8))}
 	for w := range s.bits {
 		x.live[w].Store(s.bits[w])
 	}
