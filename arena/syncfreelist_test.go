@@ -425,3 +425,56 @@ func FuzzSyncFreeListShards(f *testing.F) {
 		require.Equal(t, uint64(0), s.Stats().InUse)
 	})
 }
+
+// TestSharedStress has G = 2 x GOMAXPROCS goroutines allocate blocks of
+// random sizes and alignments from one Shared at once, each filling its
+// blocks with a pattern, in rounds of fresh goroutines; every block is
+// zeroed when handed out, aligned, and still holds its pattern at the
+// round's end (no two goroutines got the same bytes), and a Reset ends
+// each round. -arena.long runs it a hundred times longer.
+func TestSharedStress(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := NewShared(&Options{Name: "shared-stress"})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	g := 2 * runtime.GOMAXPROCS(0)
+	rounds, ops := 3, 2000
+	if *long {
+		rounds, ops = 30, 20000
+	}
+	if testing.Short() || raceEnabled {
+		ops /= 3
+	}
+	for r := range rounds {
+		bags := make([][]sblock, g)
+		var wg sync.WaitGroup
+		for w := range g {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(r), uint64(w)))
+				for range ops {
+					n := uintptr(1 + rng.IntN(512))
+					al := uintptr(1) << rng.IntN(7)
+					p, err := s.Alloc(n, al)
+					if err != nil {
+						t.Errorf("Alloc(%d, %d): %v", n, al, err)
+						return
+					}
+					if uintptr(p)%al != 0 || !intact(p, n, 0) {
+						t.Errorf("Alloc(%d, %d) = %#x: misaligned or not zeroed", n, al, uintptr(p))
+						return
+					}
+					v := byte(1 + rng.IntN(255))
+					fillBlock(p, n, v)
+					bags[w] = append(bags[w], sblock{p, n, v})
+				}
+			})
+		}
+		wg.Wait()
+		for w, bag := range bags {
+			for _, b := range bag {
+				require.True(t, intact(b.p, b.n, b.fill), "round %d, goroutine %d: block at %#x overwritten", r, w, uintptr(b.p))
+			}
+		}
+		s.Reset()
+	}
+}
