@@ -31,6 +31,10 @@ import (
 //   - A remote Free then pushes the span (once, whatever the number of
 //     its blocks freed meanwhile) on its home shard's remote stack, a
 //     lock-free list of spans that one compare-and-swap grows.
+//   - A Free at home claims the block under the shard's mutex and frees
+//     it there; a claim made without the mutex is only ever followed by
+//     a push, never by a free under it, since the shard may collect the
+//     claimed block meanwhile.
 //   - The home shard takes the whole stack with one swap (collect),
 //     when it next allocates, and in Stats and Trim: for each span, the
 //     blocks set in its plain bitmap and clear in its live one are the

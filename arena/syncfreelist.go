@@ -241,7 +241,10 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 	// free's common case spelled out: a live block of a shard, freed
 	// from its home P.
 	if s.shards != nil {
-		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() {
+		// The live word is read before any locked instruction, so that
+		// its cache miss overlaps theirs (each waits for every store in
+		// flight, such as the last Alloc's clear, to land).
+		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() && sp.isLive(q) {
 			h := s.shard()
 			if h == &s.shards[ch.owner] && h.mu.TryLock() {
 				procUnpin()
@@ -279,11 +282,11 @@ func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 			}
 			continue // a span was cut there meanwhile: look again
 		}
-		if !sp.claim(q) {
-			return s.errClaimed(sp, p)
-		}
-		// The block is this Free's now. At home, free it at once; from
-		// another P, leave it for its shard to collect.
+		// At home, the block is claimed and freed under the shard's
+		// mutex; from another P, claimed here and left for its shard to
+		// collect. A claim outside the mutex must never be followed by
+		// a free of the block under it: the shard may have collected the
+		// claimed block in between, and would free it twice.
 		h := &s.shards[ch.owner]
 		var home bool
 		if me < 0 {
@@ -293,11 +296,17 @@ func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 			home = int(ch.owner) == me && h.mu.TryLock()
 		}
 		if home {
+			defer h.mu.Unlock()
+			if !sp.claim(q) {
+				return s.errClaimed(sp, p)
+			}
 			if !h.st.closed {
 				h.st.freeSmall(sp, uint32(q), p)
 			}
-			h.mu.Unlock()
 			return nil
+		}
+		if !sp.claim(q) {
+			return s.errClaimed(sp, p)
 		}
 		h.push(sp)
 		return nil
