@@ -51,17 +51,26 @@ func (f *FreeList) Stats() Stats {
 	if !st.closed {
 		st.refresh(true)
 	}
+	s.Classes = st.classStats()
+	return s
+}
+
+// classStats returns the classes with at least one span, smallest first,
+// in a new slice. O(classes); called when someone asks, never on the
+// hot path.
+func (st *flState) classStats() []ClassStats {
+	var out []ClassStats
 	for c := range st.classes {
 		cl := &st.classes[c]
 		if cl.spans == 0 {
 			continue
 		}
-		s.Classes = append(s.Classes, ClassStats{
+		out = append(out, ClassStats{
 			Size: uint64(classSize[c]), InUse: cl.inUse, Free: cl.freeBlocks(c),
 			Spans: cl.spans, Bytes: uint64(cl.spans) * uint64(spanBytes(c)),
 		})
 	}
-	return s
+	return out
 }
 
 // inUseBytes returns the bytes of live blocks, at their block size: the
@@ -152,7 +161,9 @@ type flPublished struct {
 	updated                  atomic.Int64                   // when refreshed, Unix nanoseconds
 	ranges                   atomic.Pointer[[]Range]        // unsorted; never changed once stored
 	sample                   atomic.Pointer[hardened.Stats] // nil when sampling is off
+	classes                  atomic.Pointer[[]ClassStats]   // as of the last forced or asked-for refresh; never changed once stored
 	rangesOps                uint64                         // operations since ranges was rebuilt; the goroutine's own
+	answered                 uint64                         // asks when classes was last stored; the goroutine's own
 }
 
 // tick counts an Alloc or Free and refreshes the published counters
@@ -214,6 +225,14 @@ func (st *flState) refresh(force bool) {
 	if st.smp != nil {
 		p.sample.Store(st.smp.stats())
 	}
+	// The class table is a slice of up to numClasses entries: it is built
+	// only when a snapshot was taken since the last one (one atomic load
+	// otherwise, when nobody watches) or when Stats forces it.
+	if a := asks.Load(); force || a != p.answered {
+		cs := st.classStats()
+		p.classes.Store(&cs)
+		p.answered = a
+	}
 	p.updated.Store(time.Now().UnixNano())
 }
 
@@ -250,6 +269,7 @@ func (st *flState) summary() Summary {
 	s.Chunks = len(st.chunks) + len(st.large)
 	s.Ranges = sortedRanges(st.mappingRanges())
 	s.Cached = uint64(st.lc.bytes)
+	s.Classes = st.classStats()
 	s.Updated, s.Sample = time.Now(), st.smp.stats()
 	return s
 }
@@ -267,6 +287,9 @@ func (st *flState) published() Summary {
 	s.Chunks = int(p.mappings.Load())
 	if rs := p.ranges.Load(); rs != nil {
 		s.Ranges = sortedRanges(*rs)
+	}
+	if cs := p.classes.Load(); cs != nil {
+		s.Classes = *cs
 	}
 	s.Updated, s.Sample = time.Unix(0, p.updated.Load()), p.sample.Load()
 	return s

@@ -46,6 +46,12 @@ type Summary struct {
 	Resets    uint64    `json:"resets"`
 	Ranges    []Range   `json:"ranges"` // usable address ranges of its mappings
 	Updated   time.Time `json:"updated"`
+	// Classes are a FreeList's size classes with at least one span,
+	// smallest first, as in Stats.Classes; nil for the other kinds. A
+	// plain FreeList builds them at a Stats call, or at its next
+	// publication after a snapshot asked, so they may be one snapshot
+	// behind the rest of its row.
+	Classes []ClassStats `json:"classes,omitempty"`
 	// Sample describes hardened mode's sampled blocks (Options.Sample);
 	// nil when it is off.
 	Sample *hardened.Stats `json:"sample,omitempty"`

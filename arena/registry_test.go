@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -209,4 +210,59 @@ func summaryOf(t *testing.T, s arena.Snapshot, b *arena.Bump) arena.Summary {
 	}
 	require.Len(t, found, 1, "one arena of that name has a chunk")
 	return found[0]
+}
+
+// TestSnapshotClasses checks that a FreeList's size classes reach the
+// snapshot: a SyncFreeList's at once, a plain FreeList's at Stats and at
+// its next publication after a snapshot asked, so arenastat watch can
+// draw in-use against free per class.
+func TestSnapshotClasses(t *testing.T) {
+	mapcheck.Baseline(t)
+	class := func(s arena.Summary, size uint64) (arena.ClassStats, bool) {
+		for _, c := range s.Classes {
+			if c.Size == size {
+				return c, true
+			}
+		}
+		return arena.ClassStats{}, false
+	}
+	sf, err := arena.NewSyncFreeList(&arena.Options{Name: "classes-sync"})
+	require.NoError(t, err)
+	defer sf.Close()
+	for range 10 {
+		_, err := sf.Alloc(64, 8)
+		require.NoError(t, err)
+	}
+	s, ok := findArena(arena.TakeSnapshot(), "classes-sync")
+	require.True(t, ok)
+	c, ok := class(s, 64)
+	require.True(t, ok, "%+v", s.Classes)
+	assert.Equal(t, uint64(10), c.InUse)
+	assert.Positive(t, c.Free)
+	assert.Equal(t, c.Bytes, (c.InUse+c.Free)*64, "a 64-byte class's span holds nothing but blocks")
+
+	f, err := arena.NewFreeList(&arena.Options{Name: "classes-plain"})
+	require.NoError(t, err)
+	defer f.Close()
+	ps := make([]unsafe.Pointer, 0, 3000)
+	for range 3000 {
+		p, err := f.Alloc(128, 8)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	f.Stats() // forces a publication
+	s, ok = findArena(arena.TakeSnapshot(), "classes-plain")
+	require.True(t, ok)
+	c, ok = class(s, 128)
+	require.True(t, ok, "%+v", s.Classes)
+	assert.Equal(t, uint64(3000), c.InUse)
+	// The snapshot above asked; the FreeList answers at its next
+	// publication (every 1024 operations) with the frees below.
+	for _, p := range ps[:2048] {
+		require.NoError(t, f.Free(p))
+	}
+	s, _ = findArena(arena.TakeSnapshot(), "classes-plain")
+	c, _ = class(s, 128)
+	assert.Less(t, c.InUse, uint64(3000), "the class table follows the frees after an ask")
+	assert.GreaterOrEqual(t, c.InUse, uint64(3000-2048))
 }

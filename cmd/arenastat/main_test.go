@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,20 +21,51 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-// TestMain lets the test binary stand in for arenastat: with
-// ARENASTAT_RUN_MAIN set it runs main, so each test below runs the tool
-// as a real subprocess, exit status and all.
+// binDir holds the arenastat binary that the first test to need it
+// builds; TestMain removes it at the end.
+var binDir string
+
+// arenastatBin builds arenastat once, into a temporary directory (with
+// -race when the tests run under it), and returns its path. It is built
+// on first use, so that runs needing no binary (a fuzz worker, -run of
+// an in-process test) do not pay for it.
+var arenastatBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "arenastat-test-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "arenastat")
+	build := []string{"build", "-o", bin}
+	if raceEnabled {
+		build = append(build, "-race")
+	}
+	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building arenastat: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestMain lets the test binary play other programs when a test starts
+// it as a child (childEnv), and removes the built arenastat at the end.
 func TestMain(m *testing.M) {
 	if os.Getenv("ARENASTAT_RUN_MAIN") == "1" {
-		main()
+		main() // the tour's leak step re-executes its binary: this one, in TestTourInProcess
 	}
-	os.Exit(m.Run())
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(child(mode))
+	}
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
+// arenastat runs the built binary with args.
 func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ARENASTAT_RUN_MAIN=1")
+	cmd := exec.Command(builtArenastat(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -41,6 +75,15 @@ func arenastat(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		require.NoError(t, err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// builtArenastat returns the path of the built arenastat, failing the
+// test if it could not be built.
+func builtArenastat(t *testing.T) string {
+	t.Helper()
+	bin, err := arenastatBin()
+	require.NoError(t, err)
+	return bin
 }
 
 func TestTour(t *testing.T) {
@@ -113,13 +156,19 @@ func TestUsage(t *testing.T) {
 		{[]string{"-bogus"}, "arenastat: flag provided but not defined: -bogus (see arenastat -help)\n"},
 		{[]string{"frobnicate"}, "arenastat: unknown command \"frobnicate\" (see arenastat -help)\n"},
 		{[]string{"tour", "extra"}, "arenastat: tour takes no arguments, got [\"extra\"] (see arenastat -help)\n"},
-		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n must be positive (see arenastat -help)\n"},
+		{[]string{"bench", "-n", "0"}, "arenastat: bench: -n and -count must be positive (see arenastat -help)\n"},
 		{[]string{"bench", "-w", "W9"}, "arenastat: bench: unknown workload \"W9\" (have W1, W2, W3, W4) (see arenastat -help)\n"},
 		{[]string{"bench", "-x"}, "arenastat: bench: flag provided but not defined: -x (see arenastat -help)\n"},
-		{[]string{"watch"}, "arenastat: watch needs one URL, got 0 arguments (see arenastat -help)\n"},
+		{[]string{"watch"}, "arenastat: watch needs one URL, HOST:PORT, :PORT or PID, got 0 operands (see arenastat -help)\n"},
+		{[]string{"watch", "nowhere"}, "arenastat: watch: \"nowhere\" is not a URL, HOST:PORT, :PORT or process ID (see arenastat -help)\n"},
+		{[]string{"watch", ":99999"}, "arenastat: watch: \":99999\" is not a URL, HOST:PORT, :PORT or process ID (see arenastat -help)\n"},
+		{[]string{"watch", "http://"}, "arenastat: watch: \"http://\" is not a URL (see arenastat -help)\n"},
+		{[]string{"watch", "0"}, "arenastat: watch: \"0\" is not a process ID (see arenastat -help)\n"},
+		{[]string{"bench", "-count", "0"}, "arenastat: bench: -n and -count must be positive (see arenastat -help)\n"},
 		{[]string{"watch", "-interval", "0s", "http://x"}, "arenastat: watch: -interval must be positive, -count and -pid not negative (see arenastat -help)\n"},
 		{[]string{"maps"}, "arenastat: maps needs one PID, got 0 arguments (see arenastat -help)\n"},
 		{[]string{"maps", "abc"}, "arenastat: maps: \"abc\" is not a process ID (see arenastat -help)\n"},
+		{[]string{"maps", "-url", "6060", "1"}, "arenastat: maps: -url: \"6060\" is not a URL, HOST:PORT or :PORT (see arenastat -help)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -129,7 +178,7 @@ func TestUsage(t *testing.T) {
 			assert.Empty(t, out)
 		})
 	}
-	for _, args := range [][]string{{"-help"}, {"-h"}, {"help"}, {"bench", "-help"}} {
+	for _, args := range [][]string{{"-help"}, {"-h"}, {"help"}, {"--help"}} {
 		out, stderr, code := arenastat(t, args...)
 		assert.Equal(t, 0, code, args)
 		assert.Empty(t, stderr)

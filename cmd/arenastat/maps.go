@@ -26,8 +26,8 @@ type mapsRow struct {
 }
 
 func cmdMaps(e env, args []string) error {
-	fls := newFlags("maps")
-	url := fls.String("url", "", "expvar endpoint of the process, to name its arenas")
+	fls := e.flags("maps")
+	url := fls.String("url", "", "the process's expvar endpoint (URL, HOST:PORT or :PORT), to name its arenas")
 	if err := parseFlags(fls, args); err != nil {
 		return err
 	}
@@ -37,6 +37,12 @@ func cmdMaps(e env, args []string) error {
 	pid, err := strconv.Atoi(fls.Arg(0))
 	if err != nil || pid <= 0 {
 		return usagef("maps: %q is not a process ID", fls.Arg(0))
+	}
+	var endpoint string
+	if *url != "" {
+		if endpoint, err = targetURL(*url); err != nil {
+			return usagef("maps: -url: %v", err)
+		}
 	}
 	ms, err := procmaps.Read(pid)
 	if err != nil {
@@ -48,7 +54,7 @@ func cmdMaps(e env, args []string) error {
 	}
 	var snap arena.Snapshot
 	if *url != "" {
-		if snap, err = fetch(newClient(), *url); err != nil {
+		if snap, err = fetch(newClient(), endpoint); err != nil {
 			return err
 		}
 	}
@@ -73,9 +79,10 @@ func cmdMaps(e env, args []string) error {
 	}
 	if e.json {
 		return e.emit(struct {
+			Format   string    `json:"format"`
 			PID      int       `json:"pid"`
 			Mappings []mapsRow `json:"mappings"`
-		}{pid, rows})
+		}{"arenastat-maps-1", pid, rows})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tPERMS\tSIZE\tRSS\tNOTE\tPATH")
@@ -92,7 +99,7 @@ func procError(pid int, err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("no process %d (nothing at /proc/%d)", pid, pid)
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("cannot read process %d's mappings: permission denied", pid)
+		return fmt.Errorf("cannot read process %d (/proc/%d): permission denied", pid, pid)
 	}
-	return fmt.Errorf("reading process %d's mappings: %v", pid, err)
+	return fmt.Errorf("reading process %d: %v", pid, err)
 }

@@ -24,7 +24,7 @@ import (
 // cmdTour runs the tour: as text, or with -json as one document with each
 // step's title and lines, built from the same steps (not from the text).
 func cmdTour(e env, args []string) error {
-	fs := newFlags("tour")
+	fs := e.flags("tour")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package main
+
+// raceEnabled makes TestMain build arenastat with -race too.
+const raceEnabled = false
