@@ -124,6 +124,7 @@ func (s *SyncFreeList) summary() Summary {
 		sum.Allocs += st.allocs
 		sum.Chunks += len(st.chunks)
 		sum.Ranges = append(sum.Ranges, st.mappingRanges()...)
+		sum.Classes = mergeClasses(sum.Classes, st.classStats())
 		sum.Shards = append(sum.Shards, st.shardStats())
 	}
 	if len(s.shards) > 0 {
@@ -511,21 +512,28 @@ func (s *Stats) add(o Stats) {
 	s.Large += o.Large
 	s.Cached += o.Cached
 	s.Retired += o.Retired
-	for _, c := range o.Classes {
+	s.Classes = mergeClasses(s.Classes, o.Classes)
+}
+
+// mergeClasses adds the classes of src to dst, both smallest first, and
+// returns dst. O(classes).
+func mergeClasses(dst, src []ClassStats) []ClassStats {
+	for _, c := range src {
 		i := 0
-		for i < len(s.Classes) && s.Classes[i].Size < c.Size {
+		for i < len(dst) && dst[i].Size < c.Size {
 			i++
 		}
-		if i < len(s.Classes) && s.Classes[i].Size == c.Size {
-			d := &s.Classes[i]
+		if i < len(dst) && dst[i].Size == c.Size {
+			d := &dst[i]
 			d.InUse += c.InUse
 			d.Free += c.Free
 			d.Spans += c.Spans
 			d.Bytes += c.Bytes
 			continue
 		}
-		s.Classes = append(s.Classes, ClassStats{})
-		copy(s.Classes[i+1:], s.Classes[i:])
-		s.Classes[i] = c
+		dst = append(dst, ClassStats{})
+		copy(dst[i+1:], dst[i:])
+		dst[i] = c
 	}
+	return dst
 }
