@@ -11,13 +11,14 @@ import (
 
 // A Shared is a bump arena that many goroutines may allocate from at once.
 // Allocation takes bytes from the slab of the P (the scheduler's
-// processor) the goroutine runs on, with a compare-and-swap of the
-// slab's offset: no lock, no system call, no Go heap allocation. Two
+// processor) the goroutine runs on, pinned there while it moves the
+// slab's offset: no lock, no atomic instruction, no system call, no Go
+// heap allocation. Two
 // goroutines running at once run on two Ps, so they never touch the
 // same slab's line (one shared offset made two goroutines 3.5x slower
 // than one, in BenchmarkConcurrent; a slab picked by the goroutine's
 // stack address still collided now and then). Ps past the sixteenth
-// share slabs, which the compare-and-swap keeps correct. Slabs are cut
+// share one more slab, which a compare-and-swap keeps correct. Slabs are cut
 // from chunks under a mutex, one 64 KiB slab at a time; at most one
 // partly used slab per P is left over at Reset.
 //
@@ -31,6 +32,7 @@ import (
 type Shared struct {
 	_      noCopy
 	shards [shards]shard
+	spill  shard // the slab of every P from the shards' number on, shared
 
 	mu     sync.Mutex // guards st; held to cut slabs and change chunks
 	st     *bumpState
@@ -58,7 +60,11 @@ type shard struct {
 type slab struct {
 	base unsafe.Pointer // first byte
 	size uintptr
-	next atomic.Uintptr // next free byte, from base; next <= size
+	// next is the next free byte, from base; next <= size. Only the
+	// goroutines of the shard's P touch it: plainly when the shard is
+	// theirs alone, with atomics on the spill shard and in race builds
+	// (see Alloc).
+	next uintptr
 }
 
 // NewShared returns an empty arena safe for concurrent allocation, with
@@ -103,23 +109,45 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		return s.allocLocked(size, al)
 	}
 	for {
-		// The P's shard, pinned for the few instructions that use it, so
-		// that no other goroutine runs on this P meanwhile: the slab's
-		// line stays in this core's cache, and the CAS below fails only
-		// when Ps past the shards' number share one.
-		sh := &s.shards[uint(procPin())&(shards-1)]
+		// The P's shard, pinned for the few instructions that use it.
+		// Invariant: shard i < shards is used only by goroutines pinned
+		// to P i, and a pinned goroutine is the only one running on its
+		// P, so no two goroutines touch a shard's slab at once; a P
+		// handed from one thread to another passes through the
+		// scheduler's locks, which order the slab's bytes as they order
+		// the runtime's own per-P caches. Its offset then moves with a
+		// plain load and store, no atomic instruction (the CAS it took
+		// cost 44% of BenchmarkConcurrent's Shared). The spill shard of
+		// the Ps past shards, which several Ps share, takes a CAS, as
+		// every shard does in race builds, so that the race detector
+		// checks the rest without knowing of pinning.
+		pid := uint(procPin())
+		sh, alone := &s.spill, false
+		if pid < shards {
+			sh, alone = &s.shards[pid], !raceEnabled
+		}
 		sl := sh.cur.Load()
 		if sl != nil {
-			old := sl.next.Load()
+			var old uintptr
+			if alone {
+				old = sl.next
+			} else {
+				old = atomic.LoadUintptr(&sl.next)
+			}
 			// A slab starts wherever the chunk had got to, so the
 			// alignment is of the address, not of the offset.
 			base := uintptr(sl.base)
 			start := (base+old+al-1)&^(al-1) - base
 			if start <= sl.size && size <= sl.size-start {
-				ok := sl.next.CompareAndSwap(old, start+size)
+				ok := true
+				if alone {
+					sl.next = start + size
+				} else {
+					ok = atomic.CompareAndSwapUintptr(&sl.next, old, start+size)
+				}
 				procUnpin()
 				if !ok {
-					continue // another goroutine took those bytes; try again
+					continue // another P took those bytes; try again
 				}
 				return add(sl.base, start), nil
 			}
@@ -216,6 +244,7 @@ func (s *Shared) Reset() {
 	for i := range s.shards {
 		s.shards[i].cur.Store(nil)
 	}
+	s.spill.cur.Store(nil)
 	for _, c := range st.chunks[:st.cur+1] {
 		c.dirty = max(c.dirty, c.next.Load())
 		c.next.Store(0)
@@ -272,6 +301,7 @@ func (s *Shared) Close() error {
 	for i := range s.shards {
 		s.shards[i].cur.Store(nil)
 	}
+	s.spill.cur.Store(nil)
 	s.gen.Add(1)
 	s.closed.Store(true)
 	return s.st.close(closeSite())

@@ -3,6 +3,7 @@ package arena
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -431,16 +432,28 @@ func FuzzSyncFreeListShards(f *testing.F) {
 // blocks with a pattern, in rounds of fresh goroutines; every block is
 // zeroed when handed out, aligned, and still holds its pattern at the
 // round's end (no two goroutines got the same bytes), and a Reset ends
-// each round. -arena.long runs it a hundred times longer.
+// each round. A second run raises GOMAXPROCS past the shards, so that
+// Ps share the spill shard's slab. -arena.long runs it ten times longer.
 func TestSharedStress(t *testing.T) {
+	for _, procs := range []int{runtime.GOMAXPROCS(0), shards + 8} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			sharedStress(t, procs)
+		})
+	}
+}
+
+// sharedStress is TestSharedStress at GOMAXPROCS procs, its work
+// split between the goroutines.
+func sharedStress(t *testing.T, procs int) {
 	mapcheck.Baseline(t)
 	s, err := NewShared(&Options{Name: "shared-stress"})
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, s.Close()) }()
-	g := 2 * runtime.GOMAXPROCS(0)
-	rounds, ops := 3, 2000
+	g := 2 * procs
+	rounds, ops := 3, 8000/procs
 	if *long {
-		rounds, ops = 30, 20000
+		rounds, ops = 30, 80000/procs
 	}
 	if testing.Short() || raceEnabled {
 		ops /= 3
