@@ -12,7 +12,7 @@ import (
 // A Shared is a bump arena that many goroutines may allocate from at once.
 // Allocation takes bytes from the slab of the P (the scheduler's
 // processor) the goroutine runs on, pinned there while it moves the
-// slab's offset: no lock, no atomic instruction, no system call, no Go
+// slab's offset: no lock, no locked instruction, no system call, no Go
 // heap allocation. Two
 // goroutines running at once run on two Ps, so they never touch the
 // same slab's line (one shared offset made two goroutines 3.5x slower
@@ -116,7 +116,7 @@ func (s *Shared) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		// handed from one thread to another passes through the
 		// scheduler's locks, which order the slab's bytes as they order
 		// the runtime's own per-P caches. Its offset then moves with a
-		// plain load and store, no atomic instruction (the CAS it took
+		// plain load and store, no locked instruction (the CAS it took
 		// cost 44% of BenchmarkConcurrent's Shared). The spill shard of
 		// the Ps past shards, which several Ps share, takes a CAS, as
 		// every shard does in race builds, so that the race detector
