@@ -2,9 +2,9 @@ package arena
 
 import (
 	"errors"
-	"sync/atomic"
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/guard"
@@ -42,10 +42,10 @@ const (
 
 // flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
 type flChunk struct {
-	r     *guard.Region
-	base  unsafe.Pointer
-	addr  uintptr
-	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
+	r    *guard.Region
+	base unsafe.Pointer
+	addr uintptr
+	next uintptr // first never-used byte; spans are cut from [next, chunkBytes)
 	// units holds the span covering each unit, nil if the unit is free.
 	// Atomic because a SyncFreeList's Free reads it from a goroutine
 	// that does not hold the owner's lock (a load is a plain move on

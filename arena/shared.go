@@ -13,14 +13,13 @@ import (
 // Allocation takes bytes from the slab of the P (the scheduler's
 // processor) the goroutine runs on, pinned there while it moves the
 // slab's offset: no lock, no locked instruction, no system call, no Go
-// heap allocation. Two
-// goroutines running at once run on two Ps, so they never touch the
-// same slab's line (one shared offset made two goroutines 3.5x slower
-// than one, in BenchmarkConcurrent; a slab picked by the goroutine's
-// stack address still collided now and then). Ps past the sixteenth
-// share one more slab, which a compare-and-swap keeps correct. Slabs are cut
-// from chunks under a mutex, one 64 KiB slab at a time; at most one
-// partly used slab per P is left over at Reset.
+// heap allocation. Two goroutines running at once run on two Ps, so
+// they never touch the same slab's line (one shared offset made two
+// goroutines 3.5x slower than one, in BenchmarkConcurrent; a slab picked
+// by the goroutine's stack address still collided now and then). Ps
+// past the sixteenth share one more slab, which a compare-and-swap keeps
+// correct. Slabs are cut from chunks under a mutex, one 64 KiB slab at a
+// time; at most one partly used slab per P is left over at Reset.
 //
 // Alloc, New, MakeSlice, String, Bytes and Stats are safe for concurrent
 // use. Reset, Trim and Close are not: call them when no allocation is in
