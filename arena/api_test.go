@@ -25,10 +25,15 @@ import (
 // lock's Memfd.Lock, Unlock and MarkConsistent and its ErrOwnerDead,
 // Memfd.Alloc, File and Close, and ErrHeader for a file attach refuses
 // (its other errors reuse ErrSize, ErrClosed, ErrLimit, ErrNotOwned,
-// ErrPointers and ErrUnsupported). The sharded SyncFreeList added two:
-// SyncFreeList.Trim, which drains its shards' caches, and ShardStats,
-// each shard's numbers in Stats and Summary.
-const maxExported = 109
+// ErrPointers and ErrUnsupported). The typed helpers, so that everyday
+// code needs no unsafe, added six: FreeT and FreeSlice (Free by a typed
+// pointer or a slice), Append and Grow (growth that stays in the arena),
+// Clone and CloneSlice (values copied in). The memory budget added four:
+// SetMemoryBudget (the Go runtime's limit less the arenas' bytes),
+// SetArenaCap (the process-wide cap, refused with ErrLimit),
+// CommittedBytes (what both count) and CgroupMemoryMax (the container's
+// limit to derive them from).
+const maxExported = 117
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/guard"
@@ -42,19 +41,12 @@ const (
 
 // flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
 type flChunk struct {
-	r    *guard.Region
-	base unsafe.Pointer
-	addr uintptr
-	next uintptr // first never-used byte; spans are cut from [next, chunkBytes)
-	// units holds the span covering each unit, nil if the unit is free.
-	// Atomic because a SyncFreeList's Free reads it from a goroutine
-	// that does not hold the owner's lock (a load is a plain move on
-	// amd64 and arm64; only cutting and releasing a span store).
-	units [unitsPer]atomic.Pointer[span]
-	last  [unitsPer]int8 // class of the last span at each unit, -1 never used
-	// owner is the SyncFreeList shard whose flState mapped the chunk; 0
-	// for a FreeList's. Set before the chunk is published.
-	owner int32
+	r     *guard.Region
+	base  unsafe.Pointer
+	addr  uintptr
+	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
+	units [unitsPer]*span // the span covering each unit, nil if the unit is free
+	last  [unitsPer]int8  // class of the last span at each unit, -1 never used
 }
 
 // A span is a run of units cut into blocks of one class. Its metadata
@@ -86,10 +78,7 @@ type span struct {
 
 	chunk *flChunk
 	off   uintptr // from the chunk's base
-	// sh is what a SyncFreeList shard's span shares with other
-	// goroutines (see freelist_shard.go); nil in a FreeList.
-	sh *spanShared
-	_  [40]byte
+	_     [48]byte
 }
 
 // blockSize returns the span's block size, its class's.
@@ -149,8 +138,9 @@ func (s *span) reset() {
 
 // spanSlot is a free run of units.
 type spanSlot struct {
-	chunk *flChunk
-	off   uintptr
+	chunk      *flChunk
+	off        uintptr
+	discounted bool // its pages were released and are not counted in guard.Committed until cut again
 }
 
 // allocSmall hands out a block of class c; zero clears a block that was
@@ -181,9 +171,6 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
 		s.avail[i/4096] &^= 1 << (i / 64 % 64)
-	}
-	if s.sh != nil {
-		s.sh.live[i/64].Or(1 << (i % 64))
 	}
 	s.used++
 	cl.inUse++
@@ -245,9 +232,6 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
 		s.avail[i>>12&1] &^= 1 << (i / 64 % 64)
-	}
-	if s.sh != nil { // a SyncFreeList shard's: the block is claimable by Free now
-		s.sh.live[i/64].Or(1 << (i % 64))
 	}
 	s.used++
 	cl.inUse++
@@ -347,6 +331,13 @@ func (st *flState) newSpan(c int) error {
 	}
 	if n := len(st.free[kind]); n > 0 {
 		slot = st.free[kind][n-1]
+		if slot.discounted {
+			// Its pages are about to be touched again: counted first,
+			// so the process-wide cap can refuse them.
+			if err := slot.chunk.r.Recount(int(bytes)); err != nil {
+				return fmt.Errorf("arena: %q: new span: %w", st.name, err)
+			}
+		}
 		st.free[kind] = st.free[kind][:n-1]
 	} else {
 		if st.current == nil || st.current.next+bytes > chunkBytes {
@@ -355,7 +346,7 @@ func (st *flState) newSpan(c int) error {
 			}
 		}
 		ch := st.current
-		slot = spanSlot{ch, ch.next}
+		slot = spanSlot{chunk: ch, off: ch.next}
 		ch.next += bytes
 	}
 	// Fault the span's pages in with one system call rather than one
@@ -367,7 +358,7 @@ func (st *flState) newSpan(c int) error {
 		}
 	}
 	s := &span{}
-	if k := len(cl.dead); k > 0 && !st.sharded {
+	if k := len(cl.dead); k > 0 {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
@@ -375,11 +366,8 @@ func (st *flState) newSpan(c int) error {
 	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c),
 		bits: s.bits} // a dead record keeps its bitmap: same class, same length
 	s.reset()
-	if st.sharded {
-		s.sh = newSpanShared(s)
-	}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
-		slot.chunk.units[u].Store(s)
+		slot.chunk.units[u] = s
 		slot.chunk.last[u] = int8(c)
 	}
 	st.pushPartial(s)
@@ -401,7 +389,7 @@ func (st *flState) newChunk() error {
 		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
 	}
 	st.syscalls++ // counted on success only: a refused call changes no stats
-	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr(), owner: st.owner}
+	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
 	e := st.chunkMap.at(ch.addr >> chunkShift)
 	if e == nil {
 		_ = r.Close() // beyond the page map: never handed out, nothing to fence
@@ -414,9 +402,6 @@ func (st *flState) newChunk() error {
 	st.chunks = append(st.chunks, ch)
 	st.current = ch
 	st.mapped += chunkBytes
-	if st.onChunk != nil {
-		st.onChunk(ch) // a shard's: filed where every goroutine's Free finds it
-	}
 	st.mappingsChanged()
 	return nil
 }
@@ -437,26 +422,16 @@ func (st *flState) emptied(s *span) {
 		cl.spare = s
 		return
 	}
-	st.retireSpan(s)
-}
-
-// retireSpan sends the pages of s, empty and on no list, back to the
-// OS (with the next batch) and its units to the free slots.
-func (st *flState) retireSpan(s *span) {
-	cl := &st.classes[s.class]
 	bytes := spanBytes(int(s.class))
 	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
-		s.chunk.units[u].Store(nil)
+		s.chunk.units[u] = nil
 	}
 	st.waiting = append(st.waiting, waitingSpan{s.chunk, s.off, bytes})
 	if st.waitingBytes += bytes; st.waitingBytes >= releaseBatch {
 		st.release()
 	}
 	cl.spans--
-	// A shard's span record is never reused: another goroutine's Free
-	// may still read its class and base (it then finds every block
-	// free, a double free).
-	if len(cl.dead) < deadKept && !st.sharded {
+	if len(cl.dead) < deadKept {
 		s.chunk, s.base = nil, nil // the record must not keep a closed chunk's metadata
 		cl.dead = append(cl.dead, s)
 	}
@@ -489,8 +464,11 @@ func (st *flState) release() {
 			end += w[j].n
 			j++
 		}
+		discounted := false
 		if err := ch.r.Release(int(w[i].off), int(end-w[i].off)); err == nil {
 			st.released += uint64(end - w[i].off)
+			ch.r.Discount(int(end - w[i].off)) // given back: the memory budget and cap stop counting it
+			discounted = true
 		} else {
 			// The pages keep their bytes, yet the next span cut here
 			// hands its blocks out as never used, unzeroed: clear them.
@@ -502,7 +480,7 @@ func (st *flState) release() {
 			if s.n > spanUnit {
 				kind = 1
 			}
-			st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off})
+			st.free[kind] = append(st.free[kind], spanSlot{s.chunk, s.off, discounted})
 		}
 		i = j
 	}
