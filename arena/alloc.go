@@ -63,8 +63,9 @@ func newSlow[T any](a align.Allocator, tw unsafe.Pointer) (*T, error) {
 // array is zeroed arena memory, like Go's make. It returns ErrSize for a
 // negative len, cap < len, or len*sizeof(T) overflowing, ErrPointers if T
 // holds Go pointers, and the arena's error if it cannot allocate. The
-// slice must not be grown with append past cap: append would move it to
-// the Go heap, which is safe but defeats the arena.
+// built-in append past cap moves the slice to the Go heap silently: safe,
+// but the arena no longer holds it and the collector scans it again.
+// Grow it with Append or Grow, which keep it in the arena.
 func MakeSlice[T any](a align.Allocator, len, cap int) ([]T, error) {
 	if err := checkType[T](); err != nil {
 		return nil, err

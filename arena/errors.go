@@ -16,8 +16,9 @@ var (
 	// ErrClosed is returned by every call on a closed arena.
 	ErrClosed = errors.New("arena: use after Close")
 	// ErrLimit reports that an allocation would take the arena past
-	// Options.Limit. It also matches unix.ENOMEM.
-	ErrLimit = errors.New("arena: limit reached")
+	// Options.Limit, or the arenas of the process past the cap set with
+	// SetArenaCap. It also matches unix.ENOMEM.
+	ErrLimit = errs.Limit
 	// ErrPointers reports a type that holds Go pointers; the error is a
 	// *PointerError naming the field.
 	ErrPointers = errors.New("arena: type holds Go pointers")

@@ -44,3 +44,6 @@ const (
 	MemfdOffCommitted = unsafe.Offsetof(memfdHeader{}.committed)
 	MemfdOffCursor    = unsafe.Offsetof(memfdHeader{}.cursor)
 )
+
+// CgroupMax is cgroupMax, for tests with made-up cgroup trees.
+var CgroupMax = cgroupMax

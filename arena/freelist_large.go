@@ -71,9 +71,10 @@ type largeBlock struct {
 	addr uintptr        // r.Addr()
 	size uintptr        // usable bytes, whole pages
 
-	cached bool  // freed, waiting in the cache; false while allocated
-	dirty  bool  // may hold bytes written since it was mapped or last released; a clean block reads zero
-	at     int64 // when it entered its cache list, ns since lc.epoch
+	cached     bool  // freed, waiting in the cache; false while allocated
+	dirty      bool  // may hold bytes written since it was mapped or last released; a clean block reads zero
+	discounted bool  // decay released its pages and guard.Committed does not count them; cached blocks only
+	at         int64 // when it entered its cache list, ns since lc.epoch
 
 	// Links of the cache: its bucket (newest first) and its age list,
 	// the dirty or the clean one (oldest first). nil while allocated.
@@ -221,6 +222,15 @@ func (st *flState) allocLarge(size, al uintptr, zero bool) (unsafe.Pointer, erro
 	}
 	st.decayLarge()
 	if b := st.lc.fit(n, max(al, ps)); b != nil {
+		if b.discounted {
+			// Counted again before its pages are touched, so the
+			// process-wide cap can refuse them; refused, the block
+			// stays cached.
+			if err := b.r.Recount(int(b.size)); err != nil {
+				return nil, fmt.Errorf("arena: %q: %d-byte block: %w", st.name, size, err)
+			}
+			b.discounted = false
+		}
 		st.lc.take(b)
 		if zero && b.dirty {
 			clearBytes(b.p, b.size)
@@ -368,6 +378,8 @@ func (st *flState) decayAt(now int64) {
 		}
 		st.syscalls++
 		b.dirty = false
+		b.r.Discount(int(b.size)) // given back: the memory budget and cap stop counting it
+		b.discounted = true
 		st.released += uint64(b.size)
 		st.lc.clean.push(b)
 	}

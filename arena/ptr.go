@@ -57,3 +57,22 @@ func (*noCopy) Unlock() {}
 // or a block In has bounds-checked), or of a Go variable of that size;
 // T holds no Go pointers (checkType, or the header's own type).
 func viewAs[T any](p unsafe.Pointer) *T { return (*T)(p) }
+
+// pointerOf returns p as an unsafe.Pointer, for Free. ok: a conversion,
+// no arithmetic; Free checks that the address is a block of its arena.
+func pointerOf[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+// sliceData returns the address of s's backing array. ok: as pointerOf.
+func sliceData[T any](s []T) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(s)) }
+
+// sameArray reports whether v lies in s's backing array, s[:cap(s)].
+// Only addresses are compared; nothing is read.
+func sameArray[T any](s, v []T) bool {
+	if cap(s) == 0 || cap(v) == 0 {
+		return false
+	}
+	lo := uintptr(sliceData(s))
+	hi := lo + uintptr(cap(s))*unsafe.Sizeof(s[:1][0])
+	p := uintptr(sliceData(v))
+	return p >= lo && p < hi
+}

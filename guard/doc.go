@@ -49,7 +49,12 @@
 // Protect use guard markers, which split nothing; elsewhere they fall back
 // to mprotect (Region.Fence says which). Either way guard counts the
 // mappings it holds and refuses, with an error wrapping unix.ENOMEM, past a
-// budget (SetBudget).
+// budget (SetBudget). It also counts the bytes its live regions hold
+// Ready (Committed; an allocator takes released pages out of the count
+// with Region.Discount and back with Recount), which arena's memory
+// budget takes from the Go runtime's limit (SetCommitHook), and refuses
+// Map, Commit and Recount past an optional cap (SetCommitLimit,
+// ErrCommitLimit).
 //
 // Faults are named. A registry of live and recently closed regions lets
 // Lookup say what an address is (which region, which guard, how far past

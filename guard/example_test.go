@@ -1,8 +1,11 @@
 package guard_test
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mmarena/mmarena/guard"
 )
@@ -79,5 +82,20 @@ func ExampleRegion_Retire() {
 	fmt.Println(r.Close()) // leaves the quarantine now: unmapped
 	// Output:
 	// guard: fault at offset 0 of region "request" (closed region: use after close, retired at main.handle handler.go:42)
+	// <nil>
+}
+
+// A cap on the bytes regions hold Ready: a Map past it is refused with
+// an error the caller can test, and nothing is mapped.
+func ExampleSetCommitLimit() {
+	guard.SetCommitLimit(guard.Committed() + 1<<20) // 1 MiB more than held now
+	defer guard.SetCommitLimit(0)
+	_, err := guard.Map(2<<20, nil)
+	fmt.Println(errors.Is(err, guard.ErrCommitLimit), errors.Is(err, unix.ENOMEM))
+	r, err := guard.Map(1<<20, nil)
+	fmt.Println(err)
+	_ = r.Close()
+	// Output:
+	// true true
 	// <nil>
 }

@@ -94,7 +94,8 @@ func bytesWord(n int64) string {
 // a write, so neither does the report.
 type FaultError struct {
 	Location
-	Err error // the runtime's error, which carries the address
+	Err  error  // the runtime's error, which carries the address
+	Site string // the faulting access, "function file:line"; "" when the stack did not show it
 }
 
 // Error reads like `guard: fault 1 byte past the end of region "nodes" (high guard page)`.
@@ -120,10 +121,30 @@ func Catch(fn func()) (err error) {
 		if !ok || !ok2 {
 			panic(v)
 		}
-		err = &FaultError{Location: Lookup(ad.Addr()), Err: re}
+		err = &FaultError{Location: Lookup(ad.Addr()), Err: re, Site: faultSite()}
 	}()
 	fn()
 	return nil
+}
+
+// faultSite names the function that faulted, from the deferred call of
+// Catch that recovered: the panicking frames are still on the stack
+// below it, and the faulting function is the one under runtime.sigpanic.
+func faultSite() string {
+	var pcs [64]uintptr
+	n := runtime.Callers(2, pcs[:])
+	fs := runtime.CallersFrames(pcs[:n])
+	next := false
+	for {
+		f, more := fs.Next()
+		if next {
+			return f.Function + " " + f.File + ":" + itoa(int64(f.Line))
+		}
+		next = f.Function == "runtime.sigpanic"
+		if !more {
+			return ""
+		}
+	}
 }
 
 // attribute is the pure core of Lookup: it names addr against the live

@@ -39,6 +39,7 @@ type Region struct {
 	mu        sync.Mutex
 	base      unsafe.Pointer // addr as a pointer; nil after Close. guarded by mu
 	committed uintptr        // usable bytes Ready from the start; size >= committed. guarded by mu
+	charged   uintptr        // bytes counted in Committed for the region; committed while live, 0 once closed. guarded by mu
 	spans     spans          // page states of the whole reservation. guarded by mu
 	spare     spans          // the buffer the previous spans were in, reused by the next change. guarded by mu
 	in        *info          // what Lookup sees of the region, updated by sync. guarded by mu and registry.mu
@@ -166,10 +167,14 @@ func Map(size int, opts *Options) (*Region, error) {
 		sp = spans{}.set(0, total, PartReserved, protNone).set(0, committed, PartUsable, protRW)
 	}
 	vmas := sp.vmas(nil)
+	if err := chargeBytes(committed, "map", o.Name); err != nil {
+		return nil, err
+	}
 	if usable == committed && !o.HugePages {
 		// A reservation of this layout that has left the quarantine
 		// costs one system call instead of a mapping (cache.go).
 		if r := reuse(o.Name, usable, guard, alignTo, fence, sp, vmas); r != nil {
+			r.charged = committed
 			if r.populate = o.Populate; r.populate {
 				populate(add(r.base, r.guard), r.committed, reason{"populate", o.Name})
 			}
@@ -178,14 +183,16 @@ func Map(size int, opts *Options) (*Region, error) {
 	}
 	_ = retryUnmaps() // ranges a munmap failed on before go first; the budget counts them
 	if err := charge(vmas, "map", o.Name); err != nil {
+		unchargeBytes(committed)
 		return nil, err
 	}
 	r, err := mapRegion(o.Name, mapLen, total, guard, usable, committed, alignTo, ps, allRW, fence)
 	if err != nil {
 		_ = charge(-vmas, "", "")
+		unchargeBytes(committed)
 		return nil, fmt.Errorf("guard: map %q: %w", o.Name, err)
 	}
-	r.spans, r.vmas = sp, vmas
+	r.spans, r.vmas, r.charged = sp, vmas, committed
 	sysName(r.base, r.total, "mmarena:"+o.Name)
 	if o.HugePages {
 		// The whole reservation, guards included, so the advice sets a
@@ -388,6 +395,9 @@ func (r *Region) Commit(n int) error {
 	if !r.spans.only(off, grow, PartReserved) {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
+	if err := chargeBytes(grow, "commit in region", r.name); err != nil {
+		return err
+	}
 	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
 		if r.shm != nil {
 			return r.commitShared(off, grow)
@@ -399,7 +409,10 @@ func (r *Region) Commit(n int) error {
 	}
 	if err == nil {
 		r.committed = want
+		r.charged += grow
 		r.sync()
+	} else {
+		unchargeBytes(grow)
 	}
 	return err
 }
@@ -650,6 +663,8 @@ func (r *Region) Retire(why string, site func() string) error {
 		return r.unmap("retire")
 	}
 	r.retired = true
+	unchargeBytes(r.charged) // fenced and emptied: address space only now
+	r.charged = 0
 	total, vmas, reusable := r.total, r.vmas, r.cacheable()
 	r.mu.Unlock()
 	enqueue(r, total, vmas, reusable)
@@ -723,6 +738,8 @@ func (r *Region) unmapRetired() error {
 func (r *Region) unmap(what string) error {
 	var first error
 	_ = charge(-r.vmas, "", "")
+	unchargeBytes(r.charged)
+	r.charged = 0
 	for i := 0; i < len(r.spans); {
 		if r.spans[i].prot == protHole {
 			i++

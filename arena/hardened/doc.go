@@ -26,6 +26,10 @@
 // arena retired into guard's quarantine, so that they name a use after
 // close of any arena.
 //
+// Live sampled blocks, by the call stack that allocated them, form the
+// runtime/pprof profile [ProfileName]: net/http/pprof serves it, and go
+// tool pprof reads it, like the heap profile the arenas are absent from.
+//
 // Lifecycle: (1) [New]; (2) [Pool.Alloc] and [Pool.Free], as often as
 // needed, or [Pool.Reset] to fence every live block at once; (3)
 // [Pool.Close], after which the ranges wait, fenced, in guard's

@@ -195,6 +195,7 @@ func (p *Pool) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		return nil, fmt.Errorf("hardened: %q: %w", p.name, err)
 	}
 	runtime.Callers(2, b.allocPC[:])
+	profileAdd(b)
 	if !p.under {
 		// Bytes between the block's end and the fence, when alignment
 		// leaves some, get a pattern that Free checks.
@@ -436,6 +437,7 @@ func (p *Pool) Free(ptr unsafe.Pointer) (Status, error) {
 // its slot is not used again. p.mu must be held.
 func (p *Pool) retire(b *block, state blockState, why string) {
 	b.state = state
+	profileRemove(b)
 	p.stats.Live--
 	p.stats.LiveBytes -= uint64(b.size)
 	r, off := p.region(b)
@@ -544,6 +546,7 @@ func (p *Pool) Close() error {
 	site := func() string { return firstSite(pcs[:]) }
 	for _, b := range p.liveBlocks() {
 		b.state, b.freePC = blockClosed, pcs
+		profileRemove(b)
 	}
 	why := KindUseAfterClose.String()
 	for _, b := range p.solo {

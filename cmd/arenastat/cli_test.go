@@ -317,7 +317,7 @@ func TestFlagsAnywhere(t *testing.T) {
 // standard output, with exit status 0.
 func TestCommandHelp(t *testing.T) {
 	flags := map[string][]string{
-		"tour":  {"-json"},
+		"tour":  {"-json", "-profile file"},
 		"bench": {"-benchfmt", "-count int", "-json", "-n int", "-w string"},
 		"watch": {"-count int", "-interval duration", "-json", "-pid int"},
 		"maps":  {"-json", "-url string"},

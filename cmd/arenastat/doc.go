@@ -5,7 +5,7 @@
 //
 // # Synopsis
 //
-//	arenastat [-json] [tour]
+//	arenastat [-json] [tour [-profile FILE]]
 //	arenastat [-json] bench [-n N] [-w W1,W2,W3,W4] [-count N] [-benchfmt]
 //	arenastat [-json] watch [-interval D] [-count N] [-pid PID] TARGET
 //	arenastat [-json] maps [-url URL] PID
@@ -29,7 +29,11 @@
 // reported while its memory stays mapped (in a child process, since a
 // leak lasts as long as the process); munmap punching a hole and
 // shrinking a mapping; MADV_DONTNEED giving pages back; the mapping
-// budget; and the Go heap beside the arenas on one small workload.
+// budget; and the Go heap beside the arenas on one small workload. The
+// -profile flag writes the hardened step's live sampled blocks, by
+// allocation site, to FILE as a pprof profile (read it with go tool pprof);
+// a program serves the same profile, hardened.ProfileName, at
+// /debug/pprof/mmarena.sampled when it imports net/http/pprof.
 //
 // Bench runs the workloads side by side, arena against the Go heap, with
 // times, GC cycles, RSS growth and ratios: W1 keeps small objects, W2

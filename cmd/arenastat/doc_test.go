@@ -45,8 +45,8 @@ func TestManual(t *testing.T) {
 		return slices.Compact(out)
 	}
 	assert.Equal(t, flags(synopsis), flags(description))
-	assert.Equal(t, []string{"-benchfmt", "-count", "-h", "-interval", "-json", "-n", "-pid", "-url", "-w"}, flags(synopsis))
-	for _, cmd := range []string{"[tour]", "bench", "watch", "maps"} {
+	assert.Equal(t, []string{"-benchfmt", "-count", "-h", "-interval", "-json", "-n", "-pid", "-profile", "-url", "-w"}, flags(synopsis))
+	for _, cmd := range []string{"[tour", "bench", "watch", "maps"} {
 		assert.Contains(t, synopsis, "    arenastat [-json] "+cmd, "no synopsis line for %s", cmd)
 		name := strings.Trim(cmd, "[]")
 		assert.Regexp(t, `(?i)(^|\n)    (the )?`+name+`\b`, description, "no paragraph for %s", name)

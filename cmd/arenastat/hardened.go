@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"unsafe"
 
@@ -90,6 +92,12 @@ func stepHardened(w io.Writer) error {
 	if len(u.Sampled) > 0 && len(u.Sampled[0].Allocated) > 0 {
 		fmt.Fprintf(w, "   %d of them sampled, the first allocated at %s\n", len(u.Sampled), shortFrame(u.Sampled[0].Allocated[0]))
 	}
+	if sampledProfile != "" {
+		if err := writeSampledProfile(sampledProfile); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   their allocation sites, as go tool pprof reads them, are in %s\n", sampledProfile)
+	}
 	for i, s := range sessions {
 		if i != every-1 && i%3 != 0 {
 			if err := evictSession(f, s); err != nil {
@@ -128,4 +136,22 @@ func shortFrame(f string) string {
 		return f
 	}
 	return filepath.Base(fn) + " " + filepath.Base(path)
+}
+
+// sampledProfile is tour's -profile: where the hardened step writes the
+// profile of its live sampled blocks, or "" for nowhere.
+var sampledProfile string
+
+// writeSampledProfile writes the live sampled blocks of every arena, by
+// allocation site, to path in pprof's format (hardened.ProfileName).
+func writeSampledProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup(hardened.ProfileName).WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

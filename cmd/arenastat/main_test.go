@@ -223,3 +223,20 @@ func TestTourJSONFromSteps(t *testing.T) {
 	assert.EqualError(t, cmdTour(env{stdout: &text}, nil), "step 2 (Third): boom")
 	assert.True(t, strings.HasSuffix(text.String(), "\n2. Third\n   partial\n"), text.String())
 }
+
+// TestTourProfile writes the hardened step's sampled blocks with
+// tour -profile and reads the file with go tool pprof -raw: the sessions
+// are there under the function that allocated them.
+func TestTourProfile(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to run go tool pprof")
+	}
+	path := filepath.Join(t.TempDir(), "sampled.pb.gz")
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"tour", "-profile", path}, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "their allocation sites, as go tool pprof reads them, are in "+path)
+	raw, err := exec.Command(goTool, "tool", "pprof", "-raw", path).CombinedOutput()
+	require.NoError(t, err, "%s", raw)
+	assert.Regexp(t, `\.newSession .*hardened\.go:\d+`, string(raw))
+}

@@ -25,6 +25,7 @@ import (
 // step's title and lines, built from the same steps (not from the text).
 func cmdTour(e env, args []string) error {
 	fs := e.flags("tour")
+	fs.StringVar(&sampledProfile, "profile", "", "write the hardened step's live sampled blocks to `file` as a pprof profile")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -50,3 +50,28 @@ func internal(f runtime.Frame) bool {
 	}
 	return (strings.HasPrefix(f.Function, arena) || strings.HasPrefix(f.Function, hardened)) && !strings.HasSuffix(f.File, "_test.go")
 }
+
+// Skip returns how many frames of pcs, counted as runtime.Caller counts
+// them (inlined calls included), come before the first one Frames keeps:
+// the allocator's own frames above the caller's.
+func Skip(pcs []uintptr) int {
+	n := 0
+	for n < len(pcs) && pcs[n] != 0 {
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	skip := 0
+	fs := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := fs.Next()
+		if f.Function != "" && !internal(f) {
+			return skip
+		}
+		skip++
+		if !more {
+			return skip
+		}
+	}
+}

@@ -6,6 +6,7 @@
 package errs
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -30,3 +31,7 @@ func (e *Error) Is(target error) bool {
 func New(sentinel error, errno unix.Errno, format string, args ...any) error {
 	return &Error{Msg: fmt.Sprintf(format, args...), Sentinel: sentinel, Errno: errno}
 }
+
+// Limit is arena.ErrLimit, declared here so that guard's process-wide
+// cap (guard.SetCommitLimit) can answer to it without importing arena.
+var Limit = errors.New("arena: limit reached")
