@@ -24,8 +24,8 @@
 //     parser's nodes). An allocation is an add and a compare, with no
 //     system call, no lock and no Go heap allocation; [Bump.Reset] frees
 //     everything at once in O(1). One goroutine at a time.
-//   - [Shared]: a Bump that many goroutines allocate from at once, from
-//     per-shard slabs taken with a compare-and-swap.
+//   - [Shared]: a Bump that many goroutines allocate from at once, each
+//     from the slab of the P it runs on, with no locked instruction.
 //   - [FreeList]: malloc and free, blocks dying one at a time, in 80 size
 //     classes; bad frees are refused with an error. [SyncFreeList] is the
 //     same behind a mutex.
