@@ -32,8 +32,11 @@ import (
 // SetMemoryBudget (the Go runtime's limit less the arenas' bytes),
 // SetArenaCap (the process-wide cap, refused with ErrLimit),
 // CommittedBytes (what both count) and CgroupMemoryMax (the container's
-// limit to derive them from).
-const maxExported = 117
+// limit to derive them from). The list across processes added two:
+// Memfd.CheckHeld, so that a structure in a Memfd can refuse to be used
+// without the lock, and say whether the arena is closed instead; and
+// Memfd.Stats, so that a Memfd is observed like every other arena.
+const maxExported = 119
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

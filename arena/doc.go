@@ -32,7 +32,8 @@
 //   - [Memfd]: a bump arena in a memfd that other processes attach to
 //     ([CreateMemfd], [AttachMemfd]), allocating under a lock in the
 //     shared memory that reports a holder's death ([ErrOwnerDead]); its
-//     objects link with Refs ([MemfdRef], [Ref.In]). Linux only.
+//     objects link with Refs ([MemfdRef], [Ref.In]); package list's
+//     RefList is a list in one that all of them share. Linux only.
 //
 // Memory is zeroed when handed out, as Go's new does, except by
 // [FreeList.Malloc], which leaves a reused block as this arena's last
