@@ -32,7 +32,10 @@ import (
 // SetMemoryBudget (the Go runtime's limit less the arenas' bytes),
 // SetArenaCap (the process-wide cap, refused with ErrLimit),
 // CommittedBytes (what both count) and CgroupMemoryMax (the container's
-// limit to derive them from).
+// limit to derive them from). The list across processes added two:
+// Memfd.CheckHeld, so that a structure in a Memfd can refuse to be used
+// without the lock, and say whether the arena is closed instead; and
+// Memfd.Stats, so that a Memfd is observed like every other arena.
 // The file arena added fourteen: File, CreateFile, OpenFile, File.Alloc,
 // Sync, Commit, Used and Close, FileRoot and SetFileRoot for the typed
 // root a reopen starts from, FileRef and Ref.InFile (a File is not a
@@ -41,7 +44,7 @@ import (
 // open holds (its other errors reuse ErrSize, ErrClosed, ErrFrozen,
 // ErrLimit, ErrNotOwned, ErrPointers and ErrUnsupported; Options gained
 // the field ReadOnly, which this count does not see).
-const maxExported = 131
+const maxExported = 133
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

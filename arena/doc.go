@@ -25,15 +25,16 @@
 //     parser's nodes). An allocation is an add and a compare, with no
 //     system call, no lock and no Go heap allocation; [Bump.Reset] frees
 //     everything at once in O(1). One goroutine at a time.
-//   - [Shared]: a Bump that many goroutines allocate from at once, from
-//     per-shard slabs taken with a compare-and-swap.
+//   - [Shared]: a Bump that many goroutines allocate from at once, each
+//     from the slab of the P it runs on, with no locked instruction.
 //   - [FreeList]: malloc and free, blocks dying one at a time, in 80 size
 //     classes; bad frees are refused with an error. [SyncFreeList] is the
 //     same behind a mutex.
 //   - [Memfd]: a bump arena in a memfd that other processes attach to
 //     ([CreateMemfd], [AttachMemfd]), allocating under a lock in the
 //     shared memory that reports a holder's death ([ErrOwnerDead]); its
-//     objects link with Refs ([MemfdRef], [Ref.In]). Linux only.
+//     objects link with Refs ([MemfdRef], [Ref.In]); package list's
+//     RefList is a list in one that all of them share. Linux only.
 //   - [File]: a bump arena in a regular file mapped MAP_SHARED, built
 //     once and reopened at any address with nothing to decode
 //     ([CreateFile], [OpenFile]); [File.Commit] makes its state durable

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -125,6 +126,12 @@ type Memfd struct {
 	name   string
 	closed bool
 	cl     runtime.Cleanup // reports the arena if it is dropped without Close
+
+	// The registry's entry (memfd_stats.go): its id, the slot summaries
+	// go in, and the snapshot count last answered.
+	id       uint64
+	slot     *atomic.Pointer[Summary]
+	answered uint64
 }
 
 // memfdLeak is what the leak cleanup of a Memfd needs, held apart from
@@ -133,15 +140,18 @@ type memfdLeak struct {
 	name string
 	site uintptr
 	r    *guard.Region
+	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
 }
 
 // watch arranges for a leak report if a is dropped without Close,
 // naming pc as the call that made or attached it. The mapping is kept,
 // as every arena's is: a pointer into it may still be live.
 func (a *Memfd) watch(pc uintptr) {
+	a.register(pc)
 	a.cl = runtime.AddCleanup(a, func(l memfdLeak) {
-		reportLeak(LeakReport{Name: l.name, Kind: "memfd", Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
-	}, memfdLeak{name: a.name, site: pc, r: a.r})
+		markLeaked(l.slot)
+		reportLeak(LeakReport{Name: l.name, Kind: kindMemfd, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
+	}, memfdLeak{name: a.name, site: pc, r: a.r, slot: a.slot})
 }
 
 // CreateMemfd makes a memfd arena for a root of type T and returns it
@@ -340,8 +350,24 @@ func (a *Memfd) Unlock() {
 	if !a.hdr.mu.Held() {
 		panic("arena: Unlock of a Memfd this process has not locked")
 	}
+	a.publish() // under the lock, so n is this process's to read
 	a.hdr.mu.Unlock()
 	a.raceUnlock()
+}
+
+// CheckHeld returns nil if this process holds a's lock (some goroutine
+// of it: the lock cannot tell them apart), ErrClosed after Close, and an
+// error matching unix.ENOLCK otherwise. Structures in the arena (a
+// list.RefList, say) call it before they read or write the shared
+// memory. One load and a compare; it allocates only to fail.
+func (a *Memfd) CheckHeld() error {
+	switch {
+	case a == nil || a.closed:
+		return ErrClosed
+	case !a.hdr.mu.Held():
+		return fmt.Errorf("arena: memfd arena %q: used without the arena's Lock: %w", a.name, unix.ENOLCK)
+	}
+	return nil
 }
 
 // raceUnlock releases mu in race builds; see Memfd.mu.
@@ -505,6 +531,7 @@ func (a *Memfd) Close() error {
 		a.Unlock()
 	}
 	a.cl.Stop()
+	unregister(a.id)
 	a.closed, a.hdr, a.base, a.n = true, nil, nil, 0
 	return retireRegion(a.r, hardened.KindUseAfterClose, closeSite())
 }

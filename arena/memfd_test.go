@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -549,4 +550,43 @@ func TestMain(m *testing.M) {
 		runFileChild(dir)
 	}
 	os.Exit(m.Run())
+}
+
+// TestMemfdStats: a Memfd's Stats count what every process allocated,
+// and it is listed in the registry (kind "memfd") until Close.
+func TestMemfdStats(t *testing.T) {
+	a, root := newMemfd(t)
+	require.NoError(t, a.Lock())
+	before := a.Stats()
+	require.NoError(t, push(a, root, 1, 0))
+	after := a.Stats()
+	a.Unlock()
+	assert.Equal(t, "memfd", after.Kind)
+	assert.Equal(t, t.Name(), after.Name)
+	assert.GreaterOrEqual(t, after.InUse-before.InUse, uint64(unsafe.Sizeof(memfdNode{})))
+	assert.Equal(t, after.InUse, after.Peak)
+	assert.GreaterOrEqual(t, after.Committed, after.InUse)
+	assert.Greater(t, after.Reserved, after.Committed)
+	assert.Equal(t, 1, after.Chunks)
+
+	find := func() *arena.Summary {
+		for _, s := range arena.TakeSnapshot().Arenas {
+			if s.Name == t.Name() {
+				return &s
+			}
+		}
+		return nil
+	}
+	require.NotNil(t, find(), "the Memfd is not in the registry")
+	// The snapshot asked; the arena answers at its next Unlock.
+	require.NoError(t, a.Lock())
+	a.Unlock()
+	s := find()
+	require.NotNil(t, s)
+	assert.Equal(t, "memfd", s.Kind)
+	assert.Equal(t, after.InUse, s.InUse)
+	require.Len(t, s.Ranges, 1)
+	require.NoError(t, a.Close())
+	assert.Nil(t, find(), "a closed Memfd is still in the registry")
+	assert.True(t, a.Stats().Closed)
 }

@@ -30,13 +30,16 @@ const SnapshotFormat = "arenastat-1"
 //     publishes whenever its chunks change.
 //   - A plain FreeList publishes its counters every 1024 Allocs and Frees
 //     and at Stats (see freelist_stats.go).
+//   - A Memfd publishes the file's cursor and size, which every process
+//     attached to it moves, at its next Unlock or Stats after a snapshot
+//     asked (see memfd_stats.go): at most one snapshot behind.
 //
 // Site, where the arena was created, is formatted the first time a
 // snapshot shows it, once per call site in the process.
 type Summary struct {
 	ID        uint64    `json:"id"`
 	Name      string    `json:"name"`
-	Kind      string    `json:"kind"` // "bump", "shared", "freelist"
+	Kind      string    `json:"kind"` // "bump", "shared", "freelist", "memfd"
 	Site      string    `json:"site"` // where it was created
 	InUse     uint64    `json:"in_use"`
 	Committed uint64    `json:"committed"`

@@ -15,7 +15,7 @@ import (
 // copy.
 type Stats struct {
 	Name      string `json:"name"`
-	Kind      string `json:"kind"`      // "bump", "shared" or "freelist"
+	Kind      string `json:"kind"`      // "bump", "shared", "freelist" or "memfd"
 	Requested uint64 `json:"requested"` // bytes asked for, ever; 0 for a Shared, which does not count
 	InUse     uint64 `json:"in_use"`    // bytes handed out and not freed: since the last Reset, alignment padding included; a FreeList's live blocks at their block size
 	Peak      uint64 `json:"peak"`      // the highest InUse seen; 0 for a FreeList

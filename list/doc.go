@@ -27,6 +27,14 @@
 // then empty, its old elements no longer its own (ErrNotInList); an
 // *Element read directly after the Reset reads reused memory.
 //
+// Across processes: a RefList keeps its head (a RefHead in the arena's
+// root) and its nodes in an arena.Memfd, linked by arena.Refs, offsets
+// that mean the same at whatever address each process maps the file, so
+// processes attached to the arena share one list, each call under the
+// arena's lock. It is ordered so that a holder killed mid-operation
+// leaves its forward links whole: Repair, after arena.ErrOwnerDead,
+// rebuilds the rest and loses nothing that took effect.
+//
 // Lifecycle: (1) make an arena (arena.NewBump, arena.NewFreeList); (2) New;
 // (3) push, move, remove and visit, removed nodes going to the list's free
 // list for the next push; (4) drop the list, then Close the arena.

@@ -11,3 +11,9 @@ import (
 func TestReadmeExample(t *testing.T) {
 	readmecheck.Example(t, "example_test.go", "../README.md", "Example")
 }
+
+// TestReadmeRefListExample does the same for the README's list across
+// processes and ExampleOnMemfd.
+func TestReadmeRefListExample(t *testing.T) {
+	readmecheck.Example(t, "reflist_example_test.go", "../README.md", "ExampleOnMemfd")
+}

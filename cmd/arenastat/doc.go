@@ -20,7 +20,10 @@
 // and shared beside anonymous memory; a 100-byte request costing a whole
 // page between two PROT_NONE guard pages; 100,000 small objects sharing
 // pages in a bump arena; the lecture's linked list with its nodes in an
-// arena (list_init, list_add, list_visit, a removed node reused); a
+// arena (list_init, list_add, list_visit, a removed node reused); the
+// same list in a memfd, where a re-executed child's push through
+// MAP_SHARED reaches the parent and a write through MAP_PRIVATE does
+// not, with both maps lines (rw-s, rw-p); a
 // free-list arena's per-class table, with a double and a foreign free
 // refused and posix_memalign's answers; guard markers; a one-byte
 // overflow caught and named; hardened mode naming a use after free; a

@@ -23,6 +23,9 @@ func main() {
 	if os.Getenv(leakChildEnv) == "1" {
 		os.Exit(leakChild(os.Stdout)) // the tour's leak step, in a process of its own
 	}
+	if mode := os.Getenv(shareChildEnv); mode != "" {
+		os.Exit(shareChild(os.Stdout, mode)) // the child of the tour's shared list step
+	}
 	if path := os.Getenv(fileChildEnv); path != "" {
 		os.Exit(fileChild(os.Stdout, path)) // the tour's file arena step: the reopening side
 	}

@@ -91,7 +91,7 @@ func TestTour(t *testing.T) {
 		out, stderr, code := arenastat(t, args...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr)
-		for i := 1; i <= 16; i++ {
+		for i := 1; i <= 17; i++ {
 			assert.Regexp(t, regexp.MustCompile(`(?m)^`+strconv.Itoa(i)+`\. `), out, "step %d", i)
 		}
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
@@ -115,6 +115,12 @@ func TestTour(t *testing.T) {
 		assert.Regexp(t, `(?m)^ +4096 +1 +15 +1 +64 KiB$`, out)
 		assert.Regexp(t, `reading the hole: guard: fault at offset \d+ of region "tour-punch" \(punched hole\)`, out)
 		if runtime.GOOS == "linux" {
+			// The shared list: the child's node reaches the parent through
+			// rw-s, the private child's write does not through rw-p.
+			assert.Regexp(t, `(?m)^     child  /proc/\d+/maps: [0-9a-f]+-[0-9a-f]+ rw-s /memfd:mmarena:tour-shared-list`, out)
+			assert.Regexp(t, `(?m)^     child  /proc/\d+/maps: [0-9a-f]+-[0-9a-f]+ rw-p /memfd:mmarena:tour-shared-list`, out)
+			assert.Regexp(t, `visits its list after the child exited \(3 nodes\):\n     parent +\(pid (\d+)\)\n     parent2 +\(pid \d+\)\n     child +\(pid \d+\)\n   a child`, out)
+			assert.Regexp(t, `its copy now reads "CHILD!!"\n.*\n.*\(3 nodes\):\n     parent +\(pid \d+\)\n     parent2 +\(pid \d+\)\n     child `, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +---p +4\.0 KiB +low guard page$`, out)
 			assert.Regexp(t, `(?m)^ +W1 +bump +300,000 +\S+ +\S+ +0 +`, out)
 			assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ +rw-s +4\.0 KiB +usable page +lecture\.txt$`, out)

@@ -81,6 +81,7 @@ var tourSteps = []struct {
 	{"A 100-byte request costs a whole page, fenced by PROT_NONE guards", stepGuards},
 	{"Small objects share pages: a bump arena", stepBump},
 	{"The lecture's linked list, its nodes in an arena", stepList},
+	{"The list shared with a child process: MAP_SHARED is seen, MAP_PRIVATE is copied", stepSharedList},
 	{"Blocks freed one by one: a free-list arena and posix_memalign", stepFreeList},
 	{"The same fences as guard markers: one kernel mapping", stepMarkers},
 	{"A one-byte overflow hits the guard and is named", stepOverflow},

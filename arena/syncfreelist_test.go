@@ -1,0 +1,401 @@
+package arena
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"github.com/mmarena/mmarena/internal/mapcheck"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// long turns on the long stress runs of SyncFreeList and Shared (.ci/run
+// passes it): minutes of work where the default run takes a fraction of
+// a second.
+var long = flag.Bool("arena.long", false, "run the long stress tests of SyncFreeList and Shared")
+
+// sblock is a block of a test, with the byte it was filled with.
+type sblock struct {
+	p    unsafe.Pointer
+	n    uintptr
+	fill byte
+}
+
+// fillBlock writes v over the n bytes at p.
+func fillBlock(p unsafe.Pointer, n uintptr, v byte) {
+	b := unsafe.Slice((*byte)(p), n)
+	for i := range b {
+		b[i] = v
+	}
+}
+
+// intact reports whether the n bytes at p all read v.
+func intact(p unsafe.Pointer, n uintptr, v byte) bool {
+	for _, x := range unsafe.Slice((*byte)(p), n) {
+		if x != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSyncFreeListCrossDoubleFree frees each block from two goroutines
+// at once, again and again: exactly one Free succeeds, the other returns
+// ErrDoubleFree, and nothing is freed twice (InUse ends at 0, Frees at
+// the number of blocks).
+func TestSyncFreeListCrossDoubleFree(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := NewSyncFreeList(&Options{Name: "double"})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	const rounds = 2000
+	var wins, doubles atomic.Int64
+	for i := range rounds {
+		p, err := s.Alloc(uintptr(16+i%200), 8)
+		require.NoError(t, err)
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range 2 {
+			done.Go(func() {
+				start.Wait()
+				switch err := s.Free(p); {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, ErrDoubleFree):
+					doubles.Add(1)
+				default:
+					t.Errorf("Free: %v", err)
+				}
+			})
+		}
+		start.Done()
+		done.Wait()
+	}
+	assert.Equal(t, int64(rounds), wins.Load())
+	assert.Equal(t, int64(rounds), doubles.Load())
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.InUse)
+	assert.Equal(t, uint64(rounds), st.Frees)
+}
+
+// TestSyncFreeListBadFrees checks that a SyncFreeList refuses bad
+// frees as a FreeList does: interior pointers, frees nobody owns, second
+// frees of small and large blocks, and frees after Close.
+func TestSyncFreeListBadFrees(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := NewSyncFreeList(&Options{Name: "bad"})
+	require.NoError(t, err)
+	p, err := s.Alloc(64, 8)
+	require.NoError(t, err)
+	assert.ErrorIs(t, s.Free(add(p, 8)), ErrInvalidFree)
+	var x [64]byte
+	assert.ErrorIs(t, s.Free(unsafe.Pointer(&x[0])), ErrNotOwned)
+	big, err := s.Alloc(1<<20, 8)
+	require.NoError(t, err)
+	require.NoError(t, s.Free(big))
+	assert.ErrorIs(t, s.Free(big), ErrDoubleFree)
+	require.NoError(t, s.Free(p))
+	assert.ErrorIs(t, s.Free(p), ErrDoubleFree)
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Free(p), ErrClosed)
+	_, err = s.Alloc(64, 8)
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// TestSyncFreeListStress runs G = 2 x GOMAXPROCS goroutines that
+// allocate blocks, fill each with a pattern, and free them, their own
+// or, through an exchange array, other goroutines' (checking the
+// pattern first), in rounds: each round's goroutines exit and the next
+// round's take over the blocks they left. It ends with every block
+// freed, 0 bytes in use, and every pattern intact. -arena.long runs it
+// a hundred times longer.
+func TestSyncFreeListStress(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := NewSyncFreeList(&Options{Name: "stress"})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	g := 2 * runtime.GOMAXPROCS(0)
+	rounds, ops := 4, 3000
+	if *long {
+		rounds, ops = 40, 30000
+	}
+	if testing.Short() || raceEnabled {
+		ops /= 3
+	}
+	exchange := make([]atomic.Pointer[sblock], 64)
+	bags := make([][]sblock, g)
+	var failed atomic.Bool
+	fail := func(format string, args ...any) {
+		if failed.CompareAndSwap(false, true) {
+			t.Errorf(format, args...)
+		}
+	}
+	check := func(b sblock) bool {
+		if !intact(b.p, b.n, b.fill) {
+			fail("block at %#x (%d bytes) lost its pattern %#x before Free", uintptr(b.p), b.n, b.fill)
+			return false
+		}
+		return true
+	}
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for w := range g {
+			bag := bags[w]
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(r), uint64(w)))
+				for i := 0; i < ops && !failed.Load(); i++ {
+					switch k := rng.IntN(16); {
+					case k < 8 || len(bag) == 0: // allocate and fill
+						n := uintptr(1 + rng.IntN(2048))
+						if rng.IntN(64) == 0 {
+							n = uintptr(40<<10 + rng.IntN(100<<10)) // now and then a large one
+						}
+						p, err := s.Alloc(n, 8)
+						if err != nil {
+							fail("Alloc(%d): %v", n, err)
+							return
+						}
+						if !intact(p, n, 0) {
+							fail("Alloc(%d) at %#x: not zeroed", n, uintptr(p))
+							return
+						}
+						v := byte(1 + rng.IntN(255))
+						fillBlock(p, n, v)
+						bag = append(bag, sblock{p, n, v})
+					case k < 14: // free one of its own
+						j := rng.IntN(len(bag))
+						b := bag[j]
+						bag[j] = bag[len(bag)-1]
+						bag = bag[:len(bag)-1]
+						if check(b) {
+							if err := s.Free(b.p); err != nil {
+								fail("Free: %v", err)
+							}
+						}
+					default: // swap one with the exchange; free what was there
+						j := rng.IntN(len(bag))
+						b := bag[j]
+						bag[j] = bag[len(bag)-1]
+						bag = bag[:len(bag)-1]
+						if old := exchange[rng.IntN(len(exchange))].Swap(&b); old != nil && check(*old) {
+							if err := s.Free(old.p); err != nil {
+								fail("Free of another goroutine's block: %v", err)
+							}
+						}
+					}
+				}
+				bags[w] = bag
+			})
+		}
+		wg.Wait()
+		if failed.Load() {
+			return
+		}
+		st := s.Stats()
+		var want uint64
+		for _, bag := range bags {
+			for _, b := range bag {
+				n, err := s.UsableSize(b.p)
+				require.NoError(t, err)
+				want += uint64(n)
+			}
+		}
+		for i := range exchange {
+			if b := exchange[i].Load(); b != nil {
+				n, err := s.UsableSize(b.p)
+				require.NoError(t, err)
+				want += uint64(n)
+			}
+		}
+		require.Equal(t, want, st.InUse, "round %d: Stats' InUse is the live blocks'", r)
+	}
+	for _, bag := range bags {
+		for _, b := range bag {
+			require.True(t, check(b))
+			require.NoError(t, s.Free(b.p))
+		}
+	}
+	for i := range exchange {
+		if b := exchange[i].Swap(nil); b != nil {
+			require.True(t, check(*b))
+			require.NoError(t, s.Free(b.p))
+		}
+	}
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.InUse)
+	assert.Equal(t, st.Allocs, st.Frees)
+	t.Logf("%d goroutines x %d rounds: %d allocs", g, rounds, st.Allocs)
+}
+
+// FuzzSyncFreeListHandoff runs the operations of two logical owners
+// of one SyncFreeList in the order the input gives: every byte is one
+// step of one of them (allocate, free its own block, free the other's,
+// free a block again, check Stats), so that blocks handed from one
+// owner to the other, reuse and double frees meet in whatever order the
+// input says. A model of the live blocks checks every answer, every
+// pattern, and InUse; it ends with every block freed and the arena
+// closed.
+func FuzzSyncFreeListHandoff(f *testing.F) {
+	f.Add([]byte{0, 2, 4, 1, 3, 5, 6, 8, 9, 11, 13, 15})
+	f.Add([]byte{0, 16, 32, 1, 17, 33, 2, 4, 6, 3, 5, 7, 12, 13, 14})
+	f.Add([]byte{0, 0, 0, 0, 4, 4, 5, 5, 8, 9, 10, 11, 12, 13, 14, 15})
+	f.Fuzz(func(t *testing.T, steps []byte) {
+		if len(steps) > 4096 {
+			return
+		}
+		s, err := NewSyncFreeList(&Options{Name: "fuzz"})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, s.Close()) }()
+		type live struct {
+			sblock
+			size uintptr // usable
+		}
+		var own [2][]live
+		var freed []unsafe.Pointer // freed and not handed out again, newest last
+		isLive := func(p unsafe.Pointer) bool {
+			for _, l := range own {
+				for _, b := range l {
+					if b.p == p {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		var inUse uint64
+		take := func(g int, j int) live {
+			b := own[g][j]
+			own[g][j] = own[g][len(own[g])-1]
+			own[g] = own[g][:len(own[g])-1]
+			return b
+		}
+		for i, x := range steps {
+			g := int(x & 1)
+			switch op := x >> 1 & 7; op {
+			case 0, 1, 2: // allocate: sizes from the byte's top bits, and the step
+				n := uintptr(1 + int(x>>4)*40 + i%24)
+				p, err := s.Alloc(n, 8)
+				require.NoError(t, err)
+				require.True(t, intact(p, n, 0), "step %d: not zeroed", i)
+				require.False(t, isLive(p), "step %d: %#x handed out twice", i, uintptr(p))
+				u, err := s.UsableSize(p)
+				require.NoError(t, err)
+				v := byte(i%255 + 1)
+				fillBlock(p, n, v)
+				own[g] = append(own[g], live{sblock{p, n, v}, u})
+				inUse += uint64(u)
+				for k, q := range freed {
+					if q == p {
+						freed = append(freed[:k], freed[k+1:]...)
+						break
+					}
+				}
+			case 3, 4, 5: // free: its own (3, 4) or the other's (5)
+				from := g
+				if op == 5 {
+					from = 1 - g
+				}
+				if len(own[from]) == 0 {
+					continue
+				}
+				b := take(from, int(x>>4)%len(own[from]))
+				require.True(t, intact(b.p, b.n, b.fill), "step %d: pattern lost", i)
+				require.NoError(t, s.Free(b.p), "step %d", i)
+				inUse -= uint64(b.size)
+				freed = append(freed, b.p)
+			case 6: // free again a block freed before, unless handed out since
+				if len(freed) == 0 {
+					continue
+				}
+				p := freed[int(x>>4)%len(freed)]
+				err := s.Free(p)
+				require.Error(t, err, "step %d: a second Free of %#x", i, uintptr(p))
+				require.True(t, errors.Is(err, ErrDoubleFree) || errors.Is(err, ErrInvalidFree), "step %d: %v", i, err)
+			case 7: // Stats
+				st := s.Stats()
+				require.Equal(t, inUse, st.InUse, "step %d", i)
+				require.Equal(t, st.Allocs-st.Frees, uint64(len(own[0])+len(own[1])), "step %d", i)
+			}
+		}
+		for g := range own {
+			for len(own[g]) > 0 {
+				b := take(g, 0)
+				require.True(t, intact(b.p, b.n, b.fill), "pattern lost")
+				require.NoError(t, s.Free(b.p))
+			}
+		}
+		require.Equal(t, uint64(0), s.Stats().InUse)
+	})
+}
+
+// TestSharedStress has G = 2 x GOMAXPROCS goroutines allocate blocks of
+// random sizes and alignments from one Shared at once, each filling its
+// blocks with a pattern, in rounds of fresh goroutines; every block is
+// zeroed when handed out, aligned, and still holds its pattern at the
+// round's end (no two goroutines got the same bytes), and a Reset ends
+// each round. A second run raises GOMAXPROCS past the shards, so that
+// Ps share the spill shard's slab. -arena.long runs it ten times longer.
+func TestSharedStress(t *testing.T) {
+	for _, procs := range []int{runtime.GOMAXPROCS(0), shards + 8} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			sharedStress(t, procs)
+		})
+	}
+}
+
+// sharedStress is TestSharedStress at GOMAXPROCS procs, its work
+// split between the goroutines.
+func sharedStress(t *testing.T, procs int) {
+	mapcheck.Baseline(t)
+	s, err := NewShared(&Options{Name: "shared-stress"})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	g := 2 * procs
+	rounds, ops := 3, 8000/procs
+	if *long {
+		rounds, ops = 30, 80000/procs
+	}
+	if testing.Short() || raceEnabled {
+		ops /= 3
+	}
+	for r := range rounds {
+		bags := make([][]sblock, g)
+		var wg sync.WaitGroup
+		for w := range g {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(r), uint64(w)))
+				for range ops {
+					n := uintptr(1 + rng.IntN(512))
+					al := uintptr(1) << rng.IntN(7)
+					p, err := s.Alloc(n, al)
+					if err != nil {
+						t.Errorf("Alloc(%d, %d): %v", n, al, err)
+						return
+					}
+					if uintptr(p)%al != 0 || !intact(p, n, 0) {
+						t.Errorf("Alloc(%d, %d) = %#x: misaligned or not zeroed", n, al, uintptr(p))
+						return
+					}
+					v := byte(1 + rng.IntN(255))
+					fillBlock(p, n, v)
+					bags[w] = append(bags[w], sblock{p, n, v})
+				}
+			})
+		}
+		wg.Wait()
+		for w, bag := range bags {
+			for _, b := range bag {
+				require.True(t, intact(b.p, b.n, b.fill), "round %d, goroutine %d: block at %#x overwritten", r, w, uintptr(b.p))
+			}
+		}
+		s.Reset()
+	}
+}
