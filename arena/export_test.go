@@ -74,3 +74,6 @@ func ResealFileSlot(b []byte) {
 
 // CgroupMax is cgroupMax, for tests with made-up cgroup trees.
 var CgroupMax = cgroupMax
+
+// Long is the -arena.long flag, for the external tests' long runs.
+var Long = long

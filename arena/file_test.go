@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -32,7 +31,6 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-var fileCrashKills = flag.Int("arena.filecrash", 0, "kill the file arena's crash-test child this many times (default: a short run of 12)")
 
 // The structure the file tests build: a root heading a singly linked
 // list of Ref-linked nodes. A commit appends nodes at the head and sets
@@ -502,11 +500,11 @@ func lastLogged(t *testing.T, dir string) uint64 {
 // validation and holds exactly the state of the last commit the child
 // logged, or of the one after it: a commit under way when the kill came
 // that had written its header slot, before its log line. 12 kills by
-// default; -arena.filecrash=N for more (.ci/run runs 200).
+// default, 200 with -arena.long (.ci/run).
 func TestFileCrash(t *testing.T) {
 	kills := 12
-	if *fileCrashKills > 0 {
-		kills = *fileCrashKills
+	if *arena.Long {
+		kills = 200
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
