@@ -44,7 +44,11 @@ import (
 // open holds (its other errors reuse ErrSize, ErrClosed, ErrFrozen,
 // ErrLimit, ErrNotOwned, ErrPointers and ErrUnsupported; Options gained
 // the field ReadOnly, which this count does not see).
-const maxExported = 133
+// Ref gained two: Offset, a Ref's offset without its arena's key, and
+// Tag, which xors a 24-bit mark into the key bits and back, so that
+// list.RefList carries the list a node belongs to in the node's prev
+// link instead of in a fourth word of every node.
+const maxExported = 135
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -142,9 +142,7 @@ type File struct {
 	r      *guard.Region
 	base   unsafe.Pointer // start of the mapping; nil after Close
 	n      uint64         // bytes mapped, from base: what Alloc may hand out
-	data   unsafe.Pointer // base + fileDataStart: where InFile resolves; nil after Close
-	lo     uint64         // slot.key + fileDataStart: the Ref of data
-	span   uint64         // n - fileDataStart: the bytes InFile resolves in; 0 after Close
+	refView               // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
 	cursor uint64         // next free byte; fileDataStart <= cursor <= n
 	dirty  uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
 	root   uint64         // the root's offset, as set since the last commit; 0 for none
@@ -667,26 +665,7 @@ func (r Ref[T]) InFile(a *File) *T {
 }
 
 // place sets what resolve reads from base, the key and n.
-func (a *File) place() {
-	a.data = add(a.base, fileDataStart) // ok: n > fileDataStart, mapped
-	a.lo, a.span = a.slot.key+fileDataStart, a.n-fileDataStart
-}
-
-// resolve returns the address of the size bytes aligned to al that v
-// names in a, or nil. d, v's distance from the first byte after the
-// header, is both the check and the address: one subtraction and one
-// addition lie on the path from a loaded Ref to the load it leads to,
-// and the compares and the alignment test branch off it. A Ref with
-// another key lands 2^40 or more away, past span; a misaligned one (a
-// corrupt file) is refused rather than rounded. After Close span is 0,
-// so nothing resolves.
-func (a *File) resolve(v uint64, size, al uintptr) unsafe.Pointer {
-	d := v - a.lo
-	if uint64(size) > a.span || d > a.span-uint64(size) || d&uint64(al-1) != 0 {
-		return nil
-	}
-	return add(a.data, uintptr(d)) // ok: fileDataStart+d+size <= n, mapped here
-}
+func (a *File) place() { a.set(a.base, a.n, a.slot.key, fileDataStart) }
 
 // Close unmaps the arena and releases the file and its lock; it does
 // not commit, so what was allocated since the last Commit is discarded

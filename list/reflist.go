@@ -60,19 +60,23 @@ type RefHead[T any] struct {
 // A node is live (next and prev are its neighbours, zero at the ends)
 // or free (removed: next is zero, so Next of a removed element is nil,
 // and prev is the next free node; the list's back, the one live node
-// whose next is zero too, is told apart by being back). list names the
-// RefHead the node belongs to, so a node of another list in the same
-// arena is told apart. A removed element is reused by a later push of
-// the same list.
+// whose next is zero too, is told apart by being back). prev carries,
+// in the bits that name the arena (arena.Ref.Tag), a 24-bit tag of the
+// list the node belongs to, drawn from its RefHead's offset, so a node
+// of another list in the same arena is told apart without a field of
+// its own: a node is three words for a one-word T, as a List's is, and
+// Next, which follows next only, never pays for the tag. Two heads less
+// than 32 MiB apart in one arena always have different tags. A removed
+// element is reused by a later push of the same list.
 //
 // An *RefElement is an address in this process, valid until the
 // arena's Close here; give another process its Ref (RefList.Ref) and
 // turn it back with RefList.Element. It is read and written under the
 // arena's lock only.
 type RefElement[T any] struct {
-	next, prev arena.Ref[RefElement[T]]
-	list       arena.Ref[RefHead[T]]
-	Value      T
+	next  arena.Ref[RefElement[T]]
+	prev  arena.Ref[RefElement[T]] // tagged with the list's tag: read it through RefList.prevOf
+	Value T
 }
 
 // A RefList is this process's handle on a list whose head and nodes
@@ -96,10 +100,41 @@ type RefElement[T any] struct {
 // process must order themselves, Lock does that); it must not be
 // copied after first use.
 type RefList[T any] struct {
-	_    noCopy
-	a    *arena.Memfd
-	h    *RefHead[T]           // in a's memory, at the same offset in every process
-	self arena.Ref[RefHead[T]] // h's Ref, which every node of this list carries
+	_   noCopy
+	a   *arena.Memfd
+	h   *RefHead[T] // in a's memory, at the same offset in every process
+	tag uint32      // the list's tag, from h's offset: every node's prev carries it (listTag)
+}
+
+// Tags. A node's prev is stored as prev.Tag(tag): untagged with the same
+// tag it is the neighbour's Ref (or zero at the front); untagged with
+// another list's, it resolves nowhere and is not zero. tagMark is
+// flipped in while Repair walks a chain, so a node it has reached looks
+// foreign until the walk is done.
+const (
+	tagBits = 22      // bits of the head's offset (over 8) a tag holds
+	tagSet  = 1 << 23 // set in every tag, so a node's prev is never zero once a list owns it
+	tagMark = 1 << 22 // Repair's visited mark
+)
+
+// listTag returns the tag of the list whose head's Ref is self: heads
+// are 8-aligned, so heads less than 2^(tagBits+3) bytes apart differ.
+func listTag[T any](self arena.Ref[RefHead[T]]) uint32 {
+	return tagSet | uint32(self.Offset()>>3)&(1<<tagBits-1)
+}
+
+// prevOf returns e's prev link, untagged.
+func (l *RefList[T]) prevOf(e *RefElement[T]) arena.Ref[RefElement[T]] { return e.prev.Tag(l.tag) }
+
+// link returns r as a node of l stores it in prev.
+func (l *RefList[T]) link(r arena.Ref[RefElement[T]]) arena.Ref[RefElement[T]] { return r.Tag(l.tag) }
+
+// mine reports whether e, wholly in the arena, is a node of l: its prev,
+// untagged with l's tag, is zero or a node's Ref. A node of another list
+// (or one Repair has marked) gives a Ref that resolves nowhere.
+func (l *RefList[T]) mine(e *RefElement[T]) bool {
+	p := l.prevOf(e)
+	return p == (arena.Ref[RefElement[T]]{}) || p.In(l.a) != nil
 }
 
 // ErrBroken reports a RefList whose links do not hold together: a
@@ -130,7 +165,7 @@ func OnMemfd[T any](a *arena.Memfd, h *RefHead[T]) (*RefList[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("list: RefHead: %w", err)
 	}
-	return &RefList[T]{a: a, h: h, self: self}, nil
+	return &RefList[T]{a: a, h: h, tag: listTag(self)}, nil
 }
 
 // readable reports whether l may read the arena now: the lock is held
@@ -191,10 +226,10 @@ func (l *RefList[T]) Prev(e *RefElement[T]) *RefElement[T] {
 	if e == nil || !l.readable() {
 		return nil
 	}
-	if r, err := arena.MemfdRef(l.a, e); err != nil || l.free(e, r) {
+	if r, err := arena.MemfdRef(l.a, e); err != nil || !l.mine(e) || l.free(e, r) {
 		return nil
 	}
-	return e.prev.In(l.a)
+	return l.prevOf(e).In(l.a)
 }
 
 // All returns an iterator over l's elements from front to back, with
@@ -264,7 +299,7 @@ func (l *RefList[T]) member(e *RefElement[T]) (arena.Ref[RefElement[T]], error) 
 		return zero, fmt.Errorf("%w: %w", ErrNotInList, err)
 	case r.In(l.a) != e:
 		return zero, fmt.Errorf("list: misaligned element: %w", ErrNotInList)
-	case e.list != l.self:
+	case !l.mine(e):
 		return zero, ErrNotInList
 	case l.free(e, r):
 		return zero, ErrRemoved
@@ -288,11 +323,11 @@ func (l *RefList[T]) take() (*RefElement[T], arena.Ref[RefElement[T]], error) {
 	h := l.h
 	if r := h.free; r != (arena.Ref[RefElement[T]]{}) {
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || !l.free(e, r) {
+		if e == nil || !l.mine(e) || !l.free(e, r) {
 			return nil, r, fmt.Errorf("list: free list holds a node that is not a free node of this list: %w", ErrBroken)
 		}
 		h.pending = r
-		h.free, h.nfree = e.prev, h.nfree-1
+		h.free, h.nfree = l.prevOf(e), h.nfree-1
 		return e, r, nil
 	}
 	e, err := arena.New[RefElement[T]](l.a)
@@ -308,7 +343,7 @@ func (l *RefList[T]) take() (*RefElement[T], arena.Ref[RefElement[T]], error) {
 	// lost.
 	h.pending = r
 	h.nodes++
-	e.list = l.self
+	e.prev = l.link(arena.Ref[RefElement[T]]{}) // l's from here; a node still zero is one Repair may find pending
 	return e, r, nil
 }
 
@@ -326,7 +361,7 @@ func (l *RefList[T]) PushBack(v T) (*RefElement[T], error) {
 		return nil, err
 	}
 	h := l.h
-	e.Value, e.next, e.prev = v, arena.Ref[RefElement[T]]{}, h.back
+	e.Value, e.next, e.prev = v, arena.Ref[RefElement[T]]{}, l.link(h.back)
 	if b := h.back.In(l.a); b != nil {
 		b.next = r // the push takes effect here
 	} else {
@@ -350,10 +385,10 @@ func (l *RefList[T]) PushFront(v T) (*RefElement[T], error) {
 	}
 	h := l.h
 	old := h.front
-	e.Value, e.next, e.prev = v, old, arena.Ref[RefElement[T]]{}
+	e.Value, e.next, e.prev = v, old, l.link(arena.Ref[RefElement[T]]{})
 	h.front = r // the push takes effect here
 	if f := old.In(l.a); f != nil {
-		f.prev = r
+		f.prev = l.link(r)
 	} else {
 		h.back = r
 	}
@@ -378,20 +413,20 @@ func (l *RefList[T]) Remove(e *RefElement[T]) (T, error) {
 	}
 	h := l.h
 	h.pending = r
-	prev, next := e.prev.In(l.a), e.next.In(l.a)
+	prev, next := l.prevOf(e).In(l.a), e.next.In(l.a)
 	if prev != nil {
 		prev.next = e.next // the remove takes effect here
 	} else {
 		h.front = e.next // or here, at the front
 	}
 	if next != nil {
-		next.prev = e.prev
+		next.prev = e.prev // tagged as it is, both being l's
 	} else {
-		h.back = e.prev
+		h.back = l.prevOf(e)
 	}
 	h.len--
 	v := e.Value
-	e.next, e.prev = arena.Ref[RefElement[T]]{}, h.free
+	e.next, e.prev = arena.Ref[RefElement[T]]{}, l.link(h.free)
 	h.free, h.nfree = r, h.nfree+1
 	h.pending = arena.Ref[RefElement[T]]{}
 	return v, nil

@@ -34,10 +34,10 @@ func (l *RefList[T]) Check() error {
 			return broken("more than its %d nodes reached from the front: a cycle", h.nodes)
 		}
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next == r || e.next == none && r != h.back {
+		if e == nil || !l.mine(e) || e.next == r || e.next == none && r != h.back {
 			return broken("element %d from the front is not a live node of this list", n-1)
 		}
-		if e.prev != prev {
+		if l.prevOf(e) != prev {
 			return broken("element %d from the front does not link back to the one before it", n-1)
 		}
 		prev, r = r, e.next
@@ -54,10 +54,10 @@ func (l *RefList[T]) Check() error {
 			return broken("more than its %d nodes on the free list: a cycle", h.nodes)
 		}
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || !l.free(e, r) {
+		if e == nil || !l.mine(e) || !l.free(e, r) {
 			return broken("free node %d is not a free node of this list", f-1)
 		}
-		r = e.prev
+		r = l.prevOf(e)
 	}
 	switch {
 	case f != h.nfree:
@@ -85,16 +85,21 @@ func (l *RefList[T]) Repair() error {
 	}
 	h := l.h
 	var none arena.Ref[RefElement[T]]
-	// While a chain is walked, each node reached is marked by a zero
-	// list field: a node met again, or one that is not l's, ends the
-	// chain there. A second pass puts the marks back.
+	// While a chain is walked, each node reached is marked by tagMark
+	// flipped into its prev's tag, which makes it look like another
+	// list's: a node met again, or one that is not l's, ends the chain
+	// there. A second pass flips the marks back.
+	marked := func(e *RefElement[T]) bool {
+		p := e.prev.Tag(l.tag ^ tagMark)
+		return p == none || p.In(l.a) != nil
+	}
 	unmark := func(from arena.Ref[RefElement[T]], next func(*RefElement[T]) arena.Ref[RefElement[T]]) {
 		for r := from; r != none; {
 			e := r.In(l.a)
-			if e == nil || e.list == l.self {
+			if e == nil || !marked(e) {
 				return
 			}
-			e.list = l.self
+			e.prev = e.prev.Tag(tagMark)
 			r = next(e)
 		}
 	}
@@ -106,7 +111,7 @@ func (l *RefList[T]) Repair() error {
 	n := uint64(0)
 	for r := h.front; r != none; {
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next == r {
+		if e == nil || !l.mine(e) || e.next == r {
 			if last != nil {
 				last.next = none
 			} else {
@@ -115,8 +120,7 @@ func (l *RefList[T]) Repair() error {
 			break
 		}
 		sawPending = sawPending || r == h.pending
-		e.list = arena.Ref[RefHead[T]]{}
-		e.prev = prev
+		e.prev = l.link(prev).Tag(tagMark)
 		prev, last, r = r, e, e.next
 		n++
 	}
@@ -128,27 +132,28 @@ func (l *RefList[T]) Repair() error {
 	f := uint64(0)
 	for r := h.free; r != none; {
 		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next != none || r == h.back {
+		if e == nil || !l.mine(e) || e.next != none || r == h.back {
 			if lastFree != nil {
-				lastFree.prev = none
+				lastFree.prev = l.link(none).Tag(tagMark)
 			} else {
 				h.free = none
 			}
 			break
 		}
 		sawPending = sawPending || r == h.pending
-		e.list = arena.Ref[RefHead[T]]{}
-		lastFree, r = e, e.prev
+		next := l.prevOf(e)
+		e.prev = e.prev.Tag(tagMark)
+		lastFree, r = e, next
 		f++
 	}
-	unmark(h.free, func(e *RefElement[T]) arena.Ref[RefElement[T]] { return e.prev })
+	unmark(h.free, l.prevOf)
 
 	// The node in flight, if it is on neither chain: a new node from
-	// the arena (its list field may still be zero) or one taken from or
-	// going to the free list.
+	// the arena (its prev may still be zero, untagged) or one taken from
+	// or going to the free list.
 	if p := h.pending; p != none && !sawPending {
-		if e := p.In(l.a); e != nil && (e.list == l.self || e.list == arena.Ref[RefHead[T]]{}) {
-			e.list, e.next, e.prev = l.self, none, h.free
+		if e := p.In(l.a); e != nil && (l.mine(e) || e.prev == none) {
+			e.next, e.prev = none, l.link(h.free)
 			h.free = p
 			f++
 		}
