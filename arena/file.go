@@ -137,20 +137,20 @@ var ErrLocked = errors.New("arena: file arena is locked by another open")
 // elsewhere CreateFile and OpenFile return an error matching
 // errors.ErrUnsupported.
 type File struct {
-	_      noCopy
-	f      *os.File // holds the flock; nil after Close
-	r      *guard.Region
-	base   unsafe.Pointer // start of the mapping; nil after Close
-	n      uint64         // bytes mapped, from base: what Alloc may hand out
-	refView               // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
-	cursor uint64         // next free byte; fileDataStart <= cursor <= n
-	dirty  uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
-	root   uint64         // the root's offset, as set since the last commit; 0 for none
-	slot   fileSlot       // the newest commit's slot, as written
-	cur    int            // which slot holds it, 0 or 1
-	ro     bool
-	name   string
-	cl     runtime.Cleanup // reports the arena if it is dropped without Close
+	_       noCopy
+	f       *os.File // holds the flock; nil after Close
+	r       *guard.Region
+	base    unsafe.Pointer // start of the mapping; nil after Close
+	n       uint64         // bytes mapped, from base: what Alloc may hand out
+	refView                // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
+	cursor  uint64         // next free byte; fileDataStart <= cursor <= n
+	dirty   uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
+	root    uint64         // the root's offset, as set since the last commit; 0 for none
+	slot    fileSlot       // the newest commit's slot, as written
+	cur     int            // which slot holds it, 0 or 1
+	ro      bool
+	name    string
+	cl      runtime.Cleanup // reports the arena if it is dropped without Close
 }
 
 // CreateFile makes a new file arena at path for a root of type T, which
