@@ -48,7 +48,10 @@ import (
 // Tag, which xors a 24-bit mark into the key bits and back, so that
 // list.RefList carries the list a node belongs to in the node's prev
 // link instead of in a fourth word of every node.
-const maxExported = 135
+// RefSpace added four: the type, Memfd.RefSpace, File.RefSpace and
+// Ref.At, so that one list.RefList serves a Memfd and a File through
+// one pointer, with Next inlined, instead of an interface.
+const maxExported = 139
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

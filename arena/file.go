@@ -137,20 +137,20 @@ var ErrLocked = errors.New("arena: file arena is locked by another open")
 // elsewhere CreateFile and OpenFile return an error matching
 // errors.ErrUnsupported.
 type File struct {
-	_       noCopy
-	f       *os.File // holds the flock; nil after Close
-	r       *guard.Region
-	base    unsafe.Pointer // start of the mapping; nil after Close
-	n       uint64         // bytes mapped, from base: what Alloc may hand out
-	refView                // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
-	cursor  uint64         // next free byte; fileDataStart <= cursor <= n
-	dirty   uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
-	root    uint64         // the root's offset, as set since the last commit; 0 for none
-	slot    fileSlot       // the newest commit's slot, as written
-	cur     int            // which slot holds it, 0 or 1
-	ro      bool
-	name    string
-	cl      runtime.Cleanup // reports the arena if it is dropped without Close
+	_      noCopy
+	f      *os.File // holds the flock; nil after Close
+	r      *guard.Region
+	base   unsafe.Pointer // start of the mapping; nil after Close
+	n      uint64         // bytes mapped, from base: what Alloc may hand out
+	refs   RefSpace       // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
+	cursor uint64         // next free byte; fileDataStart <= cursor <= n
+	dirty  uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
+	root   uint64         // the root's offset, as set since the last commit; 0 for none
+	slot   fileSlot       // the newest commit's slot, as written
+	cur    int            // which slot holds it, 0 or 1
+	ro     bool
+	name   string
+	cl     runtime.Cleanup // reports the arena if it is dropped without Close
 }
 
 // CreateFile makes a new file arena at path for a root of type T, which
@@ -659,13 +659,13 @@ func FileRef[T any](a *File, p *T) (Ref[T], error) {
 func (r Ref[T]) InFile(a *File) *T {
 	var zero T
 	if a != nil {
-		return viewAs[T](a.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
+		return viewAs[T](a.refs.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
 	}
 	return nil
 }
 
 // place sets what resolve reads from base, the key and n.
-func (a *File) place() { a.set(a.base, a.n, a.slot.key, fileDataStart) }
+func (a *File) place() { a.refs.set(a.base, a.n, a.slot.key, fileDataStart) }
 
 // Close unmaps the arena and releases the file and its lock; it does
 // not commit, so what was allocated since the last Commit is discarded
@@ -697,6 +697,6 @@ func (a *File) discard() { _ = a.discardOn(new([4]uintptr)) }
 func (a *File) discardOn(pcs *[4]uintptr) error {
 	_ = unix.Flock(int(a.f.Fd()), unix.LOCK_UN)
 	a.base, a.n, a.cursor, a.dirty = nil, 0, 0, 0
-	a.data, a.lo, a.span = nil, 0, 0
+	a.refs = RefSpace{}
 	return retireRegion(a.r, hardened.KindUseAfterClose, pcs)
 }

@@ -68,10 +68,10 @@ func TestRefResolveInlined(t *testing.T) {
 	assert.LessOrEqual(t, cost, 80-23, "Get would go over the budget")
 	t.Logf("(*bumpState).resolve: cost %d", cost)
 	// Ref.In and Ref.InFile, Get's twins for a memfd and a file arena,
-	// are the same shape around the resolve of the refView both embed.
-	m = regexp.MustCompile(`can inline \(\*refView\)\.resolve with cost (\d+)`).FindStringSubmatch(string(out))
-	require.NotNil(t, m, "(*refView).resolve is no longer inlinable:\n%s", grep(string(out), `resolve`))
+	// are the same shape around the resolve of the RefSpace both hold.
+	m = regexp.MustCompile(`can inline \(\*RefSpace\)\.resolve with cost (\d+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "(*RefSpace).resolve is no longer inlinable:\n%s", grep(string(out), `resolve`))
 	cost, _ = strconv.Atoi(m[1])
 	assert.LessOrEqual(t, cost, 80-23, "In and InFile would go over the budget")
-	t.Logf("(*refView).resolve: cost %d", cost)
+	t.Logf("(*RefSpace).resolve: cost %d", cost)
 }

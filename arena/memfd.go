@@ -117,16 +117,16 @@ type Memfd struct {
 	// holds for atomics wherever they are), and an uncontended Lock and
 	// Unlock cost 2.3x sync.Mutex's with mu, 1.4x without
 	// (BenchmarkMemfdLock: 43 and 25 ns against 18, medians of 3 and 4).
-	mu      sync.Mutex
-	r       *guard.Region
-	hdr     *memfdHeader   // the shared header, at base
-	base    unsafe.Pointer // start of the mapping; nil after Close
-	n       uint64         // bytes mapped here, from base; changed under the lock, with place
-	refView                // base + header, key + header, n - header: what In resolves in (place)
-	key     uint64         // hdr.key, copied at create or attach
-	name    string
-	closed  bool
-	cl      runtime.Cleanup // reports the arena if it is dropped without Close
+	mu     sync.Mutex
+	r      *guard.Region
+	hdr    *memfdHeader   // the shared header, at base
+	base   unsafe.Pointer // start of the mapping; nil after Close
+	n      uint64         // bytes mapped here, from base; changed under the lock, with place
+	refs   RefSpace       // base + header, key + header, n - header: what In resolves in (place)
+	key    uint64         // hdr.key, copied at create or attach
+	name   string
+	closed bool
+	cl     runtime.Cleanup // reports the arena if it is dropped without Close
 
 	// The registry's entry (memfd_stats.go): its id, the slot summaries
 	// go in, and the snapshot count last answered.
@@ -486,14 +486,14 @@ func MemfdRef[T any](a *Memfd, p *T) (Ref[T], error) {
 func (r Ref[T]) In(a *Memfd) *T {
 	var zero T
 	if a != nil {
-		return viewAs[T](a.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
+		return viewAs[T](a.refs.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
 	}
 	return nil
 }
 
 // place sets what resolve reads from base, the key and n: n changes
 // under the lock (Alloc, Lock), and place follows it.
-func (a *Memfd) place() { a.set(a.base, a.n, a.key, memfdHeaderSize) }
+func (a *Memfd) place() { a.refs.set(a.base, a.n, a.key, memfdHeaderSize) }
 
 // File returns a new *os.File for a close-on-exec duplicate of the
 // arena's memfd, for another process: exec.Cmd.ExtraFiles (the child
@@ -531,6 +531,6 @@ func (a *Memfd) Close() error {
 	a.cl.Stop()
 	unregister(a.id)
 	a.closed, a.hdr, a.base, a.n = true, nil, nil, 0
-	a.refView = refView{}
+	a.refs = RefSpace{}
 	return retireRegion(a.r, hardened.KindUseAfterClose, closeSite())
 }

@@ -621,4 +621,16 @@ func TestRefOffsetTag(t *testing.T) {
 	z := arena.Ref[uint64]{}.Tag(5)
 	assert.NotEqual(t, arena.Ref[uint64]{}, z, "a tagged zero Ref is not zero")
 	assert.Nil(t, z.In(a))
+	// At resolves against the arena's RefSpace as In does against it.
+	s := a.RefSpace()
+	assert.Same(t, &root[2], r.At(s))
+	assert.Nil(t, r.Tag(3).At(s))
+	assert.Nil(t, r.At(nil))
+	assert.Nil(t, (*arena.Memfd)(nil).RefSpace())
+	assert.Nil(t, (*arena.File)(nil).RefSpace())
+	b, _, err := arena.CreateMemfd[[4]uint64](&arena.Options{Name: "tag2"})
+	require.NoError(t, err)
+	assert.Nil(t, r.At(b.RefSpace()), "another arena's RefSpace")
+	require.NoError(t, b.Close())
+	assert.Nil(t, r.At(b.RefSpace()), "a closed arena's RefSpace resolves nothing")
 }

@@ -2,13 +2,20 @@ package arena
 
 import "unsafe"
 
-// A refView is what a contiguous arena (a Memfd or a File) resolves a
-// Ref against: data is the first byte a Ref may name (the one after the
-// header), lo the Ref of that byte (the arena's key plus the header's
-// size), span how many bytes from data this process maps. Both arenas
-// embed one and keep it in step with their mapping (place), so
-// Ref.In and Ref.InFile share one resolve and cost the same.
-type refView struct {
+// A RefSpace is what the Refs of one contiguous arena, a Memfd or a
+// File, resolve against in this process: where its bytes are mapped
+// here and how many, and the key its Refs carry. Memfd.RefSpace and
+// File.RefSpace hand out the arena's own, which follows the mapping as
+// it grows and resolves nothing after the arena's Close; Ref.At
+// resolves against it, as In and InFile do against the arena, so code
+// that serves both kinds of arena (list.RefList) holds one pointer and
+// follows Refs at the same cost. The zero RefSpace resolves nothing.
+//
+// A RefSpace is read under its arena's rules (a Memfd's lock, a File's
+// one goroutine) and changed only by its arena; it must not be copied:
+// a copy would not follow the mapping.
+type RefSpace struct {
+	_    noCopy
 	data unsafe.Pointer // where a Ref of lo lands; nil after Close
 	lo   uint64         // key + header size: the Ref of data
 	span uint64         // mapped bytes from data; 0 after Close, so nothing resolves
@@ -24,7 +31,7 @@ type refView struct {
 // away, past span (or wraps past it if its key is lower); one into the
 // header wraps too; a misaligned one (only forging or a corrupt file
 // makes one) is refused rather than rounded.
-func (w *refView) resolve(v uint64, size, al uintptr) unsafe.Pointer {
+func (w *RefSpace) resolve(v uint64, size, al uintptr) unsafe.Pointer {
 	d := v - w.lo
 	if uint64(size) > w.span || d > w.span-uint64(size) || d&uint64(al-1) != 0 {
 		return nil
@@ -34,8 +41,41 @@ func (w *refView) resolve(v uint64, size, al uintptr) unsafe.Pointer {
 
 // set points the view at the mapping base of n bytes whose Refs carry
 // key, with a header of hdr bytes that no Ref names; n must exceed hdr.
-func (w *refView) set(base unsafe.Pointer, n, key, hdr uint64) {
+func (w *RefSpace) set(base unsafe.Pointer, n, key, hdr uint64) {
 	w.data = add(base, uintptr(hdr)) // ok: hdr < n, mapped
 	w.lo, w.span = key+hdr, n-hdr
 	w.bias = uintptr(w.data) - uintptr(w.lo)
+}
+
+// At returns the T that r refers to in the arena whose RefSpace s is, or
+// nil if r is the zero Ref, s is nil or its arena closed, or r is not a
+// Ref into that arena, is misaligned for T, or points past what this
+// process maps: In's and InFile's rules, whichever arena s is of. It
+// makes no system call and is inlined.
+func (r Ref[T]) At(s *RefSpace) *T {
+	var zero T
+	if s != nil {
+		return viewAs[T](s.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
+	}
+	return nil
+}
+
+// RefSpace returns what a's Refs resolve against in this process
+// (Ref.At), nil for a nil a. It follows a's mapping as the arena grows
+// and resolves nothing after a's Close.
+func (a *Memfd) RefSpace() *RefSpace {
+	if a == nil {
+		return nil
+	}
+	return &a.refs
+}
+
+// RefSpace returns what a's Refs resolve against in this process
+// (Ref.At), nil for a nil a. It follows a's mapping as the arena grows
+// and resolves nothing after a's Close.
+func (a *File) RefSpace() *RefSpace {
+	if a == nil {
+		return nil
+	}
+	return &a.refs
 }
