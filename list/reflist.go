@@ -80,12 +80,15 @@ type RefElement[T any] struct {
 }
 
 // A RefList is this process's handle on a list whose head and nodes
-// live in a Memfd: OnMemfd makes one over a RefHead in the arena, in
-// every process that attaches it, and all of them see one list. Every
-// method needs the arena's lock held by this process (Memfd.Lock).
-// Those that change the list return an error matching unix.ENOLCK
-// without it and arena.ErrClosed after the arena's Close, and change
-// nothing; those that only read return the zero value (Len 0, nil
+// live in a Memfd or a File: OnMemfd makes one over a RefHead in a
+// Memfd, in every process that attaches it, and all of them see one
+// list; OnFile over a RefHead in a File, in every open of the file,
+// wherever it is mapped. On a Memfd every method needs the arena's lock
+// held by this process (Memfd.Lock); on a File, the File open (see
+// OnFile for its lock rules). Those that change the list return an
+// error matching unix.ENOLCK without the lock, arena.ErrFrozen on a File
+// opened read-only and arena.ErrClosed after the arena's Close, and
+// change nothing; those that only read return the zero value (Len 0, nil
 // elements, nothing visited) then, except Next, which trusts the element
 // it is given to have been read under the lock.
 //
@@ -97,8 +100,8 @@ type RefElement[T any] struct {
 //
 // A RefList is for one goroutine at a time, the one that holds the
 // lock (a Memfd's lock is taken per process, so two goroutines of one
-// process must order themselves, Lock does that); it must not be
-// copied after first use.
+// process must order themselves, Lock does that; a File is for one
+// goroutine at a time); it must not be copied after first use.
 type RefList[T any] struct {
 	_   noCopy
 	s   *arena.RefSpace // the arena's: what every Ref of the list resolves against
@@ -367,7 +370,7 @@ func (l *RefList[T]) Element(r arena.Ref[RefElement[T]]) (*RefElement[T], error)
 	}
 	e := r.At(l.s)
 	if e == nil {
-		return nil, fmt.Errorf("list: Ref does not resolve in this memfd arena (zero, another arena's, or out of range): %w", ErrNotInList)
+		return nil, fmt.Errorf("list: Ref does not resolve in this arena (zero, another arena's, or out of range): %w", ErrNotInList)
 	}
 	if _, err := l.member(e); err != nil {
 		return nil, err
@@ -376,7 +379,7 @@ func (l *RefList[T]) Element(r arena.Ref[RefElement[T]]) (*RefElement[T], error)
 }
 
 // member returns e's Ref if e is a live element of l. It reads e only
-// once MemfdRef has found it wholly inside the arena's mapping.
+// once refOf has found it wholly inside the arena's blocks.
 func (l *RefList[T]) member(e *RefElement[T]) (arena.Ref[RefElement[T]], error) {
 	var zero arena.Ref[RefElement[T]]
 	if e == nil {
