@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -151,6 +152,12 @@ type File struct {
 	ro     bool
 	name   string
 	cl     runtime.Cleanup // reports the arena if it is dropped without Close
+
+	// The registry's entry (file_stats.go): its id, the slot summaries
+	// go in, and the snapshot count last answered.
+	id       uint64
+	entry    *atomic.Pointer[Summary]
+	answered uint64
 }
 
 // CreateFile makes a new file arena at path for a root of type T, which
@@ -459,13 +466,16 @@ type fileLeak struct {
 	name string
 	site uintptr
 	r    *guard.Region
+	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
 }
 
 // watch arranges for a leak report if a is dropped without Close.
 func (a *File) watch(pc uintptr) {
+	a.register(pc)
 	a.cl = runtime.AddCleanup(a, func(l fileLeak) {
+		markLeaked(l.slot)
 		reportLeak(LeakReport{Name: l.name, Kind: kindFile, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
-	}, fileLeak{name: a.name, site: pc, r: a.r})
+	}, fileLeak{name: a.name, site: pc, r: a.r, slot: a.entry})
 }
 
 // Alloc returns size zeroed bytes aligned to al from the cursor, growing
@@ -509,6 +519,7 @@ func (a *File) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		clearBytes(add(a.base, uintptr(off)), uintptr(min(end, a.dirty)-off)) // ok: off < end <= n, mapped
 	}
 	a.cursor = end
+	a.publish()
 	return add(a.base, uintptr(off)), nil // ok: end <= n, mapped
 }
 
@@ -559,6 +570,7 @@ func (a *File) Commit() error {
 		return fmt.Errorf("arena: commit file arena %q: %w", a.name, err)
 	}
 	a.slot, a.cur = s, next
+	a.publish()
 	return nil
 }
 
@@ -680,6 +692,7 @@ func (a *File) Close() error {
 		return ErrClosed
 	}
 	a.cl.Stop()
+	unregister(a.id)
 	err := a.discardOn(closeSite())
 	if cerr := a.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("arena: close file arena %q: %w", a.name, cerr)
