@@ -36,7 +36,10 @@ import (
 // Memfd.CheckHeld, so that a structure in a Memfd can refuse to be used
 // without the lock, and say whether the arena is closed instead; and
 // Memfd.Stats, so that a Memfd is observed like every other arena.
-const maxExported = 119
+// The sharded SyncFreeList added two:
+// SyncFreeList.Trim, which drains its shards' caches, and ShardStats,
+// each shard's numbers in Stats and Summary.
+const maxExported = 121
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// long turns on the long stress runs of SyncFreeList and Shared (.ci/run
+// long turns on the long stress runs of the sharded arenas (.ci/run
 // passes it): minutes of work where the default run takes a fraction of
 // a second.
 var long = flag.Bool("arena.long", false, "run the long stress tests of SyncFreeList and Shared")
@@ -52,7 +52,7 @@ func intact(p unsafe.Pointer, n uintptr, v byte) bool {
 // the number of blocks).
 func TestSyncFreeListCrossDoubleFree(t *testing.T) {
 	mapcheck.Baseline(t)
-	s, err := NewSyncFreeList(&Options{Name: "double"})
+	s, err := newSyncFreeList(&Options{Name: "double"}, 2, 0)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, s.Close()) }()
 	const rounds = 2000
@@ -85,20 +85,68 @@ func TestSyncFreeListCrossDoubleFree(t *testing.T) {
 	assert.Equal(t, uint64(rounds), st.Frees)
 }
 
-// TestSyncFreeListBadFrees checks that a SyncFreeList refuses bad
-// frees as a FreeList does: interior pointers, frees nobody owns, second
-// frees of small and large blocks, and frees after Close.
+// TestSyncFreeListRemoteFree follows one block freed from another shard:
+// claimed at once (a second Free from either shard is ErrDoubleFree,
+// UsableSize says so too), not handed out again before its shard
+// collects it, counted in Stats as freed, and reused after collection.
+func TestSyncFreeListRemoteFree(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "remote"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	home := &s.shards[0]
+	a, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	b, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	require.NoError(t, s.free(a, 1)) // from shard 1: pushed, not collected
+	require.NotNil(t, home.remote.Load(), "the span waits on its shard's remote stack")
+	assert.ErrorIs(t, s.free(a, 1), ErrDoubleFree)
+	assert.ErrorIs(t, s.free(a, 0), ErrDoubleFree)
+	_, err = s.UsableSize(a)
+	assert.ErrorIs(t, err, ErrDoubleFree)
+	// Its shard still counts it, and does not hand it out: its lowest
+	// free block is past b.
+	home.mu.Lock()
+	c, _ := home.st.allocFast(48, 8)
+	home.mu.Unlock()
+	require.NotNil(t, c)
+	assert.NotEqual(t, a, c)
+	require.NoError(t, s.free(c, 0))
+	st := s.Stats() // collects
+	assert.Nil(t, home.remote.Load())
+	assert.Equal(t, uint64(48), st.InUse) // b
+	require.Len(t, st.Shards, 2)
+	assert.Equal(t, uint64(1), st.Shards[0].Remote)
+	assert.Equal(t, uint64(2), st.Shards[0].Frees)
+	assert.Equal(t, uint64(3), st.Shards[0].Allocs)
+	again, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.Equal(t, a, again, "the lowest free block, collected")
+	assert.True(t, intact(again, 48, 0), "reused blocks are cleared")
+	require.NoError(t, s.free(again, 1))
+	require.NoError(t, s.free(b, 0))
+	assert.Equal(t, uint64(0), s.Stats().InUse)
+}
+
+// TestSyncFreeListBadFrees checks that a shard's blocks are refused as
+// a FreeList's are: interior pointers, pointers into free pages, frees
+// nobody owns and frees after Close.
 func TestSyncFreeListBadFrees(t *testing.T) {
 	mapcheck.Baseline(t)
-	s, err := NewSyncFreeList(&Options{Name: "bad"})
+	s, err := newSyncFreeList(&Options{Name: "bad"}, 2, 0)
 	require.NoError(t, err)
 	p, err := s.Alloc(64, 8)
 	require.NoError(t, err)
 	assert.ErrorIs(t, s.Free(add(p, 8)), ErrInvalidFree)
+	ch := s.index.get(uintptr(p))
+	require.NotNil(t, ch)
+	assert.ErrorIs(t, s.Free(add(ch.base, chunkBytes-spanUnit)), ErrInvalidFree, "free pages")
 	var x [64]byte
 	assert.ErrorIs(t, s.Free(unsafe.Pointer(&x[0])), ErrNotOwned)
 	big, err := s.Alloc(1<<20, 8)
 	require.NoError(t, err)
+	assert.Nil(t, s.index.get(uintptr(big)), "large blocks are the central FreeList's")
 	require.NoError(t, s.Free(big))
 	assert.ErrorIs(t, s.Free(big), ErrDoubleFree)
 	require.NoError(t, s.Free(p))
@@ -107,6 +155,42 @@ func TestSyncFreeListBadFrees(t *testing.T) {
 	assert.ErrorIs(t, s.Free(p), ErrClosed)
 	_, err = s.Alloc(64, 8)
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// TestSyncFreeListTrim checks that Trim returns every empty span and
+// the large cache: afterwards no shard holds free blocks.
+func TestSyncFreeListTrim(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "trim"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	var ps []unsafe.Pointer
+	for i := range 20000 {
+		h := &s.shards[i%2]
+		p, err := s.allocOn(h, h.mu.TryLock(), uintptr(8+i%300), 8, true)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	big, err := s.Alloc(1<<20, 8)
+	require.NoError(t, err)
+	require.NoError(t, s.Free(big))
+	for i, p := range ps {
+		require.NoError(t, s.free(p, (i/7)%2)) // some at home, some remote
+	}
+	before := s.Stats()
+	require.Len(t, before.Shards, 2)
+	assert.Positive(t, before.Shards[0].Held+before.Shards[1].Held)
+	assert.Positive(t, before.Cached)
+	require.NoError(t, s.Trim())
+	after := s.Stats()
+	assert.Equal(t, uint64(0), after.InUse)
+	for i, sh := range after.Shards {
+		assert.Equal(t, uint64(0), sh.Held, "shard %d", i)
+		assert.Equal(t, sh.Allocs, sh.Frees, "shard %d", i)
+	}
+	assert.Equal(t, uint64(0), after.Cached)
+	assert.Empty(t, after.Classes)
+	assert.Greater(t, after.Released, before.Released)
 }
 
 // TestSyncFreeListStress runs G = 2 x GOMAXPROCS goroutines that
@@ -231,18 +315,22 @@ func TestSyncFreeListStress(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, uint64(0), st.InUse)
 	assert.Equal(t, st.Allocs, st.Frees)
-	t.Logf("%d goroutines x %d rounds: %d allocs", g, rounds, st.Allocs)
+	var remote uint64
+	for _, sh := range st.Shards {
+		remote += sh.Remote
+	}
+	t.Logf("%d goroutines x %d rounds: %d allocs, %d frees from another shard, %d shards", g, rounds, st.Allocs, remote, len(st.Shards))
 }
 
-// FuzzSyncFreeListHandoff runs the operations of two logical owners
-// of one SyncFreeList in the order the input gives: every byte is one
-// step of one of them (allocate, free its own block, free the other's,
-// free a block again, check Stats), so that blocks handed from one
-// owner to the other, reuse and double frees meet in whatever order the
-// input says. A model of the live blocks checks every answer, every
-// pattern, and InUse; it ends with every block freed and the arena
-// closed.
-func FuzzSyncFreeListHandoff(f *testing.F) {
+// FuzzSyncFreeListShards interleaves the operations of two logical
+// goroutines, each on a shard of its own, as the input schedules them:
+// every byte is one step of one of them (allocate, free its own block,
+// free the other's, free a block again, check Stats, Trim), so that a
+// remote free, its collection and every double free meet in whatever
+// order the input says. A model of the live blocks checks every answer,
+// every pattern, and InUse; it ends with every block freed and the
+// arena closed.
+func FuzzSyncFreeListShards(f *testing.F) {
 	f.Add([]byte{0, 2, 4, 1, 3, 5, 6, 8, 9, 11, 13, 15})
 	f.Add([]byte{0, 16, 32, 1, 17, 33, 2, 4, 6, 3, 5, 7, 12, 13, 14})
 	f.Add([]byte{0, 0, 0, 0, 4, 4, 5, 5, 8, 9, 10, 11, 12, 13, 14, 15})
@@ -250,7 +338,7 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 		if len(steps) > 4096 {
 			return
 		}
-		s, err := NewSyncFreeList(&Options{Name: "fuzz"})
+		s, err := newSyncFreeList(&Options{Name: "fuzz"}, 2, 0)
 		require.NoError(t, err)
 		defer func() { require.NoError(t, s.Close()) }()
 		type live struct {
@@ -278,10 +366,11 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 		}
 		for i, x := range steps {
 			g := int(x & 1)
+			h := &s.shards[g]
 			switch op := x >> 1 & 7; op {
 			case 0, 1, 2: // allocate: sizes from the byte's top bits, and the step
 				n := uintptr(1 + int(x>>4)*40 + i%24)
-				p, err := s.Alloc(n, 8)
+				p, err := s.allocOn(h, h.mu.TryLock(), n, 8, true)
 				require.NoError(t, err)
 				require.True(t, intact(p, n, 0), "step %d: not zeroed", i)
 				require.False(t, isLive(p), "step %d: %#x handed out twice", i, uintptr(p))
@@ -307,7 +396,7 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 				}
 				b := take(from, int(x>>4)%len(own[from]))
 				require.True(t, intact(b.p, b.n, b.fill), "step %d: pattern lost", i)
-				require.NoError(t, s.Free(b.p), "step %d", i)
+				require.NoError(t, s.free(b.p, g), "step %d", i)
 				inUse -= uint64(b.size)
 				freed = append(freed, b.p)
 			case 6: // free again a block freed before, unless handed out since
@@ -315,10 +404,13 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 					continue
 				}
 				p := freed[int(x>>4)%len(freed)]
-				err := s.Free(p)
+				err := s.free(p, g)
 				require.Error(t, err, "step %d: a second Free of %#x", i, uintptr(p))
 				require.True(t, errors.Is(err, ErrDoubleFree) || errors.Is(err, ErrInvalidFree), "step %d: %v", i, err)
-			case 7: // Stats
+			case 7: // Stats, or Trim
+				if x&16 != 0 {
+					require.NoError(t, s.Trim())
+				}
 				st := s.Stats()
 				require.Equal(t, inUse, st.InUse, "step %d", i)
 				require.Equal(t, st.Allocs-st.Frees, uint64(len(own[0])+len(own[1])), "step %d", i)
@@ -328,7 +420,7 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 			for len(own[g]) > 0 {
 				b := take(g, 0)
 				require.True(t, intact(b.p, b.n, b.fill), "pattern lost")
-				require.NoError(t, s.Free(b.p))
+				require.NoError(t, s.free(b.p, 1-g))
 			}
 		}
 		require.Equal(t, uint64(0), s.Stats().InUse)
