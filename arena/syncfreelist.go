@@ -45,9 +45,16 @@ type SyncFreeList struct {
 	f  *FreeList  // large blocks, and everything when shards is nil
 
 	shards []flShard // nil when one FreeList serves everything
-	index  chunkIndex
-	mapMu  sync.Mutex  // serialises index.file
-	closed atomic.Bool // Close began
+	// route maps a P (its id modulo len(route)) to the index of its
+	// shard: P i to shard i%active, where active, the number of shards
+	// in use, starts at 1 and only grows (see grow).
+	route   []atomic.Uint32
+	growMu  sync.Mutex   // serialises grow
+	active  atomic.Int32 // shards in use: 1 to len(shards)
+	locking atomic.Int32 // lockAlls under way: their TryLock failures are no collisions
+	index   chunkIndex
+	mapMu   sync.Mutex  // serialises index.file
+	closed  atomic.Bool // Close began
 }
 
 // NewSyncFreeList returns an empty free-list arena safe for concurrent
@@ -75,6 +82,8 @@ func newSyncFreeList(opts *Options, n int, pc uintptr) (*SyncFreeList, error) {
 		for i := range s.shards {
 			s.shards[i].st = newShardState(o, i, f.st.site, file)
 		}
+		s.route = make([]atomic.Uint32, len(s.shards))
+		s.active.Store(1) // every route 0
 	}
 	// TakeSnapshot asks the arena under its locks, so a busy SyncFreeList
 	// is never shown behind. The registry holds it weakly: a
@@ -98,6 +107,7 @@ func newSyncFreeList(opts *Options, n int, pc uintptr) (*SyncFreeList, error) {
 // lockAll takes every mutex, the central one first, then the shards' in
 // order: the one order anything holding two of them takes them in.
 func (s *SyncFreeList) lockAll() {
+	s.locking.Add(1)
 	s.mu.Lock()
 	for i := range s.shards {
 		s.shards[i].mu.Lock()
@@ -110,6 +120,7 @@ func (s *SyncFreeList) unlockAll() {
 		s.shards[i].mu.Unlock()
 	}
 	s.mu.Unlock()
+	s.locking.Add(-1)
 }
 
 // summary is the registry's row: the central FreeList's, plus the
@@ -136,11 +147,42 @@ func (s *SyncFreeList) summary() Summary {
 // shard returns the calling goroutine's shard, pinning it to its P:
 // the caller must procUnpin.
 func (s *SyncFreeList) shard() *flShard {
-	i, n := uint(procPin()), uint(len(s.shards))
+	i, n := uint(procPin()), uint(len(s.route))
 	if i >= n {
 		i %= n // a P added since NewSyncFreeList: the division only then
 	}
-	return &s.shards[i]
+	return &s.shards[s.route[i].Load()]
+}
+
+// collided is called when a goroutine found the mutex of its shard h
+// held by someone else: two goroutines running at once share h, so the
+// shards in use double (up to one per P), unless a lockAll holds it (no
+// collision), or h is no longer shared (a collision counted already). A lone goroutine never collides with
+// itself, and so stays on one shard however often the scheduler moves
+// it between Ps: its blocks are never spread over shards, nor freed from
+// a shard that is not theirs.
+func (s *SyncFreeList) collided(h *flShard) {
+	n := s.active.Load()
+	if int(h.st.owner)+int(n) >= len(s.route) || s.locking.Load() != 0 {
+		return // h is P owner's alone (no P owner+n), or lockAll holds it
+	}
+	s.grow(n)
+}
+
+// grow doubles the shards in use, up to len(s.shards), if n are in use. A block's shard is the one of
+// its chunk for its whole life, so the blocks already handed out stay
+// where they are: only where new ones come from changes.
+func (s *SyncFreeList) grow(n int32) {
+	s.growMu.Lock()
+	defer s.growMu.Unlock()
+	if s.active.Load() != n {
+		return // another collision grew them meanwhile
+	}
+	m := min(2*n, int32(len(s.shards)))
+	for p := range s.route {
+		s.route[p].Store(uint32(p) % uint32(m))
+	}
+	s.active.Store(m)
 }
 
 // Alloc is FreeList.Alloc, safe for concurrent use. A small block comes
@@ -164,6 +206,7 @@ func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 			return s.allocOn(h, true, size, align, true)
 		}
 		procUnpin()
+		s.collided(h)
 		return s.allocOn(h, false, size, align, true)
 	}
 	return s.alloc(size, align, true)
@@ -187,6 +230,9 @@ func (s *SyncFreeList) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error
 	h := s.shard()
 	locked := h.mu.TryLock()
 	procUnpin() // pinned only to read the P and to TryLock: see pin.go
+	if !locked {
+		s.collided(h)
+	}
 	return s.allocOn(h, locked, size, al, zero)
 }
 
