@@ -282,8 +282,10 @@ func (s *SyncFreeList) allocCentral(size, al uintptr, zero bool) (unsafe.Pointer
 	return s.f.st.alloc(size, al, zero)
 }
 
-// Free is FreeList.Free, safe for concurrent use. A block of another P's
-// shard is claimed without a lock and collected by its shard later.
+// Free is FreeList.Free, safe for concurrent use. A small block is freed
+// under its shard's mutex when that is free, whatever the goroutine's
+// own shard; when another goroutine holds it, the block is claimed
+// without a lock and collected by its shard later.
 func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 	// free's common case spelled out: a live block of a shard, freed
 	// from its home P.
@@ -292,9 +294,7 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 		// its cache miss overlaps theirs (each waits for every store in
 		// flight, such as the last Alloc's clear, to land).
 		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() && sp.isLive(q) {
-			h := s.shard()
-			if h == &s.shards[ch.owner] && h.mu.TryLock() {
-				procUnpin()
+			if h := &s.shards[ch.owner]; h.mu.TryLock() {
 				if !sp.claim(q) {
 					h.mu.Unlock()
 					return s.errClaimed(sp, p)
@@ -303,14 +303,15 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 				h.mu.Unlock()
 				return nil
 			}
-			procUnpin()
 		}
 	}
 	return s.free(p, -1)
 }
 
-// free is Free from the shard of index me, or of the goroutine's P when
-// me is negative.
+// free is Free. With me negative it frees at home whenever the home
+// shard's mutex is free; with me a shard's index, only when the block is
+// that shard's (tests use it to free as a goroutine that finds another
+// shard's mutex held).
 func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 	if s.f == nil {
 		return errNoArena("SyncFreeList")
@@ -329,19 +330,13 @@ func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 			}
 			continue // a span was cut there meanwhile: look again
 		}
-		// At home, the block is claimed and freed under the shard's
-		// mutex; from another P, claimed here and left for its shard to
-		// collect. A claim outside the mutex must never be followed by
+		// When the home shard's mutex is free, the block is claimed and
+		// freed under it; when another goroutine holds it, claimed here
+		// and left for its shard to collect. A claim outside the mutex must never be followed by
 		// a free of the block under it: the shard may have collected the
 		// claimed block in between, and would free it twice.
 		h := &s.shards[ch.owner]
-		var home bool
-		if me < 0 {
-			home = s.shard() == h && h.mu.TryLock()
-			procUnpin()
-		} else {
-			home = int(ch.owner) == me && h.mu.TryLock()
-		}
+		home := (me < 0 || int(ch.owner) == me) && h.mu.TryLock()
 		if home {
 			defer h.mu.Unlock()
 			if !sp.claim(q) {
