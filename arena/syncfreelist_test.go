@@ -491,3 +491,148 @@ func sharedStress(t *testing.T, procs int) {
 		s.Reset()
 	}
 }
+
+// routes returns the shard each P of s is routed to.
+func routes(s *SyncFreeList) []uint32 {
+	out := make([]uint32, len(s.route))
+	for p := range s.route {
+		out[p] = s.route[p].Load()
+	}
+	return out
+}
+
+// TestSyncFreeListLoneGoroutine runs one goroutine's churn over
+// GOMAXPROCS 4, yielding often so that the scheduler moves it between
+// Ps: the arena keeps one shard in use, every P routed to it, so every
+// block is that shard's and none is freed remotely. A second run has
+// another goroutine ask Stats and Trim meanwhile, whose locks make the
+// churn's TryLocks fail: no collision, still one shard (a Free that
+// meets those locks is left for collection, as any Free that finds its
+// shard busy).
+func TestSyncFreeListLoneGoroutine(t *testing.T) {
+	mapcheck.Baseline(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	s, err := newSyncFreeList(&Options{Name: "lone"}, 4, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	ps := map[int]bool{}
+	churn := func(seed uint64) {
+		var slots [256]unsafe.Pointer
+		rng := rand.New(rand.NewPCG(seed, 2))
+		for i := range 20000 {
+			r := rng.IntN(len(slots))
+			if slots[r] != nil {
+				require.NoError(t, s.Free(slots[r]))
+			}
+			slots[r], err = s.Alloc(uintptr(8+rng.IntN(1000)), 8)
+			require.NoError(t, err)
+			if i%64 == 0 {
+				ps[procPin()] = true
+				procUnpin()
+				runtime.Gosched()
+			}
+		}
+		for _, p := range slots {
+			require.NoError(t, s.Free(p))
+		}
+	}
+	check := func() Stats {
+		assert.Equal(t, int32(1), s.active.Load())
+		assert.Equal(t, make([]uint32, 4), routes(s))
+		st := s.Stats()
+		require.Len(t, st.Shards, 4)
+		assert.Equal(t, st.Allocs, st.Shards[0].Allocs, "every block from shard 0")
+		assert.Equal(t, uint64(0), st.InUse)
+		return st
+	}
+	churn(1)
+	st := check()
+	assert.Equal(t, uint64(0), st.Shards[0].Remote)
+
+	stop := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.Stats()
+			assert.NoError(t, s.Trim())
+			runtime.Gosched()
+		}
+	})
+	churn(2)
+	close(stop)
+	watcher.Wait()
+	st = check()
+	t.Logf("ran on %d Ps; %d frees met Stats' or Trim's locks", len(ps), st.Shards[0].Remote)
+}
+
+// TestSyncFreeListGrowth checks the growth rule: a collision on a shard
+// several Ps share doubles the shards in use, up to one per P, and
+// routes P i to shard i modulo their number; one during a lockAll, or
+// on a shard one P has alone, changes nothing.
+func TestSyncFreeListGrowth(t *testing.T) {
+	s, err := newSyncFreeList(&Options{Name: "grow"}, 5, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	require.Equal(t, []uint32{0, 0, 0, 0, 0}, routes(s))
+
+	s.lockAll()
+	s.collided(&s.shards[0]) // Stats' locks: no collision
+	s.unlockAll()
+	assert.Equal(t, int32(1), s.active.Load())
+
+	s.collided(&s.shards[0])
+	assert.Equal(t, int32(2), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 0, 1, 0}, routes(s))
+
+	s.collided(&s.shards[1]) // shard 1 is P 1's and P 3's
+	assert.Equal(t, int32(4), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 2, 3, 0}, routes(s))
+
+	s.collided(&s.shards[1]) // P 1's alone now: a late report of the last one
+	s.collided(&s.shards[3])
+	assert.Equal(t, int32(4), s.active.Load())
+
+	s.collided(&s.shards[0]) // P 0's and P 4's
+	assert.Equal(t, int32(5), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 2, 3, 4}, routes(s))
+	s.collided(&s.shards[0])
+	assert.Equal(t, int32(5), s.active.Load())
+}
+
+// TestSyncFreeListCollision has a goroutine Alloc while its shard's
+// mutex is held by another (the test): the Alloc waits, and the shards
+// in use double meanwhile. Blocks handed out before stay their shard's
+// and are freed as before.
+func TestSyncFreeListCollision(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "collide"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	old, err := s.Alloc(64, 8)
+	require.NoError(t, err)
+	h := &s.shards[0]
+	h.mu.Lock()
+	done := make(chan unsafe.Pointer)
+	go func() {
+		p, err := s.Alloc(64, 8)
+		assert.NoError(t, err)
+		done <- p
+	}()
+	for s.active.Load() == 1 {
+		runtime.Gosched()
+	}
+	h.mu.Unlock()
+	p := <-done
+	assert.Equal(t, []uint32{0, 1}, routes(s))
+	require.NoError(t, s.Free(p))
+	require.NoError(t, s.Free(old))
+	assert.ErrorIs(t, s.Free(old), ErrDoubleFree)
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.InUse)
+	assert.Equal(t, uint64(2), st.Shards[0].Allocs, "both from shard 0, routed there before the growth")
+}
