@@ -122,7 +122,11 @@ type flState struct {
 	// its spans carry a live bitmap other goroutines claim frees in, and
 	// their records are never reused. owner is the shard's index, and
 	// onChunk files each new chunk in the SyncFreeList's chunk map.
-	sharded     bool
+	sharded bool
+	// solo is set while the SyncFreeList has one shard in use: its
+	// blocks are then freed under its mutex only, and its spans carry
+	// no live bitmap (share ends it). Only set with sharded.
+	solo        bool
 	owner       int32
 	onChunk     func(*flChunk)
 	remoteFrees uint64 // blocks other shards freed, collected

@@ -73,7 +73,11 @@ func newSpanShared(s *span) *spanShared {
 type flShard struct {
 	mu sync.Mutex // guards st; and only the shard's own P takes it, but for Stats, Trim, Close and slow paths
 	st *flState
-	_  [48]byte
+	// solo mirrors st.solo for goroutines that do not hold mu: once
+	// false it stays false, so a false read needs no lock; a true one
+	// is checked again under mu.
+	solo atomic.Bool
+	_    [44]byte
 	// remote is the stack of this shard's spans with blocks other shards
 	// freed, linked through spanShared.next; pushed by any goroutine,
 	// emptied by the shard under mu. On a line of its own, as other
@@ -176,22 +180,69 @@ func (m *chunkIndex) file(ch *flChunk) {
 // the SyncFreeList's one registry entry adds its shards up.
 func newShardState(o Options, i int, pc uintptr, file func(*flChunk)) *flState {
 	st := &flState{large: make(map[uintptr]*largeBlock), opts: o, name: o.Name, site: pc,
-		plain: true, sharded: true, owner: int32(i), onChunk: file}
+		plain: true, sharded: true, solo: true, owner: int32(i), onChunk: file}
 	st.lc.limit, st.lc.decay = uintptr(o.LargeCache), int64(o.LargeDecay)
 	st.setFlags(false, false)
 	return st
 }
 
+// share ends the shard's solo time: each of its spans gets a live
+// bitmap, a copy of its plain one (no block of a solo shard is claimed
+// but under mu, so the two agree), and from then on other goroutines may
+// claim its blocks without the mutex. h.mu must be held. O(spans).
+func (h *flShard) share() {
+	st := h.st
+	if !st.solo {
+		return
+	}
+	st.solo = false
+	for _, ch := range st.chunks {
+		for u := range ch.units {
+			if sp := ch.units[u].Load(); sp != nil && sp.sh == nil {
+				sp.sh = newSpanShared(sp)
+			}
+		}
+	}
+	h.solo.Store(false) // after the bitmaps: a goroutine that reads false finds them
+}
+
+// A span retired while its shard was solo has no live bitmap, and a Free
+// may still hold it (found before its retirement): every block of it is
+// free, as claim and isLive say for a nil sh. Otherwise they are called
+// only once the shard's solo time is over, seen as h.solo false (whose
+// store follows the bitmaps' in share), or under its mutex.
+
 // claim clears the live bit of block q of sp and reports whether it was
 // set: true for exactly one of any number of Frees of the block.
 func (sp *span) claim(q uintptr) bool {
+	x := sp.sh
+	if x == nil {
+		return false
+	}
 	bit := uint64(1) << (q % 64)
-	return sp.sh.live[q/64].And(^bit)&bit != 0
+	return x.live[q/64].And(^bit)&bit != 0
 }
 
 // isLive reports whether block q of sp is allocated and not freed.
 func (sp *span) isLive(q uintptr) bool {
-	return sp.sh.live[q/64].Load()>>(q%64)&1 != 0
+	x := sp.sh
+	return x != nil && x.live[q/64].Load()>>(q%64)&1 != 0
+}
+
+// allocated reports whether block q of sp is set in its plain bitmap: in
+// a solo shard, under its mutex, whether it is allocated and not freed.
+func (sp *span) allocated(q uintptr) bool {
+	return sp.bits[q/64]>>(q%64)&1 != 0
+}
+
+// mine takes block q of sp for a Free under its shard's mutex: a plain
+// test of the bitmap while the shard is solo, else the claim of its live
+// bit. False means it was freed already.
+func (st *flState) mine(sp *span, q uintptr) bool {
+	if st.solo {
+		return sp.allocated(q)
+	}
+	return sp.claim(q)
 }
 
 // shardBlock finds the shard block at p: its chunk, span and index, or

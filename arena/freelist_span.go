@@ -383,7 +383,7 @@ func (st *flState) newSpan(c int) error {
 	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c),
 		bits: s.bits} // a dead record keeps its bitmap: same class, same length
 	s.reset()
-	if st.sharded {
+	if st.sharded && !st.solo {
 		s.sh = newSpanShared(s)
 	}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {

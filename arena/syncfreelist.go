@@ -81,6 +81,7 @@ func newSyncFreeList(opts *Options, n int, pc uintptr) (*SyncFreeList, error) {
 		}
 		for i := range s.shards {
 			s.shards[i].st = newShardState(o, i, f.st.site, file)
+			s.shards[i].solo.Store(true)
 		}
 		s.route = make([]atomic.Uint32, len(s.shards))
 		s.active.Store(1) // every route 0
@@ -175,8 +176,19 @@ func (s *SyncFreeList) collided(h *flShard) {
 func (s *SyncFreeList) grow(n int32) {
 	s.growMu.Lock()
 	defer s.growMu.Unlock()
-	if s.active.Load() != n {
-		return // another collision grew them meanwhile
+	if s.active.Load() != n || int(n) >= len(s.shards) {
+		return // another collision grew them meanwhile, or all are in use
+	}
+	if n == 1 {
+		// The shards' solo time ends before any P is routed to a second
+		// one: from then on a block may be freed while another goroutine
+		// holds its shard's mutex.
+		for i := range s.shards {
+			h := &s.shards[i]
+			h.mu.Lock()
+			h.share()
+			h.mu.Unlock()
+		}
 	}
 	m := min(2*n, int32(len(s.shards)))
 	for p := range s.route {
@@ -293,9 +305,9 @@ func (s *SyncFreeList) Free(p unsafe.Pointer) error {
 		// The live word is read before any locked instruction, so that
 		// its cache miss overlaps theirs (each waits for every store in
 		// flight, such as the last Alloc's clear, to land).
-		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() && sp.isLive(q) {
-			if h := &s.shards[ch.owner]; h.mu.TryLock() {
-				if !sp.claim(q) {
+		if ch, sp, q, ok := s.shardBlock(p); ok && !s.closed.Load() {
+			if h := &s.shards[ch.owner]; (h.solo.Load() || sp.isLive(q)) && h.mu.TryLock() {
+				if !h.st.mine(sp, q) {
 					h.mu.Unlock()
 					return s.errClaimed(sp, p)
 				}
@@ -337,9 +349,19 @@ func (s *SyncFreeList) free(p unsafe.Pointer, me int) error {
 		// claimed block in between, and would free it twice.
 		h := &s.shards[ch.owner]
 		home := (me < 0 || int(ch.owner) == me) && h.mu.TryLock()
+		if !home && h.solo.Load() {
+			// A solo shard's blocks are freed under its mutex only:
+			// wait for it. Another goroutine holding it at once is a
+			// collision, unless that was a lockAll.
+			if me < 0 {
+				s.collided(h)
+			}
+			h.mu.Lock()
+			home = true
+		}
 		if home {
 			defer h.mu.Unlock()
-			if !sp.claim(q) {
+			if !h.st.mine(sp, q) {
 				return s.errClaimed(sp, p)
 			}
 			if !h.st.closed {
@@ -430,7 +452,14 @@ func (s *SyncFreeList) UsableSize(p unsafe.Pointer) (uintptr, error) {
 			}
 			continue
 		}
-		if !sp.isLive(q) {
+		if h := &s.shards[ch.owner]; h.solo.Load() {
+			h.mu.Lock()
+			live := !h.st.solo && sp.isLive(q) || h.st.solo && sp.allocated(q)
+			h.mu.Unlock()
+			if !live {
+				return 0, s.errClaimed(sp, p)
+			}
+		} else if !sp.isLive(q) {
 			return 0, s.errClaimed(sp, p)
 		}
 		return sp.blockSize(), nil

@@ -94,6 +94,7 @@ func TestSyncFreeListRemoteFree(t *testing.T) {
 	s, err := newSyncFreeList(&Options{Name: "remote"}, 2, 0)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, s.Close()) }()
+	s.grow(1) // two shards in use: a Free may be left for collection
 	home := &s.shards[0]
 	a, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
 	require.NoError(t, err)
@@ -235,6 +236,9 @@ func TestSyncFreeListStress(t *testing.T) {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(r), uint64(w)))
 				for i := 0; i < ops && !failed.Load(); i++ {
+					if r == 1 && w == 0 && i == ops/2 {
+						s.grow(1) // ends the solo time amid the others' work, if no collision did
+					}
 					switch k := rng.IntN(16); {
 					case k < 8 || len(bag) == 0: // allocate and fill
 						n := uintptr(1 + rng.IntN(2048))
@@ -319,7 +323,10 @@ func TestSyncFreeListStress(t *testing.T) {
 	for _, sh := range st.Shards {
 		remote += sh.Remote
 	}
-	t.Logf("%d goroutines x %d rounds: %d allocs, %d frees from another shard, %d shards", g, rounds, st.Allocs, remote, len(st.Shards))
+	if len(s.shards) > 1 {
+		assert.Greater(t, s.active.Load(), int32(1))
+	}
+	t.Logf("%d goroutines x %d rounds: %d allocs, %d frees left for collection, %d shards in use", g, rounds, st.Allocs, remote, s.active.Load())
 }
 
 // FuzzSyncFreeListShards interleaves the operations of two logical
@@ -338,9 +345,22 @@ func FuzzSyncFreeListShards(f *testing.F) {
 		if len(steps) > 4096 {
 			return
 		}
+		for _, grown := range []bool{false, true} {
+			fuzzShards(t, steps, grown)
+		}
+	})
+}
+
+// fuzzShards is FuzzSyncFreeListShards' run of steps, with two shards in
+// use from the start if grown, else one until a step grows them.
+func fuzzShards(t *testing.T, steps []byte, grown bool) {
+	{
 		s, err := newSyncFreeList(&Options{Name: "fuzz"}, 2, 0)
 		require.NoError(t, err)
 		defer func() { require.NoError(t, s.Close()) }()
+		if grown {
+			s.grow(1)
+		}
 		type live struct {
 			sblock
 			size uintptr // usable
@@ -407,7 +427,11 @@ func FuzzSyncFreeListShards(f *testing.F) {
 				err := s.free(p, g)
 				require.Error(t, err, "step %d: a second Free of %#x", i, uintptr(p))
 				require.True(t, errors.Is(err, ErrDoubleFree) || errors.Is(err, ErrInvalidFree), "step %d: %v", i, err)
-			case 7: // Stats, or Trim
+			case 7: // Stats, or Trim; or the solo time's end
+				if x&32 != 0 {
+					s.collided(&s.shards[0])
+					require.Equal(t, int32(2), s.active.Load())
+				}
 				if x&16 != 0 {
 					require.NoError(t, s.Trim())
 				}
@@ -424,7 +448,7 @@ func FuzzSyncFreeListShards(f *testing.F) {
 			}
 		}
 		require.Equal(t, uint64(0), s.Stats().InUse)
-	})
+	}
 }
 
 // TestSharedStress has G = 2 x GOMAXPROCS goroutines allocate blocks of
@@ -506,9 +530,8 @@ func routes(s *SyncFreeList) []uint32 {
 // Ps: the arena keeps one shard in use, every P routed to it, so every
 // block is that shard's and none is freed remotely. A second run has
 // another goroutine ask Stats and Trim meanwhile, whose locks make the
-// churn's TryLocks fail: no collision, still one shard (a Free that
-// meets those locks is left for collection, as any Free that finds its
-// shard busy).
+// churn's TryLocks fail: no collision, still one shard, whose Frees
+// wait for those locks rather than leave blocks for collection.
 func TestSyncFreeListLoneGoroutine(t *testing.T) {
 	mapcheck.Baseline(t)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
@@ -546,8 +569,7 @@ func TestSyncFreeListLoneGoroutine(t *testing.T) {
 		return st
 	}
 	churn(1)
-	st := check()
-	assert.Equal(t, uint64(0), st.Shards[0].Remote)
+	assert.Equal(t, uint64(0), check().Shards[0].Remote)
 
 	stop := make(chan struct{})
 	var watcher sync.WaitGroup
@@ -566,8 +588,8 @@ func TestSyncFreeListLoneGoroutine(t *testing.T) {
 	churn(2)
 	close(stop)
 	watcher.Wait()
-	st = check()
-	t.Logf("ran on %d Ps; %d frees met Stats' or Trim's locks", len(ps), st.Shards[0].Remote)
+	assert.Equal(t, uint64(0), check().Shards[0].Remote)
+	t.Logf("ran on %d Ps", len(ps))
 }
 
 // TestSyncFreeListGrowth checks the growth rule: a collision on a shard
@@ -607,7 +629,8 @@ func TestSyncFreeListGrowth(t *testing.T) {
 // TestSyncFreeListCollision has a goroutine Alloc while its shard's
 // mutex is held by another (the test): the Alloc waits, and the shards
 // in use double meanwhile. Blocks handed out before stay their shard's
-// and are freed as before.
+// and are freed as before; the one freed twice is refused by its live
+// bit, which the end of the solo time set.
 func TestSyncFreeListCollision(t *testing.T) {
 	mapcheck.Baseline(t)
 	s, err := newSyncFreeList(&Options{Name: "collide"}, 2, 0)
@@ -623,11 +646,13 @@ func TestSyncFreeListCollision(t *testing.T) {
 		assert.NoError(t, err)
 		done <- p
 	}()
-	for s.active.Load() == 1 {
+	for s.growMu.TryLock() { // until the Alloc, having collided, grows (and waits for h.mu to end the solo time)
+		s.growMu.Unlock()
 		runtime.Gosched()
 	}
 	h.mu.Unlock()
 	p := <-done
+	assert.Equal(t, int32(2), s.active.Load())
 	assert.Equal(t, []uint32{0, 1}, routes(s))
 	require.NoError(t, s.Free(p))
 	require.NoError(t, s.Free(old))
