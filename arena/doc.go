@@ -68,7 +68,19 @@
 // The two arenas made for many goroutines, [Shared] and [SyncFreeList],
 // give each P (the scheduler's processor: GOMAXPROCS of them) a shard
 // of its own, so that goroutines running at once on different cores
-// never wait for each other nor pull each other's cache lines.
+// never wait for each other nor pull each other's cache lines. A
+// SyncFreeList does so only once goroutines have met: it starts with
+// one shard in use, which every P is routed to, and doubles the shards
+// in use (up to one per P, P i going to shard i modulo their number)
+// each time a goroutine finds its shard's mutex held by another
+// goroutine (Stats, Trim and Close, which take every mutex, do not
+// count). A lone goroutine never meets another, so however often the
+// scheduler moves it between Ps its blocks stay on one shard, and it
+// pays one uncontended mutex per call, as the unsharded arena did; two
+// goroutines busy at once are on two shards after their first
+// collision. Until then the shard keeps no live bitmap (below): every
+// Free takes its mutex, and no atomic operation beyond the mutex's is
+// made.
 //
 //   - How a goroutine finds its shard: by the id of the P it runs on,
 //     read with the runtime's procPin, which also keeps it on that P for
@@ -82,15 +94,23 @@
 //   - What one goroutine's burst costs the others: nothing but the
 //     system calls it makes. A shard that runs out cuts spans and maps
 //     chunks of its own; only filing a new chunk in the arena's index
-//     (once per 4 MiB) takes a mutex all shards share. A goroutine that
-//     moves to another P, or Ps past a SyncFreeList's shards (fixed at
-//     NewSyncFreeList, from GOMAXPROCS), share a shard and its mutex,
-//     which stays correct and costs a lock handoff.
-//   - Frees across shards: a SyncFreeList block freed from another P is
-//     claimed with one atomic AND in its span's live bitmap (so two Frees
-//     of it at once give one nil and one [ErrDoubleFree]) and its span is
-//     pushed on its shard's lock-free list; the shard frees it when it
-//     next allocates. Until then it counts as in use and is not reused.
+//     (once per 4 MiB) takes a mutex all shards share. Ps past a
+//     SyncFreeList's shards (fixed at NewSyncFreeList, from GOMAXPROCS)
+//     share a shard and its mutex, which stays correct and costs a lock
+//     handoff.
+//   - Frees across shards: a SyncFreeList block stays its shard's for
+//     life. Free takes the block's shard's mutex when it is free, from
+//     whatever P, and frees the block there at once. When another
+//     goroutine holds it, the block is claimed with one atomic AND in its
+//     span's live bitmap (so two Frees of it at once give one nil and one
+//     [ErrDoubleFree]) and its span is pushed on its shard's lock-free
+//     list; the shard frees it when it next allocates, or in Stats or
+//     Trim. Until then it counts as in use and is not reused.
+//   - What a goroutine moved between Ps costs once shards have grown: it
+//     allocates from its new P's shard and frees into the old one, so
+//     each shard holds free blocks in partly used spans that only it
+//     hands out again; W8 (two goroutines) has peaked 5-40% above the
+//     single mutex's RSS from it, by how often they moved.
 //   - What the caches hold, and how it returns: a SyncFreeList shard
 //     keeps, per size class it used, the free blocks of its partly used
 //     spans and at most one empty spare span (64 KiB, or 256 KiB above 8

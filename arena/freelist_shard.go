@@ -10,16 +10,28 @@ import (
 
 // A SyncFreeList is sharded: each shard is a FreeList's state (an
 // flState) of its own, with its own spans, chunks and counters, behind a
-// mutex of its own. A goroutine uses the shard of the P it runs on
-// (procPin, see pin.go), so two goroutines running at once on two cores
-// use two shards, and the mutex each takes is one nobody else holds:
-// an uncontended TryLock, whose cache line stays in the core's cache.
+// mutex of its own. A goroutine uses the shard its P is routed to
+// (procPin, see pin.go; SyncFreeList.route): every P to shard 0 at
+// first, and, from the first time two goroutines meet on a shard's
+// mutex, P i to shard i modulo the shards in use, doubled at each such
+// collision (collided, grow). Two goroutines running at once on two
+// cores then use two shards, and the mutex each takes is one nobody else
+// holds: an uncontended TryLock, whose cache line stays in the core's
+// cache.
+//
+// Until the first collision the shards are solo (flState.solo): their
+// blocks are freed under their mutex only, their spans have no live
+// bitmap, and Alloc and Free make no atomic operation but the mutex's.
+// grow ends the solo time of every shard, under its mutex, before it
+// routes any P elsewhere: share gives each span a live bitmap copied
+// from its plain one, then clears flShard.solo, which a goroutine
+// without the mutex reads before it touches a live bitmap.
 //
 // A block belongs to the shard whose chunk it is in, for its whole
-// life. A Free from that shard's P frees it at once, under the shard's
-// mutex. A Free from another P claims the block without any lock and
-// leaves it to its home shard, which collects it later (mimalloc's
-// thread-free list does the same):
+// life. A Free that finds that shard's mutex free, from whatever P,
+// frees it at once under it. A Free that finds it held claims the
+// block without any lock and leaves it to its home shard, which collects
+// it later (mimalloc's thread-free list does the same):
 //
 //   - Every span of a shard has a live bitmap (spanShared.live) beside
 //     its plain one: bit i is set while block i is allocated and nobody
@@ -71,7 +83,7 @@ func newSpanShared(s *span) *spanShared {
 
 // An flShard is one shard of a SyncFreeList.
 type flShard struct {
-	mu sync.Mutex // guards st; and only the shard's own P takes it, but for Stats, Trim, Close and slow paths
+	mu sync.Mutex // guards st; taken by the Ps routed here, by Frees of its blocks from any P (TryLock), and by Stats, Trim, Close
 	st *flState
 	// solo mirrors st.solo for goroutines that do not hold mu: once
 	// false it stays false, so a false read needs no lock; a true one

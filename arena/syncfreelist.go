@@ -14,13 +14,16 @@ import (
 // goroutines running on different cores do not wait for each other. A
 // block allocated by one goroutine may be freed by any other.
 //
-// Small blocks come from one shard per P (GOMAXPROCS at
-// NewSyncFreeList; Ps past that share shards): a goroutine allocates
+// Small blocks come from shards, up to one per P (GOMAXPROCS at
+// NewSyncFreeList; Ps past that share shards): one is in use until two
+// goroutines running at once meet on its mutex, and every collision
+// after that doubles those in use, so a lone goroutine keeps its blocks
+// on one shard wherever the scheduler runs it. A goroutine allocates
 // from its P's shard, taking only that shard's mutex, which no other
-// core wants, so Alloc and Free cost an uncontended lock. A block freed
-// from another P is claimed there with one atomic operation and goes
-// back to its shard when that shard next allocates (freelist_shard.go
-// tells how). Large blocks, zero sizes, and everything of an arena with
+// core wants, so Alloc and Free cost an uncontended lock. A block whose
+// shard's mutex another goroutine holds is freed with one atomic
+// operation and goes back to its shard when that shard next allocates
+// (freelist_shard.go tells how). Large blocks, zero sizes, and everything of an arena with
 // Options.Limit, CheckFreed or Sample, which need one view of the
 // whole arena, are served by one FreeList under one mutex.
 //
@@ -155,6 +158,22 @@ func (s *SyncFreeList) shard() *flShard {
 	return &s.shards[s.route[i].Load()]
 }
 
+// lockShard returns the calling goroutine's shard and whether it took
+// its mutex (a TryLock). With one shard in use it is shard 0, and the
+// goroutine is not pinned: were the shards to grow meanwhile, shard 0
+// would still be a right one to allocate from, as any shard is under its
+// mutex.
+func (s *SyncFreeList) lockShard() (h *flShard, locked bool) {
+	if s.active.Load() == 1 {
+		h = &s.shards[0]
+		return h, h.mu.TryLock()
+	}
+	h = s.shard()
+	locked = h.mu.TryLock()
+	procUnpin() // pinned only to read the P and to TryLock: see pin.go
+	return h, locked
+}
+
 // collided is called when a goroutine found the mutex of its shard h
 // held by someone else: two goroutines running at once share h, so the
 // shards in use double (up to one per P), unless a lockAll holds it (no
@@ -205,9 +224,8 @@ func (s *SyncFreeList) grow(n int32) {
 // to the block would be.
 func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 	if s.shards != nil { // alloc's fast path, spelled out: one call less
-		h := s.shard()
-		if h.mu.TryLock() {
-			procUnpin()
+		h, locked := s.lockShard()
+		if locked {
 			if h.remote.Load() == nil {
 				if p, dirty := h.st.allocFast(size, align); p != nil {
 					h.mu.Unlock()
@@ -217,7 +235,6 @@ func (s *SyncFreeList) Alloc(size, align uintptr) (unsafe.Pointer, error) {
 			}
 			return s.allocOn(h, true, size, align, true)
 		}
-		procUnpin()
 		s.collided(h)
 		return s.allocOn(h, false, size, align, true)
 	}
@@ -239,9 +256,7 @@ func (s *SyncFreeList) alloc(size, al uintptr, zero bool) (unsafe.Pointer, error
 	if s.shards == nil {
 		return s.allocCentral(size, al, zero)
 	}
-	h := s.shard()
-	locked := h.mu.TryLock()
-	procUnpin() // pinned only to read the P and to TryLock: see pin.go
+	h, locked := s.lockShard()
 	if !locked {
 		s.collided(h)
 	}
