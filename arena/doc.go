@@ -1,6 +1,7 @@
 // Package arena hands out memory the Go garbage collector never scans:
 // objects carved from private anonymous mappings made by package guard,
-// or from a memfd that several processes map ([Memfd]).
+// from a memfd that several processes map ([Memfd]), or from a file
+// that outlives the process ([File]).
 //
 // **No Go pointer may be stored in arena memory**; the GC does not scan
 // it, so a heap object referenced only from an arena would be freed under
@@ -18,7 +19,7 @@
 // table and a compare more than following a pointer; ref.go says why
 // this encoding, and the README what it measures.
 //
-// Four allocators, one [Options] for all (and one [Stats] for the first three):
+// Five allocators, one [Options] for all (and one [Stats] for the first three):
 //
 //   - [Bump]: objects that die together (a request's scratch space, a
 //     parser's nodes). An allocation is an add and a compare, with no
@@ -34,6 +35,11 @@
 //     shared memory that reports a holder's death ([ErrOwnerDead]); its
 //     objects link with Refs ([MemfdRef], [Ref.In]); package list's
 //     RefList is a list in one that all of them share. Linux only.
+//   - [File]: a bump arena in a regular file mapped MAP_SHARED, built
+//     once and reopened at any address with nothing to decode
+//     ([CreateFile], [OpenFile]); [File.Commit] makes its state durable
+//     atomically, [FileRoot] gives back the root a reopen starts from,
+//     and its objects link with Refs ([FileRef], [Ref.InFile]). Linux only.
 //
 // Memory is zeroed when handed out, as Go's new does, except by
 // [FreeList.Malloc], which leaves a reused block as this arena's last

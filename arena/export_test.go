@@ -1,6 +1,9 @@
 package arena
 
-import "unsafe"
+import (
+	"reflect"
+	"unsafe"
+)
 
 // FreedLargeKept is how many freed large blocks a FreeList remembers.
 const FreedLargeKept = freedLargeKept
@@ -45,5 +48,32 @@ const (
 	MemfdOffCursor    = unsafe.Offsetof(memfdHeader{}.cursor)
 )
 
+// File arena format, for the tests that forge headers.
+const (
+	FileDataStart = fileDataStart
+	FileSlotGap   = fileSlotGap
+	FileSlotSize  = fileSlotSize
+)
+
+// ParseFileHeader runs OpenFile's header check on hdr, the first bytes
+// of a file of size bytes, for a root of type T, and returns the chosen
+// slot's sequence number, used size and root offset.
+func ParseFileHeader[T any](hdr []byte, size uint64) (seq, used, root uint64, err error) {
+	var zero T
+	s, _, err := parseFileHeader(hdr, size, reflect.TypeFor[T](), uint64(unsafe.Sizeof(zero)), uint64(unsafe.Alignof(zero)))
+	return s.seq, s.used, s.root, err
+}
+
+// ResealFileSlot recomputes the checksum of the slot in b, which holds
+// one whole, after a test changed one of its fields.
+func ResealFileSlot(b []byte) {
+	s := readSlot(b, 0)
+	s.sum = s.checksum()
+	copy(b, bytesOf(unsafe.Pointer(&s), fileSlotSize))
+}
+
 // CgroupMax is cgroupMax, for tests with made-up cgroup trees.
 var CgroupMax = cgroupMax
+
+// Long is the -arena.long flag, for the external tests' long runs.
+var Long = long

@@ -53,7 +53,7 @@ func grep(s, re string) string {
 	return out
 }
 
-// TestRefResolveInlined keeps Ref.Get and Ref.In inlinable: Get is generic, so the
+// TestRefResolveInlined keeps Ref.Get, Ref.In and Ref.InFile inlinable: Get is generic, so the
 // compiler reports its cost only where a type instantiates it (79 for
 // the tests' refNode), but nearly all of it is (*bumpState).resolve's,
 // which is reported here. Get adds 23 to resolve's cost (56); the budget is 80.
@@ -74,4 +74,10 @@ func TestRefResolveInlined(t *testing.T) {
 	cost, _ = strconv.Atoi(m[1])
 	assert.LessOrEqual(t, cost, 80-23, "In would go over the budget")
 	t.Logf("(*Memfd).resolve: cost %d", cost)
+	// Ref.InFile likewise, around (*File).resolve.
+	m = regexp.MustCompile(`can inline \(\*File\)\.resolve with cost (\d+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "(*File).resolve is no longer inlinable:\n%s", grep(string(out), `resolve`))
+	cost, _ = strconv.Atoi(m[1])
+	assert.LessOrEqual(t, cost, 80-23, "InFile would go over the budget")
+	t.Logf("(*File).resolve: cost %d", cost)
 }

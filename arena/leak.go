@@ -28,7 +28,7 @@ import (
 // into it; the report is there so that the missing Close can be found.
 type LeakReport struct {
 	Name    string   // the arena's name
-	Kind    string   // "bump", "shared", "freelist" or "memfd"
+	Kind    string   // "bump", "shared", "freelist", "memfd" or "file"
 	Site    string   // where it was created, "file:line"
 	Chunks  int      // mappings kept
 	Bytes   uint64   // usable bytes kept mapped

@@ -546,6 +546,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(envMemfdChild); mode != "" {
 		runMemfdChild(mode)
 	}
+	if dir := os.Getenv(envFileChild); dir != "" {
+		runFileChild(dir)
+	}
 	os.Exit(m.Run())
 }
 

@@ -112,6 +112,12 @@ type Options struct {
 	// Shared cannot sample (use a Bump per goroutine, or a SyncFreeList).
 	// Default: nil, off.
 	Sample *hardened.Options
+
+	// ReadOnly opens a file arena PROT_READ under a shared lock, for
+	// any number of readers at once: a write through a pointer faults,
+	// and Alloc, Commit and SetFileRoot return ErrFrozen. OpenFile only.
+	// Default: false, open for writing, alone.
+	ReadOnly bool
 }
 
 // The arena kinds, as Stats.Kind, Summary.Kind and LeakReport.Kind name
@@ -121,6 +127,7 @@ const (
 	kindShared   = "shared"
 	kindFreeList = "freelist"
 	kindMemfd    = "memfd"
+	kindFile     = "file"
 	// kindMemfdAttach is AttachMemfd's check: the creator fixed the rest.
 	kindMemfdAttach = "attached memfd"
 )
@@ -142,10 +149,12 @@ func (opts *Options) resolve(kind string) (Options, error) {
 	unsupported := func(option string) error {
 		return fmt.Errorf("%w: %s arena %q: %s", ErrUnsupported, kind, o.Name, option)
 	}
-	if kind == kindMemfd || kind == kindMemfdAttach {
+	if kind == kindMemfd || kind == kindMemfdAttach || kind == kindFile {
 		return o, o.memfd(kind, unsupported)
 	}
 	switch {
+	case o.ReadOnly:
+		return o, unsupported("ReadOnly is for OpenFile")
 	case o.Limit < 0:
 		return o, errSize("%s arena %q: Limit %d is negative", kind, o.Name, o.Limit)
 	case o.InitialSize < 0:
@@ -197,9 +206,11 @@ func (opts *Options) resolve(kind string) (Options, error) {
 	return o, nil
 }
 
-// memfd is resolve for CreateMemfd and AttachMemfd: Name, Limit,
-// InitialSize and NoGuards; Name and NoGuards alone at attach. Defaults are
-// filled in by CreateMemfd, which rounds them to pages.
+// memfd is resolve for CreateMemfd, AttachMemfd, CreateFile and
+// OpenFile: Name, Limit, InitialSize and NoGuards; Name and NoGuards
+// alone at attach; ReadOnly for a file alone (OpenFile refuses
+// InitialSize itself). Defaults are filled in by the constructors, which
+// round them to pages.
 func (o *Options) memfd(kind string, unsupported func(string) error) error {
 	switch {
 	case o.Limit < 0:
@@ -209,15 +220,17 @@ func (o *Options) memfd(kind string, unsupported func(string) error) error {
 	case kind == kindMemfdAttach && (o.Limit != 0 || o.InitialSize != 0):
 		return unsupported("Limit and InitialSize are the creator's, kept in the arena's header")
 	case o.HugePages || o.Prefault:
-		return unsupported("HugePages and Prefault do not apply to a memfd")
+		return unsupported("HugePages and Prefault do not apply to a mapped file")
 	case o.MaxChunk != 0:
-		return unsupported("MaxChunk: a memfd arena is one reservation, sized by Limit")
+		return unsupported("MaxChunk: a " + kind + " arena is one reservation, sized by Limit")
 	case o.ResetRelease || o.Quarantine != 0:
-		return unsupported("ResetRelease and Quarantine: a memfd arena has no Reset")
+		return unsupported("ResetRelease and Quarantine: a " + kind + " arena has no Reset")
 	case o.CheckFreed || o.LargeCache != 0 || o.LargeDecay != 0:
 		return unsupported("CheckFreed, LargeCache and LargeDecay are for FreeList and SyncFreeList")
 	case o.Sample != nil:
 		return unsupported("Sample: hardened mode's pool is private memory")
+	case kind != kindFile && o.ReadOnly:
+		return unsupported("ReadOnly is for OpenFile")
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func TestOptions(t *testing.T) {
 		{"Sample.Slots=-1", arena.Options{Sample: &hardened.Options{Slots: -1}}, "Sample", sampling, arena.ErrSize},
 		{"Sample.Slots=max+1", arena.Options{Sample: &hardened.Options{Slots: 1<<20 + 1}}, "Sample", sampling, arena.ErrSize},
 		{"Sample.Underflow", arena.Options{Sample: &hardened.Options{Underflow: true}}, "Sample", sampling, nil},
+		{"ReadOnly", arena.Options{ReadOnly: true}, "ReadOnly", map[string]bool{}, nil}, // OpenFile's alone
 	}
 	for _, o := range options {
 		for _, k := range kinds {

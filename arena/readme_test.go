@@ -14,5 +14,6 @@ func TestReadmeExample(t *testing.T) {
 	readmecheck.Example(t, "example_test.go", "../README.md", "ExamplePool")
 	readmecheck.Example(t, "example_test.go", "../README.md", "ExampleRef")
 	readmecheck.Example(t, "memfd_example_test.go", "../README.md", "ExampleCreateMemfd")
+	readmecheck.Example(t, "file_example_test.go", "../README.md", "ExampleCreateFile")
 	readmecheck.Example(t, "typed_example_test.go", "../README.md", "Example_cache")
 }

@@ -19,7 +19,7 @@ import (
 // long turns on the long stress runs of the sharded arenas (.ci/run
 // passes it): minutes of work where the default run takes a fraction of
 // a second.
-var long = flag.Bool("arena.long", false, "run the long stress tests of SyncFreeList and Shared")
+var long = flag.Bool("arena.long", false, "run the long stress tests of SyncFreeList and Shared, and the file arena's crash test with 200 kills")
 
 // sblock is a block of a test, with the byte it was filled with.
 type sblock struct {

@@ -26,8 +26,12 @@
 // MapFile makes the same layout over a file, private or shared.
 // MapShared makes it over a new memfd mapped MAP_SHARED, which another
 // process maps with AttachShared from the file SharedFile returns;
-// Commit grows the file in place (Linux only; elsewhere both return an
-// error matching errors.ErrUnsupported).
+// Commit grows the file in place. MapFileShared maps a regular file
+// shared the same way, read-write or read-only, and Sync writes its
+// dirty pages to the device (msync); Lookup names a write to a read-only
+// file page, and a page past the end of a file truncated under the
+// mapping (SIGBUS), with the file's name (Linux only; elsewhere these
+// return an error matching errors.ErrUnsupported).
 //
 // Retire is Close for memory that pointers may still reach: every page
 // moves to Reserved (contents dropped, then PROT_NONE) and the region

@@ -19,6 +19,8 @@ const (
 	PartPunched               // usable pages unmapped by Punch
 	PartClosed                // a region that has been closed
 	PartFrozen                // usable pages made read-only by Freeze
+	PartReadOnly              // pages of a file mapped read-only (MapFileShared)
+	PartPastEOF               // pages of a file mapping past the file's end: SIGBUS
 )
 
 var partNames = [...]string{
@@ -31,6 +33,8 @@ var partNames = [...]string{
 	PartPunched:   "punched hole",
 	PartClosed:    "closed region",
 	PartFrozen:    "read-only page, frozen",
+	PartReadOnly:  "read-only file page",
+	PartPastEOF:   "page past the end of the file",
 }
 
 // String names the part as fault reports do: "high guard page".
@@ -52,6 +56,8 @@ type Location struct {
 	Committed int    // the region's committed bytes
 	Reason    string // for PartProtected: the reason given to ProtectFor; for PartClosed: the one given to Retire; or ""
 	Site      string // for PartClosed: where Retire was called, as its caller formats it; or ""
+	File      string // for a region mapping a file (MapFileShared): the file's name; or ""
+	FileSize  int64  // for PartPastEOF: the file's size when the fault was named
 }
 
 // String describes the location the way a fault report reads:
@@ -66,6 +72,10 @@ func (l Location) String() string {
 		return fmt.Sprintf("%s before the start of region %q (%s)", bytesWord(-l.Offset), l.Region, l.Part)
 	case PartReserved:
 		return fmt.Sprintf("%s past the committed end of region %q (%s)", bytesWord(l.Offset-int64(l.Committed)+1), l.Region, l.Part)
+	case PartPastEOF:
+		return fmt.Sprintf("at offset %d of region %q, past the end of file %q (%d bytes)", l.Offset, l.Region, l.File, l.FileSize)
+	case PartReadOnly:
+		return fmt.Sprintf("at offset %d of region %q (%s of %q)", l.Offset, l.Region, l.Part, l.File)
 	case PartClosed:
 		why := "use after Close"
 		if l.Reason != "" {
@@ -170,6 +180,15 @@ func attribute(addr uintptr, live, closed []*info) Location {
 		}
 		loc := in.locate(addr, sp.part)
 		loc.Reason = sp.why
+		if in.file != nil && (sp.part == PartUsable || sp.part == PartReadOnly) {
+			// A file mapping faults on a mapped page when the file
+			// ends before it (SIGBUS): the size is read now, since
+			// another process may have truncated it.
+			loc.File = in.file.path
+			if size, past := in.file.pastEOF(loc.Offset); past {
+				loc.Part, loc.FileSize = PartPastEOF, size
+			}
+		}
 		return loc
 	}
 	if hole != nil {

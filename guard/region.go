@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -377,7 +378,9 @@ func (r *Region) Bytes() []byte {
 // does nothing. It returns ErrRange if n exceeds Size or the pages to
 // commit were punched, and ErrClosed after Close. A shared region grows
 // its file to n bytes first unless another process has (ftruncate), then
-// maps the new pages of the file in place (mmap MAP_FIXED|MAP_SHARED).
+// maps the new pages of the file in place (mmap MAP_FIXED|MAP_SHARED);
+// a file mapped read-only (MapFileShared) refuses to grow, with an error
+// matching errors.ErrUnsupported.
 func (r *Region) Commit(n int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -387,6 +390,9 @@ func (r *Region) Commit(n int) error {
 	if n <= int(r.committed) {
 		return nil
 	}
+	if r.shm != nil && r.shm.ro {
+		return fmt.Errorf("guard: commit in region %q: file %q is mapped read-only: %w", r.name, r.shm.path, errors.ErrUnsupported)
+	}
 	if uintptr(n) > r.size {
 		return rangeError("commit %d bytes of region %q: only %d are reserved", n, r.name, r.size)
 	}
@@ -395,8 +401,17 @@ func (r *Region) Commit(n int) error {
 	if !r.spans.only(off, grow, PartReserved) {
 		return rangeError("commit %d bytes of region %q: pages past %d were punched", n, r.name, r.committed)
 	}
-	if err := chargeBytes(grow, "commit in region", r.name); err != nil {
-		return err
+	// A regular file's pages (MapFileShared) are the file's: the kernel
+	// writes them back and drops them under pressure, so they are not
+	// memory the arenas hold, and Committed leaves them out.
+	charge := grow
+	if r.shm != nil && r.shm.path != "" {
+		charge = 0
+	}
+	if charge > 0 {
+		if err := chargeBytes(charge, "commit in region", r.name); err != nil {
+			return err
+		}
 	}
 	err := r.transition(off, grow, PartUsable, protRW, "", "commit", func() error {
 		if r.shm != nil {
@@ -409,10 +424,10 @@ func (r *Region) Commit(n int) error {
 	}
 	if err == nil {
 		r.committed = want
-		r.charged += grow
+		r.charged += charge
 		r.sync()
 	} else {
-		unchargeBytes(grow)
+		unchargeBytes(charge)
 	}
 	return err
 }
@@ -759,8 +774,8 @@ func (r *Region) unmap(what string) error {
 		i = j + 1
 	}
 	r.base, r.vmas = nil, 0
+	retire(r.in) // before the file's descriptor closes: Lookup may fstat it while the region is live
 	r.closeShared()
-	retire(r.in)
 	_ = retryUnmaps() // others' deferred ranges: their errors are theirs, and FlushUnmaps reports them
 	return first
 }

@@ -17,6 +17,7 @@ type info struct {
 	spans     spans         // offsets from addr; the region's own, swapped for the next by sync
 	why       string        // set by Retire: what a later access is, "use after close"
 	site      func() string // set by Retire: where the region was retired; may be nil
+	file      *fileInfo     // the file MapFileShared mapped at the usable start; nil for other regions
 }
 
 // info snapshots r. r.mu must be held.

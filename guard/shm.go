@@ -44,8 +44,10 @@ var ErrNotShared = errors.New("guard: not a shared memory file")
 // AttachShared; fd is closed, and the file forgotten by attached, when
 // the region is unmapped.
 type shmFile struct {
-	fd  int
-	key shmKey
+	fd   int
+	key  shmKey // zero for a file MapFileShared mapped: it is not claimed
+	ro   bool   // mapped PROT_READ (MapFileShared); Commit is refused
+	path string // the file's name, for a file MapFileShared mapped
 }
 
 // shmKey names a file in this process: device and inode.
@@ -226,7 +228,9 @@ func (r *Region) closeShared() {
 		return
 	}
 	sysCloseFd(r.shm.fd)
-	unclaim(r.shm.key)
+	if r.shm.path == "" {
+		unclaim(r.shm.key)
+	}
 	r.shm = nil
 }
 

@@ -68,14 +68,24 @@ func sysAttach(fd int, name string) (shmFile, int64, error) {
 // sysMapShared maps n bytes of file fd from offset off over [p, p+n),
 // which guard holds (MAP_FIXED replaces the reservation there).
 func sysMapShared(fd int, p unsafe.Pointer, off, n uintptr, why reason) error {
+	return sysMapFile(fd, p, off, n, unix.PROT_READ|unix.PROT_WRITE, why)
+}
+
+// sysMapFile is sysMapShared with the protection given: PROT_READ for a
+// file opened read-only (MapFileShared).
+func sysMapFile(fd int, p unsafe.Pointer, off, n uintptr, prot int, why reason) error {
 	var q unsafe.Pointer
 	var err error
 	if e := inject.Fail(inject.Mmap); e != 0 {
 		err = e
 	} else {
-		q, err = unix.MmapPtr(fd, int64(off), p, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED)
+		q, err = unix.MmapPtr(fd, int64(off), p, n, prot, unix.MAP_SHARED|unix.MAP_FIXED)
 	}
 	record("mmap(MAP_SHARED)", keeps, uintptr(q), n, why, err)
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EACCES) {
+		// The file's filesystem, or its mode, refuses: expected.
+		return fmt.Errorf("mmap %d bytes: %w", n, os.NewSyscallError("mmap", err))
+	}
 	if err != nil {
 		return sysError("mmap", uintptr(p), n, err)
 	}
@@ -110,4 +120,27 @@ func sysDupFd(fd int) (int, error) {
 		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
 	}
 	return d, nil
+}
+
+// sysSync writes the dirty pages of [p, p+n), a shared file mapping, to
+// the file and waits for the device (msync MS_SYNC).
+func sysSync(p unsafe.Pointer, n uintptr, why reason) error {
+	var err error
+	if _, _, e := unix.Syscall(unix.SYS_MSYNC, uintptr(p), n, unix.MS_SYNC); e != 0 {
+		err = e
+	}
+	record("msync(MS_SYNC)", keeps, uintptr(p), n, why, err)
+	if err != nil {
+		return sysError("msync", uintptr(p), n, err)
+	}
+	return nil
+}
+
+// sysFileSize returns the size of the open file fd (fstat).
+func sysFileSize(fd int) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, os.NewSyscallError("fstat", err)
+	}
+	return st.Size, nil
 }

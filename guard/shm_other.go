@@ -31,3 +31,11 @@ func sysGrowShared(fd int, p unsafe.Pointer, off, n uintptr, why reason) error {
 func sysCloseFd(fd int) {}
 
 func sysDupFd(fd int) (int, error) { return -1, errors.ErrUnsupported }
+
+func sysMapFile(fd int, p unsafe.Pointer, off, n uintptr, prot int, why reason) error {
+	return errors.ErrUnsupported
+}
+
+func sysSync(p unsafe.Pointer, n uintptr, why reason) error { return errors.ErrUnsupported }
+
+func sysFileSize(fd int) (int64, error) { return 0, errors.ErrUnsupported }

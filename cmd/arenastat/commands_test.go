@@ -199,7 +199,7 @@ func TestTourJSON(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
 	assert.Equal(t, "arenastat-tour-1", doc.Format)
-	require.Len(t, doc.Steps, 16)
+	require.Len(t, doc.Steps, 17)
 	assert.Equal(t, "The page size, read at run time", doc.Steps[0].Title)
 	assert.Contains(t, strings.Join(doc.Steps[8].Lines, "\n"), `caught: guard: fault 1 byte past the end of region "tour"`)
 	assert.Equal(t, "A pointer kept past Close faults and is named, with the Close call site", doc.Steps[10].Title)

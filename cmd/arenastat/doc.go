@@ -32,7 +32,9 @@
 // reported while its memory stays mapped (in a child process, since a
 // leak lasts as long as the process); munmap punching a hole and
 // shrinking a mapping; MADV_DONTNEED giving pages back; the mapping
-// budget; and the Go heap beside the arenas on one small workload. The
+// budget; a list built into a file arena, committed, closed and reopened
+// by a child process at another address, both sides' rw-s mapping lines
+// shown; and the Go heap beside the arenas on one small workload. The
 // -profile flag writes the hardened step's live sampled blocks, by
 // allocation site, to FILE as a pprof profile (read it with go tool pprof);
 // a program serves the same profile, hardened.ProfileName, at

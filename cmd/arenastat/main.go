@@ -26,6 +26,9 @@ func main() {
 	if mode := os.Getenv(shareChildEnv); mode != "" {
 		os.Exit(shareChild(os.Stdout, mode)) // the child of the tour's shared list step
 	}
+	if path := os.Getenv(fileChildEnv); path != "" {
+		os.Exit(fileChild(os.Stdout, path)) // the tour's file arena step: the reopening side
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -91,6 +91,7 @@ var tourSteps = []struct {
 	{"munmap in the middle punches a hole and splits the mapping", stepPunch},
 	{"MADV_DONTNEED gives pages back: RSS falls, they read as zero", stepRelease},
 	{"Every fence costs kernel mappings; guard keeps a budget", stepBudget},
+	{"A list built into a file, reopened by another process at another address", stepFileArena},
 	{"Side by side: the Go heap and the arenas on one small workload", stepSideBySide},
 }
 
