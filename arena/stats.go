@@ -40,7 +40,8 @@ type Stats struct {
 	Classes       []ClassStats `json:"classes,omitempty"`       // classes with at least one span, smallest first
 	// Shards holds a SyncFreeList's shards, one per P, in P order; their
 	// numbers are in the totals above, but for the central FreeList's
-	// (large blocks). Empty for other arenas.
+	// (large blocks). Shards not yet in use (one is, until goroutines
+	// collide) show zeros. Empty for other arenas.
 	Shards []ShardStats `json:"shards,omitempty"`
 
 	// Sample describes the sampled allocations (Options.Sample), which
