@@ -292,7 +292,43 @@ func (s *SyncFreeList) allocSlow(h *flShard, size, al uintptr, zero bool) (unsaf
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.collect()
+	if c := classFor(size, al); s.active.Load() > 1 && len(h.st.classes[c].partial) == 0 && h.st.classes[c].spare == nil {
+		if p := s.steal(h, c, size, al, zero); p != nil {
+			return p, nil
+		}
+	}
 	return h.st.alloc(size, al, zero)
+}
+
+// steal allocates a block of class c from another shard in use whose
+// free blocks of that class fill at least two partly used spans, when h
+// has none, nor a spare, and would cut a span: the block is that shard's (its chunk
+// says so), and it is freed there as any of its blocks. A goroutine the
+// scheduler moved to h's P frees into its old shard and would otherwise
+// map new memory here while the free blocks it left there wait for
+// another goroutine. Only TryLock: h.mu is held, and a busy shard is
+// passed by. nil when no shard had blocks to spare. O(shards).
+func (s *SyncFreeList) steal(h *flShard, c int, size, al uintptr, zero bool) unsafe.Pointer {
+	for i := range int(s.active.Load()) {
+		o := &s.shards[i]
+		if o == h || !o.mu.TryLock() {
+			continue
+		}
+		o.collect()
+		var p unsafe.Pointer
+		var dirty uintptr
+		if len(o.st.classes[c].partial) >= 2 {
+			p, dirty = o.st.allocFast(size, al)
+		}
+		o.mu.Unlock()
+		if p != nil {
+			if zero {
+				clearBytes(p, dirty)
+			}
+			return p
+		}
+	}
+	return nil
 }
 
 // allocCentral allocates from the central FreeList under its mutex.

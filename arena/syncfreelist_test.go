@@ -661,3 +661,58 @@ func TestSyncFreeListCollision(t *testing.T) {
 	assert.Equal(t, uint64(0), st.InUse)
 	assert.Equal(t, uint64(2), st.Shards[0].Allocs, "both from shard 0, routed there before the growth")
 }
+
+// TestSyncFreeListSteal has shard 1 hold free blocks of a class in
+// several partly used spans, as a goroutine moved off its P leaves
+// them: shard 0, with none of that class, takes a block of shard 1's
+// rather than cut a span; the block is shard 1's, freed there, and
+// shard 0 maps nothing. With only one partly used span to spare there,
+// shard 0 cuts its own.
+func TestSyncFreeListSteal(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "steal"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	s.grow(1)
+	h0, h1 := &s.shards[0], &s.shards[1]
+	c := classFor(48, 8)
+	per := int(classBlocks[c])
+	var ps []unsafe.Pointer
+	for range 3 * per {
+		p, err := s.allocOn(h1, h1.mu.TryLock(), 48, 8, true)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	for i := 0; i < len(ps); i += 2 { // a free block in every span
+		require.NoError(t, s.free(ps[i], 1))
+	}
+	require.GreaterOrEqual(t, len(h1.st.classes[c].partial), 2)
+	p, err := s.allocOn(h0, h0.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.True(t, intact(p, 48, 0), "a stolen block is cleared")
+	assert.Equal(t, int32(1), s.index.get(uintptr(p)).owner, "shard 1's block")
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.Shards[0].Committed, "shard 0 mapped nothing")
+	assert.Equal(t, uint64(0), st.Shards[0].Allocs)
+	require.NoError(t, s.free(p, 0))
+
+	// Free shard 1's blocks until one partly used span is left: shard
+	// 0 then cuts a span of its own.
+	for i := 1; i < len(ps); i += 2 {
+		if i < 2*per {
+			require.NoError(t, s.free(ps[i], 1))
+		}
+	}
+	require.NoError(t, s.Trim())
+	require.Len(t, h1.st.classes[c].partial, 1)
+	q, err := s.allocOn(h0, h0.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), s.index.get(uintptr(q)).owner, "shard 0's own block")
+	require.NoError(t, s.free(q, 0))
+	for i := 1; i < len(ps); i += 2 {
+		if i >= 2*per {
+			require.NoError(t, s.free(ps[i], 1))
+		}
+	}
+	assert.Equal(t, uint64(0), s.Stats().InUse)
+}
