@@ -53,6 +53,10 @@ import (
 //     freed ones, which it frees as its own Free would. Until then they
 //     count as in use, and are not handed out again.
 //
+// A shard about to cut a span may instead hand out a free block of
+// another shard (SyncFreeList.steal), under that shard's mutex: the
+// block stays that shard's, as its chunk says, and nothing above changes.
+//
 // Span records of a shard are never reused (a FreeList reuses a few per
 // class): a remote Free may read a span's class and base after its last
 // block went and its pages were released, and must then find every
