@@ -34,7 +34,7 @@
 //     from the slab of the P it runs on, with no locked instruction.
 //   - [FreeList]: malloc and free, blocks dying one at a time, in 80 size
 //     classes; bad frees are refused with an error. [SyncFreeList] is the
-//     same behind a mutex.
+//     same for many goroutines, sharded per P (see Sharding below).
 //   - [Memfd]: a bump arena in a memfd that other processes attach to
 //     ([CreateMemfd], [AttachMemfd]), allocating under a lock in the
 //     shared memory that reports a holder's death ([ErrOwnerDead]); its
@@ -74,6 +74,72 @@
 // refuses arena growth with ErrLimit past a process-wide cap (from the
 // container's limit, [CgroupMemoryMax]) before the kernel's OOM killer
 // would act.
+//
+// # Sharding
+//
+// The two arenas made for many goroutines, [Shared] and [SyncFreeList],
+// give each P (the scheduler's processor: GOMAXPROCS of them) a shard
+// of its own, so that goroutines running at once on different cores
+// never wait for each other nor pull each other's cache lines. A
+// SyncFreeList does so only once goroutines have met: it starts with
+// one shard in use, which every P is routed to, and doubles the shards
+// in use (up to one per P, P i going to shard i modulo their number)
+// each time a goroutine finds its shard's mutex held by another
+// goroutine (Stats, Trim and Close, which take every mutex, do not
+// count). A lone goroutine never meets another, so however often the
+// scheduler moves it between Ps its blocks stay on one shard, and it
+// pays one uncontended mutex per call, as the unsharded arena did; two
+// goroutines busy at once are on two shards after their first
+// collision. Until then the shard keeps no live bitmap (below): every
+// Free takes its mutex, and no atomic operation beyond the mutex's is
+// made.
+//
+//   - How a goroutine finds its shard: by the id of the P it runs on,
+//     read with the runtime's procPin, which also keeps it on that P for
+//     the few instructions that take the shard (sync.Pool finds its
+//     per-P caches the same way). It costs two calls of a few
+//     instructions. A sync.Pool of caches was the alternative: its Get
+//     and Put cost as much as the allocation, and it may hand a cache to
+//     another P or drop it at a GC; a hash of the goroutine's stack
+//     address, which Shared used before, sent two goroutines to one
+//     shard now and then.
+//   - What one goroutine's burst costs the others: nothing but the
+//     system calls it makes. A shard that runs out cuts spans and maps
+//     chunks of its own; only filing a new chunk in the arena's index
+//     (once per 4 MiB) takes a mutex all shards share. Ps past a
+//     SyncFreeList's shards (fixed at NewSyncFreeList, from GOMAXPROCS)
+//     share a shard and its mutex, which stays correct and costs a lock
+//     handoff.
+//   - Frees across shards: a SyncFreeList block stays its shard's for
+//     life. Free takes the block's shard's mutex when it is free, from
+//     whatever P, and frees the block there at once. When another
+//     goroutine holds it, the block is claimed with one atomic AND in its
+//     span's live bitmap (so two Frees of it at once give one nil and one
+//     [ErrDoubleFree]) and its span is pushed on its shard's lock-free
+//     list; the shard frees it when it next allocates, or in Stats or
+//     Trim. Until then it counts as in use and is not reused.
+//   - What a goroutine moved between Ps costs once shards have grown: it
+//     allocates from its new P's shard and frees into the old one, which
+//     hands those blocks out again only to its own P's goroutines. So a
+//     shard about to cut a span for a class it has no free block of
+//     first takes one from another shard (TryLock only) whose free
+//     blocks of the class fill two or more partly used spans: in W8 (two
+//     goroutines, machine loaded) that kept peak RSS at 63-70 MB where
+//     it had reached 63-87 MB, the single mutex's being 60.
+//   - What the caches hold, and how it returns: a SyncFreeList shard
+//     keeps, per size class it used, the free blocks of its partly used
+//     spans and at most one empty spare span (64 KiB, or 256 KiB above 8
+//     KiB blocks); the pages of other emptied spans go back to the OS as
+//     a FreeList's do. [SyncFreeList.Trim] collects every shard's
+//     pending frees and gives back every empty span and cached large
+//     block. A Shared holds at most one 64 KiB slab per P, partly used,
+//     until Reset.
+//   - What the stats show: [SyncFreeList.Stats] collects the pending
+//     frees first, so its totals are exact, and lists each shard in
+//     Stats.Shards (its allocs, frees, frees from other Ps, bytes in
+//     use, bytes held free, chunks' bytes); TakeSnapshot's Summary.Shards
+//     carries the same, which arenastat watch prints under the arena's
+//     row.
 //
 // An arena per request is cheapest from a [Pool]: Get hands out a kept,
 // reset Bump and Put takes it back, with no system call and no Go heap

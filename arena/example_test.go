@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -231,8 +232,8 @@ func ExampleShared() {
 	// [499500 499500 499500 499500]
 }
 
-// A SyncFreeList is a FreeList behind a mutex: blocks may be allocated by
-// one goroutine and freed by another.
+// A SyncFreeList is a FreeList many goroutines may use at once: blocks
+// may be allocated by one goroutine and freed by another.
 func ExampleSyncFreeList() {
 	f, err := arena.NewSyncFreeList(&arena.Options{Name: "handoff"})
 	if err != nil {
@@ -260,6 +261,47 @@ func ExampleSyncFreeList() {
 	fmt.Println(freed, st.Allocs, st.Frees, st.InUse)
 	// Output:
 	// 100 100 100 0
+}
+
+// Trim gives back what a SyncFreeList's shards keep for reuse: after
+// every block is freed, no shard holds free blocks, and Stats.Shards has
+// one entry per P.
+func ExampleSyncFreeList_Trim() {
+	f, err := arena.NewSyncFreeList(&arena.Options{Name: "bursts"})
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			var ps []unsafe.Pointer
+			for i := range 10000 {
+				p, err := f.Alloc(uintptr(16+i%500), 8)
+				if err != nil {
+					panic(err)
+				}
+				ps = append(ps, p)
+			}
+			for _, p := range ps {
+				if err := f.Free(p); err != nil {
+					panic(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := f.Trim(); err != nil {
+		panic(err)
+	}
+	st := f.Stats()
+	var held uint64
+	for _, sh := range st.Shards {
+		held += sh.Held
+	}
+	fmt.Println(st.Allocs, st.Frees, st.InUse, held, len(st.Shards) == runtime.GOMAXPROCS(0))
+	// Output:
+	// 40000 40000 0 0 true
 }
 
 // Realloc keeps a block's contents, in place when its size class still

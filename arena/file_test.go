@@ -31,7 +31,6 @@ import (
 	"github.com/mmarena/mmarena/internal/mapcheck"
 )
 
-
 // The structure the file tests build: a root heading a singly linked
 // list of Ref-linked nodes. A commit appends nodes at the head and sets
 // a new root, never writing a committed block again, so every commit is

@@ -118,6 +118,19 @@ type flState struct {
 	smp       *sampler // Options.Sample; nil when off
 	checks    uint64   // arenadebug: mutating calls checked so far
 
+	// sharded is set for the state of one of a SyncFreeList's shards:
+	// its spans carry a live bitmap other goroutines claim frees in, and
+	// their records are never reused. owner is the shard's index, and
+	// onChunk files each new chunk in the SyncFreeList's chunk map.
+	sharded bool
+	// solo is set while the SyncFreeList has one shard in use: its
+	// blocks are then freed under its mutex only, and its spans carry
+	// no live bitmap (share ends it). Only set with sharded.
+	solo        bool
+	owner       int32
+	onChunk     func(*flChunk)
+	remoteFrees uint64 // blocks other shards freed, collected
+
 	// withdrawn holds the addresses of the blocks Alloc withdrew after a
 	// write after free (CheckFreed). Such a block stays marked allocated so
 	// that it is never handed out again, yet it was freed: a Free of it
@@ -323,7 +336,7 @@ func (f *FreeList) Free(p unsafe.Pointer) error {
 	if ch == nil {
 		return f.free(p)
 	}
-	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer] // addr-ch.addr < chunkBytes: the granule is the chunk's
+	s := ch.units[(addr-ch.addr)/spanUnit%unitsPer].Load() // addr-ch.addr < chunkBytes: the granule is the chunk's
 	if s == nil {
 		return f.free(p)
 	}
@@ -436,7 +449,7 @@ func (st *flState) find(p unsafe.Pointer) (*span, uint32, error) {
 			return nil, 0, fmt.Errorf("%w: %#x is in a guard page of %q", ErrInvalidFree, addr, st.name)
 		}
 		u := off / spanUnit
-		s := ch.units[u]
+		s := ch.units[u].Load()
 		if s == nil {
 			// Free units: a block of the span that was here may be
 			// freed a second time, or the pointer is just wrong.

@@ -289,6 +289,11 @@ func BenchmarkFreeListConcurrent(b *testing.B) {
 			})
 		}
 		report(b)
+		var remote uint64
+		for _, sh := range s.Stats().Shards {
+			remote += sh.Remote
+		}
+		b.ReportMetric(float64(remote)/float64(b.N)/(per*workers), "remote/block") // freed from another P's shard
 	})
 }
 

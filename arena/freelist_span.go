@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmarena/mmarena/guard"
@@ -41,12 +42,19 @@ const (
 
 // flChunk is one 4 MiB mapping, aligned to 4 MiB, cut into span units.
 type flChunk struct {
-	r     *guard.Region
-	base  unsafe.Pointer
-	addr  uintptr
-	next  uintptr         // first never-used byte; spans are cut from [next, chunkBytes)
-	units [unitsPer]*span // the span covering each unit, nil if the unit is free
-	last  [unitsPer]int8  // class of the last span at each unit, -1 never used
+	r    *guard.Region
+	base unsafe.Pointer
+	addr uintptr
+	next uintptr // first never-used byte; spans are cut from [next, chunkBytes)
+	// units holds the span covering each unit, nil if the unit is free.
+	// Atomic because a SyncFreeList's Free reads it from a goroutine
+	// that does not hold the owner's lock (a load is a plain move on
+	// amd64 and arm64; only cutting and releasing a span store).
+	units [unitsPer]atomic.Pointer[span]
+	last  [unitsPer]int8 // class of the last span at each unit, -1 never used
+	// owner is the SyncFreeList shard whose flState mapped the chunk; 0
+	// for a FreeList's. Set before the chunk is published.
+	owner int32
 }
 
 // A span is a run of units cut into blocks of one class. Its metadata
@@ -78,7 +86,10 @@ type span struct {
 
 	chunk *flChunk
 	off   uintptr // from the chunk's base
-	_     [48]byte
+	// sh is what a SyncFreeList shard's span shares with other
+	// goroutines (see freelist_shard.go); nil in a FreeList.
+	sh *spanShared
+	_  [40]byte
 }
 
 // blockSize returns the span's block size, its class's.
@@ -172,6 +183,9 @@ func (st *flState) allocSmall(c int, zero bool) (unsafe.Pointer, error) {
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
 		s.avail[i/4096] &^= 1 << (i / 64 % 64)
 	}
+	if s.sh != nil {
+		s.sh.live[i/64].Or(1 << (i % 64))
+	}
 	s.used++
 	cl.inUse++
 	if s.used == s.blocks() {
@@ -232,6 +246,9 @@ func (st *flState) allocFast(size, al uintptr) (p unsafe.Pointer, dirty uintptr)
 	w := &s.bits[i/64]
 	if *w |= 1 << (i % 64); *w == ^uint64(0) {
 		s.avail[i>>12&1] &^= 1 << (i / 64 % 64)
+	}
+	if s.sh != nil { // a SyncFreeList shard's: the block is claimable by Free now
+		s.sh.live[i/64].Or(1 << (i % 64))
 	}
 	s.used++
 	cl.inUse++
@@ -358,7 +375,7 @@ func (st *flState) newSpan(c int) error {
 		}
 	}
 	s := &span{}
-	if k := len(cl.dead); k > 0 {
+	if k := len(cl.dead); k > 0 && !st.sharded {
 		s = cl.dead[k-1]
 		cl.dead[k-1] = nil
 		cl.dead = cl.dead[:k-1]
@@ -366,8 +383,11 @@ func (st *flState) newSpan(c int) error {
 	*s = span{chunk: slot.chunk, off: slot.off, base: add(slot.chunk.base, slot.off), class: int32(c),
 		bits: s.bits} // a dead record keeps its bitmap: same class, same length
 	s.reset()
+	if st.sharded && !st.solo {
+		s.sh = newSpanShared(s)
+	}
 	for u := slot.off / spanUnit; u < (slot.off+bytes)/spanUnit; u++ {
-		slot.chunk.units[u] = s
+		slot.chunk.units[u].Store(s)
 		slot.chunk.last[u] = int8(c)
 	}
 	st.pushPartial(s)
@@ -389,7 +409,7 @@ func (st *flState) newChunk() error {
 		return fmt.Errorf("arena: %q: new chunk: %w", st.name, err)
 	}
 	st.syscalls++ // counted on success only: a refused call changes no stats
-	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr()}
+	ch := &flChunk{r: r, base: r.Pointer(), addr: r.Addr(), owner: st.owner}
 	e := st.chunkMap.at(ch.addr >> chunkShift)
 	if e == nil {
 		_ = r.Close() // beyond the page map: never handed out, nothing to fence
@@ -402,6 +422,9 @@ func (st *flState) newChunk() error {
 	st.chunks = append(st.chunks, ch)
 	st.current = ch
 	st.mapped += chunkBytes
+	if st.onChunk != nil {
+		st.onChunk(ch) // a shard's: filed where every goroutine's Free finds it
+	}
 	st.mappingsChanged()
 	return nil
 }
@@ -422,16 +445,26 @@ func (st *flState) emptied(s *span) {
 		cl.spare = s
 		return
 	}
+	st.retireSpan(s)
+}
+
+// retireSpan sends the pages of s, empty and on no list, back to the
+// OS (with the next batch) and its units to the free slots.
+func (st *flState) retireSpan(s *span) {
+	cl := &st.classes[s.class]
 	bytes := spanBytes(int(s.class))
 	for u := s.off / spanUnit; u < (s.off+bytes)/spanUnit; u++ {
-		s.chunk.units[u] = nil
+		s.chunk.units[u].Store(nil)
 	}
 	st.waiting = append(st.waiting, waitingSpan{s.chunk, s.off, bytes})
 	if st.waitingBytes += bytes; st.waitingBytes >= releaseBatch {
 		st.release()
 	}
 	cl.spans--
-	if len(cl.dead) < deadKept {
+	// A shard's span record is never reused: another goroutine's Free
+	// may still read its class and base (it then finds every block
+	// free, a double free).
+	if len(cl.dead) < deadKept && !st.sharded {
 		s.chunk, s.base = nil, nil // the record must not keep a closed chunk's metadata
 		cl.dead = append(cl.dead, s)
 	}

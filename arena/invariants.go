@@ -170,7 +170,8 @@ func (st *flState) validate() {
 			st.flFail("chunk %#x is not the page map's", ch.addr)
 		}
 		mapped += chunkBytes
-		for u, s := range ch.units {
+		for u := range ch.units {
+			s := ch.units[u].Load()
 			if s == nil || s.off/spanUnit != uintptr(u) {
 				continue // a free unit, or not the span's first
 			}

@@ -58,6 +58,9 @@ type Summary struct {
 	// Sample describes hardened mode's sampled blocks (Options.Sample);
 	// nil when it is off.
 	Sample *hardened.Stats `json:"sample,omitempty"`
+	// Shards holds a SyncFreeList's shards, one per P, as Stats.Shards;
+	// empty for other arenas.
+	Shards []ShardStats `json:"shards,omitempty"`
 	// Leaked is set when the arena became unreachable without Close. It
 	// stays listed, with its last numbers: its memory stays mapped.
 	Leaked bool `json:"leaked,omitempty"`

@@ -38,6 +38,11 @@ type Stats struct {
 	Retired       uint64       `json:"retired,omitempty"`       // blocks withdrawn after a write after free (CheckFreed)
 	Fragmentation float64      `json:"fragmentation,omitempty"` // Committed / InUse; 0 when nothing is in use
 	Classes       []ClassStats `json:"classes,omitempty"`       // classes with at least one span, smallest first
+	// Shards holds a SyncFreeList's shards, one per P, in P order; their
+	// numbers are in the totals above, but for the central FreeList's
+	// (large blocks). Shards not yet in use (one is, until goroutines
+	// collide) show zeros. Empty for other arenas.
+	Shards []ShardStats `json:"shards,omitempty"`
 
 	// Sample describes the sampled allocations (Options.Sample), which
 	// the counts above include; nil when sampling is off, and for a
@@ -52,6 +57,20 @@ type ClassStats struct {
 	Free  uint64 `json:"free"`   // free blocks in the class's spans
 	Spans int    `json:"spans"`  // spans, the spare included
 	Bytes uint64 `json:"bytes"`  // bytes of those spans
+}
+
+// ShardStats describe one shard of a SyncFreeList: the cache of small
+// blocks of the goroutines running on one P. Held is what the shard
+// keeps that only it can hand out: the free blocks of its spans, empty
+// spans included until they are released or trimmed. A value: safe to
+// read from any goroutine and to copy.
+type ShardStats struct {
+	Allocs    uint64 `json:"allocs"`    // blocks it handed out, ever
+	Frees     uint64 `json:"frees"`     // its blocks freed, ever, Remote included
+	Remote    uint64 `json:"remote"`    // of those, freed from another P and collected
+	InUse     uint64 `json:"in_use"`    // bytes of its live blocks, at block size
+	Held      uint64 `json:"held"`      // bytes of free blocks in its spans
+	Committed uint64 `json:"committed"` // bytes of its chunks
 }
 
 // String formats the statistics as a small table with human sizes; a

@@ -12,8 +12,8 @@ import (
 // BenchmarkW2Sync is W2's churn (free a random block of the live set,
 // allocate one of 8-1024 bytes in its place) from one goroutine, on a
 // FreeList and on a SyncFreeList: what the SyncFreeList's safety for
-// concurrent use costs a goroutine that has the arena to itself (an
-// uncontended mutex, taken by Alloc and by Free).
+// concurrent use costs a goroutine that has the arena to itself (its
+// shard's uncontended mutex, the pin, and the live bitmap's atomics).
 func BenchmarkW2Sync(b *testing.B) {
 	type allocator interface {
 		Alloc(size, align uintptr) (unsafe.Pointer, error)
@@ -59,5 +59,10 @@ func BenchmarkW2Sync(b *testing.B) {
 		}
 		defer f.Close()
 		run(b, f)
+		var remote uint64
+		for _, sh := range f.Stats().Shards {
+			remote += sh.Remote
+		}
+		b.ReportMetric(float64(remote)/float64(b.N), "remote/op") // frees from another P: the goroutine moved
 	})
 }

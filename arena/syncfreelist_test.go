@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// long turns on the long stress runs of SyncFreeList and Shared (.ci/run
+// long turns on the long stress runs of the sharded arenas (.ci/run
 // passes it): minutes of work where the default run takes a fraction of
 // a second.
 var long = flag.Bool("arena.long", false, "run the long stress tests of SyncFreeList and Shared, and the file arena's crash test with 200 kills")
@@ -52,7 +52,7 @@ func intact(p unsafe.Pointer, n uintptr, v byte) bool {
 // the number of blocks).
 func TestSyncFreeListCrossDoubleFree(t *testing.T) {
 	mapcheck.Baseline(t)
-	s, err := NewSyncFreeList(&Options{Name: "double"})
+	s, err := newSyncFreeList(&Options{Name: "double"}, 2, 0)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, s.Close()) }()
 	const rounds = 2000
@@ -85,20 +85,69 @@ func TestSyncFreeListCrossDoubleFree(t *testing.T) {
 	assert.Equal(t, uint64(rounds), st.Frees)
 }
 
-// TestSyncFreeListBadFrees checks that a SyncFreeList refuses bad
-// frees as a FreeList does: interior pointers, frees nobody owns, second
-// frees of small and large blocks, and frees after Close.
+// TestSyncFreeListRemoteFree follows one block freed from another shard:
+// claimed at once (a second Free from either shard is ErrDoubleFree,
+// UsableSize says so too), not handed out again before its shard
+// collects it, counted in Stats as freed, and reused after collection.
+func TestSyncFreeListRemoteFree(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "remote"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	s.grow(1) // two shards in use: a Free may be left for collection
+	home := &s.shards[0]
+	a, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	b, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	require.NoError(t, s.free(a, 1)) // from shard 1: pushed, not collected
+	require.NotNil(t, home.remote.Load(), "the span waits on its shard's remote stack")
+	assert.ErrorIs(t, s.free(a, 1), ErrDoubleFree)
+	assert.ErrorIs(t, s.free(a, 0), ErrDoubleFree)
+	_, err = s.UsableSize(a)
+	assert.ErrorIs(t, err, ErrDoubleFree)
+	// Its shard still counts it, and does not hand it out: its lowest
+	// free block is past b.
+	home.mu.Lock()
+	c, _ := home.st.allocFast(48, 8)
+	home.mu.Unlock()
+	require.NotNil(t, c)
+	assert.NotEqual(t, a, c)
+	require.NoError(t, s.free(c, 0))
+	st := s.Stats() // collects
+	assert.Nil(t, home.remote.Load())
+	assert.Equal(t, uint64(48), st.InUse) // b
+	require.Len(t, st.Shards, 2)
+	assert.Equal(t, uint64(1), st.Shards[0].Remote)
+	assert.Equal(t, uint64(2), st.Shards[0].Frees)
+	assert.Equal(t, uint64(3), st.Shards[0].Allocs)
+	again, err := s.allocOn(home, home.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.Equal(t, a, again, "the lowest free block, collected")
+	assert.True(t, intact(again, 48, 0), "reused blocks are cleared")
+	require.NoError(t, s.free(again, 1))
+	require.NoError(t, s.free(b, 0))
+	assert.Equal(t, uint64(0), s.Stats().InUse)
+}
+
+// TestSyncFreeListBadFrees checks that a shard's blocks are refused as
+// a FreeList's are: interior pointers, pointers into free pages, frees
+// nobody owns and frees after Close.
 func TestSyncFreeListBadFrees(t *testing.T) {
 	mapcheck.Baseline(t)
-	s, err := NewSyncFreeList(&Options{Name: "bad"})
+	s, err := newSyncFreeList(&Options{Name: "bad"}, 2, 0)
 	require.NoError(t, err)
 	p, err := s.Alloc(64, 8)
 	require.NoError(t, err)
 	assert.ErrorIs(t, s.Free(add(p, 8)), ErrInvalidFree)
+	ch := s.index.get(uintptr(p))
+	require.NotNil(t, ch)
+	assert.ErrorIs(t, s.Free(add(ch.base, chunkBytes-spanUnit)), ErrInvalidFree, "free pages")
 	var x [64]byte
 	assert.ErrorIs(t, s.Free(unsafe.Pointer(&x[0])), ErrNotOwned)
 	big, err := s.Alloc(1<<20, 8)
 	require.NoError(t, err)
+	assert.Nil(t, s.index.get(uintptr(big)), "large blocks are the central FreeList's")
 	require.NoError(t, s.Free(big))
 	assert.ErrorIs(t, s.Free(big), ErrDoubleFree)
 	require.NoError(t, s.Free(p))
@@ -107,6 +156,42 @@ func TestSyncFreeListBadFrees(t *testing.T) {
 	assert.ErrorIs(t, s.Free(p), ErrClosed)
 	_, err = s.Alloc(64, 8)
 	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// TestSyncFreeListTrim checks that Trim returns every empty span and
+// the large cache: afterwards no shard holds free blocks.
+func TestSyncFreeListTrim(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "trim"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	var ps []unsafe.Pointer
+	for i := range 20000 {
+		h := &s.shards[i%2]
+		p, err := s.allocOn(h, h.mu.TryLock(), uintptr(8+i%300), 8, true)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	big, err := s.Alloc(1<<20, 8)
+	require.NoError(t, err)
+	require.NoError(t, s.Free(big))
+	for i, p := range ps {
+		require.NoError(t, s.free(p, (i/7)%2)) // some at home, some remote
+	}
+	before := s.Stats()
+	require.Len(t, before.Shards, 2)
+	assert.Positive(t, before.Shards[0].Held+before.Shards[1].Held)
+	assert.Positive(t, before.Cached)
+	require.NoError(t, s.Trim())
+	after := s.Stats()
+	assert.Equal(t, uint64(0), after.InUse)
+	for i, sh := range after.Shards {
+		assert.Equal(t, uint64(0), sh.Held, "shard %d", i)
+		assert.Equal(t, sh.Allocs, sh.Frees, "shard %d", i)
+	}
+	assert.Equal(t, uint64(0), after.Cached)
+	assert.Empty(t, after.Classes)
+	assert.Greater(t, after.Released, before.Released)
 }
 
 // TestSyncFreeListStress runs G = 2 x GOMAXPROCS goroutines that
@@ -151,6 +236,9 @@ func TestSyncFreeListStress(t *testing.T) {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(r), uint64(w)))
 				for i := 0; i < ops && !failed.Load(); i++ {
+					if r == 1 && w == 0 && i == ops/2 {
+						s.grow(1) // ends the solo time amid the others' work, if no collision did
+					}
 					switch k := rng.IntN(16); {
 					case k < 8 || len(bag) == 0: // allocate and fill
 						n := uintptr(1 + rng.IntN(2048))
@@ -231,18 +319,25 @@ func TestSyncFreeListStress(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, uint64(0), st.InUse)
 	assert.Equal(t, st.Allocs, st.Frees)
-	t.Logf("%d goroutines x %d rounds: %d allocs", g, rounds, st.Allocs)
+	var remote uint64
+	for _, sh := range st.Shards {
+		remote += sh.Remote
+	}
+	if len(s.shards) > 1 {
+		assert.Greater(t, s.active.Load(), int32(1))
+	}
+	t.Logf("%d goroutines x %d rounds: %d allocs, %d frees left for collection, %d shards in use", g, rounds, st.Allocs, remote, s.active.Load())
 }
 
-// FuzzSyncFreeListHandoff runs the operations of two logical owners
-// of one SyncFreeList in the order the input gives: every byte is one
-// step of one of them (allocate, free its own block, free the other's,
-// free a block again, check Stats), so that blocks handed from one
-// owner to the other, reuse and double frees meet in whatever order the
-// input says. A model of the live blocks checks every answer, every
-// pattern, and InUse; it ends with every block freed and the arena
-// closed.
-func FuzzSyncFreeListHandoff(f *testing.F) {
+// FuzzSyncFreeListShards interleaves the operations of two logical
+// goroutines, each on a shard of its own, as the input schedules them:
+// every byte is one step of one of them (allocate, free its own block,
+// free the other's, free a block again, check Stats, Trim), so that a
+// remote free, its collection and every double free meet in whatever
+// order the input says. A model of the live blocks checks every answer,
+// every pattern, and InUse; it ends with every block freed and the
+// arena closed.
+func FuzzSyncFreeListShards(f *testing.F) {
 	f.Add([]byte{0, 2, 4, 1, 3, 5, 6, 8, 9, 11, 13, 15})
 	f.Add([]byte{0, 16, 32, 1, 17, 33, 2, 4, 6, 3, 5, 7, 12, 13, 14})
 	f.Add([]byte{0, 0, 0, 0, 4, 4, 5, 5, 8, 9, 10, 11, 12, 13, 14, 15})
@@ -250,9 +345,22 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 		if len(steps) > 4096 {
 			return
 		}
-		s, err := NewSyncFreeList(&Options{Name: "fuzz"})
+		for _, grown := range []bool{false, true} {
+			fuzzShards(t, steps, grown)
+		}
+	})
+}
+
+// fuzzShards is FuzzSyncFreeListShards' run of steps, with two shards in
+// use from the start if grown, else one until a step grows them.
+func fuzzShards(t *testing.T, steps []byte, grown bool) {
+	{
+		s, err := newSyncFreeList(&Options{Name: "fuzz"}, 2, 0)
 		require.NoError(t, err)
 		defer func() { require.NoError(t, s.Close()) }()
+		if grown {
+			s.grow(1)
+		}
 		type live struct {
 			sblock
 			size uintptr // usable
@@ -278,10 +386,11 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 		}
 		for i, x := range steps {
 			g := int(x & 1)
+			h := &s.shards[g]
 			switch op := x >> 1 & 7; op {
 			case 0, 1, 2: // allocate: sizes from the byte's top bits, and the step
 				n := uintptr(1 + int(x>>4)*40 + i%24)
-				p, err := s.Alloc(n, 8)
+				p, err := s.allocOn(h, h.mu.TryLock(), n, 8, true)
 				require.NoError(t, err)
 				require.True(t, intact(p, n, 0), "step %d: not zeroed", i)
 				require.False(t, isLive(p), "step %d: %#x handed out twice", i, uintptr(p))
@@ -307,7 +416,7 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 				}
 				b := take(from, int(x>>4)%len(own[from]))
 				require.True(t, intact(b.p, b.n, b.fill), "step %d: pattern lost", i)
-				require.NoError(t, s.Free(b.p), "step %d", i)
+				require.NoError(t, s.free(b.p, g), "step %d", i)
 				inUse -= uint64(b.size)
 				freed = append(freed, b.p)
 			case 6: // free again a block freed before, unless handed out since
@@ -315,10 +424,17 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 					continue
 				}
 				p := freed[int(x>>4)%len(freed)]
-				err := s.Free(p)
+				err := s.free(p, g)
 				require.Error(t, err, "step %d: a second Free of %#x", i, uintptr(p))
 				require.True(t, errors.Is(err, ErrDoubleFree) || errors.Is(err, ErrInvalidFree), "step %d: %v", i, err)
-			case 7: // Stats
+			case 7: // Stats, or Trim; or the solo time's end
+				if x&32 != 0 {
+					s.collided(&s.shards[0])
+					require.Equal(t, int32(2), s.active.Load())
+				}
+				if x&16 != 0 {
+					require.NoError(t, s.Trim())
+				}
 				st := s.Stats()
 				require.Equal(t, inUse, st.InUse, "step %d", i)
 				require.Equal(t, st.Allocs-st.Frees, uint64(len(own[0])+len(own[1])), "step %d", i)
@@ -328,11 +444,11 @@ func FuzzSyncFreeListHandoff(f *testing.F) {
 			for len(own[g]) > 0 {
 				b := take(g, 0)
 				require.True(t, intact(b.p, b.n, b.fill), "pattern lost")
-				require.NoError(t, s.Free(b.p))
+				require.NoError(t, s.free(b.p, 1-g))
 			}
 		}
 		require.Equal(t, uint64(0), s.Stats().InUse)
-	})
+	}
 }
 
 // TestSharedStress has G = 2 x GOMAXPROCS goroutines allocate blocks of
@@ -398,4 +514,205 @@ func sharedStress(t *testing.T, procs int) {
 		}
 		s.Reset()
 	}
+}
+
+// routes returns the shard each P of s is routed to.
+func routes(s *SyncFreeList) []uint32 {
+	out := make([]uint32, len(s.route))
+	for p := range s.route {
+		out[p] = s.route[p].Load()
+	}
+	return out
+}
+
+// TestSyncFreeListLoneGoroutine runs one goroutine's churn over
+// GOMAXPROCS 4, yielding often so that the scheduler moves it between
+// Ps: the arena keeps one shard in use, every P routed to it, so every
+// block is that shard's and none is freed remotely. A second run has
+// another goroutine ask Stats and Trim meanwhile, whose locks make the
+// churn's TryLocks fail: no collision, still one shard, whose Frees
+// wait for those locks rather than leave blocks for collection.
+func TestSyncFreeListLoneGoroutine(t *testing.T) {
+	mapcheck.Baseline(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	s, err := newSyncFreeList(&Options{Name: "lone"}, 4, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	ps := map[int]bool{}
+	churn := func(seed uint64) {
+		var slots [256]unsafe.Pointer
+		rng := rand.New(rand.NewPCG(seed, 2))
+		for i := range 20000 {
+			r := rng.IntN(len(slots))
+			if slots[r] != nil {
+				require.NoError(t, s.Free(slots[r]))
+			}
+			slots[r], err = s.Alloc(uintptr(8+rng.IntN(1000)), 8)
+			require.NoError(t, err)
+			if i%64 == 0 {
+				ps[procPin()] = true
+				procUnpin()
+				runtime.Gosched()
+			}
+		}
+		for _, p := range slots {
+			require.NoError(t, s.Free(p))
+		}
+	}
+	check := func() Stats {
+		assert.Equal(t, int32(1), s.active.Load())
+		assert.Equal(t, make([]uint32, 4), routes(s))
+		st := s.Stats()
+		require.Len(t, st.Shards, 4)
+		assert.Equal(t, st.Allocs, st.Shards[0].Allocs, "every block from shard 0")
+		assert.Equal(t, uint64(0), st.InUse)
+		return st
+	}
+	churn(1)
+	assert.Equal(t, uint64(0), check().Shards[0].Remote)
+
+	stop := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.Stats()
+			assert.NoError(t, s.Trim())
+			runtime.Gosched()
+		}
+	})
+	churn(2)
+	close(stop)
+	watcher.Wait()
+	assert.Equal(t, uint64(0), check().Shards[0].Remote)
+	t.Logf("ran on %d Ps", len(ps))
+}
+
+// TestSyncFreeListGrowth checks the growth rule: a collision on a shard
+// several Ps share doubles the shards in use, up to one per P, and
+// routes P i to shard i modulo their number; one during a lockAll, or
+// on a shard one P has alone, changes nothing.
+func TestSyncFreeListGrowth(t *testing.T) {
+	s, err := newSyncFreeList(&Options{Name: "grow"}, 5, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	require.Equal(t, []uint32{0, 0, 0, 0, 0}, routes(s))
+
+	s.lockAll()
+	s.collided(&s.shards[0]) // Stats' locks: no collision
+	s.unlockAll()
+	assert.Equal(t, int32(1), s.active.Load())
+
+	s.collided(&s.shards[0])
+	assert.Equal(t, int32(2), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 0, 1, 0}, routes(s))
+
+	s.collided(&s.shards[1]) // shard 1 is P 1's and P 3's
+	assert.Equal(t, int32(4), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 2, 3, 0}, routes(s))
+
+	s.collided(&s.shards[1]) // P 1's alone now: a late report of the last one
+	s.collided(&s.shards[3])
+	assert.Equal(t, int32(4), s.active.Load())
+
+	s.collided(&s.shards[0]) // P 0's and P 4's
+	assert.Equal(t, int32(5), s.active.Load())
+	assert.Equal(t, []uint32{0, 1, 2, 3, 4}, routes(s))
+	s.collided(&s.shards[0])
+	assert.Equal(t, int32(5), s.active.Load())
+}
+
+// TestSyncFreeListCollision has a goroutine Alloc while its shard's
+// mutex is held by another (the test): the Alloc waits, and the shards
+// in use double meanwhile. Blocks handed out before stay their shard's
+// and are freed as before; the one freed twice is refused by its live
+// bit, which the end of the solo time set.
+func TestSyncFreeListCollision(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "collide"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	old, err := s.Alloc(64, 8)
+	require.NoError(t, err)
+	h := &s.shards[0]
+	h.mu.Lock()
+	done := make(chan unsafe.Pointer)
+	go func() {
+		p, err := s.Alloc(64, 8)
+		assert.NoError(t, err)
+		done <- p
+	}()
+	for s.growMu.TryLock() { // until the Alloc, having collided, grows (and waits for h.mu to end the solo time)
+		s.growMu.Unlock()
+		runtime.Gosched()
+	}
+	h.mu.Unlock()
+	p := <-done
+	assert.Equal(t, int32(2), s.active.Load())
+	assert.Equal(t, []uint32{0, 1}, routes(s))
+	require.NoError(t, s.Free(p))
+	require.NoError(t, s.Free(old))
+	assert.ErrorIs(t, s.Free(old), ErrDoubleFree)
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.InUse)
+	assert.Equal(t, uint64(2), st.Shards[0].Allocs, "both from shard 0, routed there before the growth")
+}
+
+// TestSyncFreeListSteal has shard 1 hold free blocks of a class in
+// several partly used spans, as a goroutine moved off its P leaves
+// them: shard 0, with none of that class, takes a block of shard 1's
+// rather than cut a span; the block is shard 1's, freed there, and
+// shard 0 maps nothing. With only one partly used span to spare there,
+// shard 0 cuts its own.
+func TestSyncFreeListSteal(t *testing.T) {
+	mapcheck.Baseline(t)
+	s, err := newSyncFreeList(&Options{Name: "steal"}, 2, 0)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	s.grow(1)
+	h0, h1 := &s.shards[0], &s.shards[1]
+	c := classFor(48, 8)
+	per := int(classBlocks[c])
+	var ps []unsafe.Pointer
+	for range 3 * per {
+		p, err := s.allocOn(h1, h1.mu.TryLock(), 48, 8, true)
+		require.NoError(t, err)
+		ps = append(ps, p)
+	}
+	for i := 0; i < len(ps); i += 2 { // a free block in every span
+		require.NoError(t, s.free(ps[i], 1))
+	}
+	require.GreaterOrEqual(t, len(h1.st.classes[c].partial), 2)
+	p, err := s.allocOn(h0, h0.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.True(t, intact(p, 48, 0), "a stolen block is cleared")
+	assert.Equal(t, int32(1), s.index.get(uintptr(p)).owner, "shard 1's block")
+	st := s.Stats()
+	assert.Equal(t, uint64(0), st.Shards[0].Committed, "shard 0 mapped nothing")
+	assert.Equal(t, uint64(0), st.Shards[0].Allocs)
+	require.NoError(t, s.free(p, 0))
+
+	// Free shard 1's blocks until one partly used span is left: shard
+	// 0 then cuts a span of its own.
+	for i := 1; i < len(ps); i += 2 {
+		if i < 2*per {
+			require.NoError(t, s.free(ps[i], 1))
+		}
+	}
+	require.NoError(t, s.Trim())
+	require.Len(t, h1.st.classes[c].partial, 1)
+	q, err := s.allocOn(h0, h0.mu.TryLock(), 48, 8, true)
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), s.index.get(uintptr(q)).owner, "shard 0's own block")
+	require.NoError(t, s.free(q, 0))
+	for i := 1; i < len(ps); i += 2 {
+		if i >= 2*per {
+			require.NoError(t, s.free(ps[i], 1))
+		}
+	}
+	assert.Equal(t, uint64(0), s.Stats().InUse)
 }

@@ -126,9 +126,9 @@ func checkPID(snap arena.Snapshot, pid int) error {
 		pid, snap.PID, pid, ranges)
 }
 
-// drawWatch prints one table of a snapshot's arenas, then, for each
-// arena with size classes, a bar per class of blocks in use against free
-// blocks.
+// drawWatch prints one table of a snapshot's arenas, a line of shards
+// under it for each SyncFreeList, then, for each arena with size
+// classes, a bar per class of blocks in use against free blocks.
 func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rss bool) {
 	fmt.Fprintf(w, "%s  pid %d  %s  %d arena(s), %d of %d kernel mappings held\n",
 		url, snap.PID, snap.Time.Format(time.TimeOnly), len(rows), snap.Budget.Held, snap.Budget.Limit)
@@ -154,6 +154,11 @@ func drawWatch(w io.Writer, url string, snap arena.Snapshot, rows []watchRow, rs
 		fmt.Fprintln(tw, line+fmtAge(r.Age)+"\t"+shortSite(r.Site)+"\t")
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if len(r.Shards) > 0 {
+			fmt.Fprintln(w, shardLine(r.Name, r.Shards))
+		}
+	}
 	for _, r := range rows {
 		if len(r.Classes) > 0 {
 			fmt.Fprintf(w, "\n%s %q: size classes, %s in use, %s free, numbers %s old\n",
@@ -186,6 +191,19 @@ func drawClasses(w io.Writer, cs []arena.ClassStats) {
 			humanize.Comma(int64(c.InUse)), humanize.Comma(int64(c.Free)), 100*used, c.Spans, humanize.IBytes(c.Bytes))
 	}
 	tw.Flush()
+}
+
+// shardLine describes a SyncFreeList's shards in one line: per P, its
+// bytes in use, the free bytes only it can hand out (held), its
+// allocations and the frees that came from other Ps.
+func shardLine(name string, shards []arena.ShardStats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d shard(s)", name, len(shards))
+	for i, sh := range shards {
+		fmt.Fprintf(&b, "; #%d %s in use, %s held, %s allocs, %s remote frees", i,
+			humanize.IBytes(sh.InUse), humanize.IBytes(sh.Held), humanize.Comma(int64(sh.Allocs)), humanize.Comma(int64(sh.Remote)))
+	}
+	return b.String()
 }
 
 // bar draws fraction used in [0, 1] as barWidth characters; a class with
