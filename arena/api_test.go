@@ -47,7 +47,16 @@ import (
 // open holds (its other errors reuse ErrSize, ErrClosed, ErrFrozen,
 // ErrLimit, ErrNotOwned, ErrPointers and ErrUnsupported; Options gained
 // the field ReadOnly, which this count does not see).
-const maxExported = 135
+// Ref gained two: Offset, a Ref's offset without its arena's key, and
+// Tag, which xors a 24-bit mark into the key bits and back, so that
+// list.RefList carries the list a node belongs to in the node's prev
+// link instead of in a fourth word of every node.
+// RefSpace added four: the type, Memfd.RefSpace, File.RefSpace and
+// Ref.At, so that one list.RefList serves a Memfd and a File through
+// one pointer, with Next inlined, instead of an interface.
+// File.Stats added one: a File is observed like a Memfd (registry kind
+// "file").
+const maxExported = 142
 
 // TestAPISize counts arena's exported names as go doc lists them, from
 // the package's non-test files, and fails above maxExported.

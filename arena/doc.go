@@ -15,9 +15,14 @@
 // shared with another process, a file reopened). A Bump's chunks lie at
 // unrelated addresses, so a Ref names a 4 MiB slot of a small per-arena
 // table and an offset in it; an arena that is one reservation grown in
-// place needs no table. Following a Ref costs a shift, a load from that
-// table and a compare more than following a pointer; ref.go says why
-// this encoding, and the README what it measures.
+// place needs no table. Following a Bump's Ref costs a shift, a load
+// from that table and a compare more than following a pointer; a Memfd's
+// or a File's, one addition on the path from Ref to load, the checks
+// beside it ([RefSpace], which both hand out and [Ref.At] resolves
+// against, so code serving both holds one pointer). [Ref.Tag] packs a
+// 24-bit mark into a stored Ref, which then resolves nowhere until
+// untagged. ref.go says why this encoding, and the README what it
+// measures.
 //
 // Five allocators, one [Options] for all (and one [Stats] for the first three):
 //
@@ -39,7 +44,8 @@
 //     once and reopened at any address with nothing to decode
 //     ([CreateFile], [OpenFile]); [File.Commit] makes its state durable
 //     atomically, [FileRoot] gives back the root a reopen starts from,
-//     and its objects link with Refs ([FileRef], [Ref.InFile]). Linux only.
+//     and its objects link with Refs ([FileRef], [Ref.InFile]); package
+//     list's RefList lives in one too (list.OnFile). Linux only.
 //
 // Memory is zeroed when handed out, as Go's new does, except by
 // [FreeList.Malloc], which leaves a reused block as this arena's last

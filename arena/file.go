@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -142,9 +143,7 @@ type File struct {
 	r      *guard.Region
 	base   unsafe.Pointer // start of the mapping; nil after Close
 	n      uint64         // bytes mapped, from base: what Alloc may hand out
-	data   unsafe.Pointer // base + fileDataStart: where InFile resolves; nil after Close
-	lo     uint64         // slot.key + fileDataStart: the Ref of data
-	span   uint64         // n - fileDataStart: the bytes InFile resolves in; 0 after Close
+	refs   RefSpace       // base + fileDataStart, slot.key + fileDataStart, n - fileDataStart: what InFile resolves in (place)
 	cursor uint64         // next free byte; fileDataStart <= cursor <= n
 	dirty  uint64         // bytes below which the file may hold stale data (its size at open); Alloc clears there
 	root   uint64         // the root's offset, as set since the last commit; 0 for none
@@ -153,6 +152,12 @@ type File struct {
 	ro     bool
 	name   string
 	cl     runtime.Cleanup // reports the arena if it is dropped without Close
+
+	// The registry's entry (file_stats.go): its id, the slot summaries
+	// go in, and the snapshot count last answered.
+	id       uint64
+	entry    *atomic.Pointer[Summary]
+	answered uint64
 }
 
 // CreateFile makes a new file arena at path for a root of type T, which
@@ -461,13 +466,16 @@ type fileLeak struct {
 	name string
 	site uintptr
 	r    *guard.Region
+	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
 }
 
 // watch arranges for a leak report if a is dropped without Close.
 func (a *File) watch(pc uintptr) {
+	a.register(pc)
 	a.cl = runtime.AddCleanup(a, func(l fileLeak) {
+		markLeaked(l.slot)
 		reportLeak(LeakReport{Name: l.name, Kind: kindFile, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
-	}, fileLeak{name: a.name, site: pc, r: a.r})
+	}, fileLeak{name: a.name, site: pc, r: a.r, slot: a.entry})
 }
 
 // Alloc returns size zeroed bytes aligned to al from the cursor, growing
@@ -511,6 +519,7 @@ func (a *File) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		clearBytes(add(a.base, uintptr(off)), uintptr(min(end, a.dirty)-off)) // ok: off < end <= n, mapped
 	}
 	a.cursor = end
+	a.publish()
 	return add(a.base, uintptr(off)), nil // ok: end <= n, mapped
 }
 
@@ -561,6 +570,7 @@ func (a *File) Commit() error {
 		return fmt.Errorf("arena: commit file arena %q: %w", a.name, err)
 	}
 	a.slot, a.cur = s, next
+	a.publish()
 	return nil
 }
 
@@ -661,32 +671,13 @@ func FileRef[T any](a *File, p *T) (Ref[T], error) {
 func (r Ref[T]) InFile(a *File) *T {
 	var zero T
 	if a != nil {
-		return viewAs[T](a.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
+		return viewAs[T](a.refs.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
 	}
 	return nil
 }
 
 // place sets what resolve reads from base, the key and n.
-func (a *File) place() {
-	a.data = add(a.base, fileDataStart) // ok: n > fileDataStart, mapped
-	a.lo, a.span = a.slot.key+fileDataStart, a.n-fileDataStart
-}
-
-// resolve returns the address of the size bytes aligned to al that v
-// names in a, or nil. d, v's distance from the first byte after the
-// header, is both the check and the address: one subtraction and one
-// addition lie on the path from a loaded Ref to the load it leads to,
-// and the compares and the alignment test branch off it. A Ref with
-// another key lands 2^40 or more away, past span; a misaligned one (a
-// corrupt file) is refused rather than rounded. After Close span is 0,
-// so nothing resolves.
-func (a *File) resolve(v uint64, size, al uintptr) unsafe.Pointer {
-	d := v - a.lo
-	if uint64(size) > a.span || d > a.span-uint64(size) || d&uint64(al-1) != 0 {
-		return nil
-	}
-	return add(a.data, uintptr(d)) // ok: fileDataStart+d+size <= n, mapped here
-}
+func (a *File) place() { a.refs.set(a.base, a.n, a.slot.key, fileDataStart) }
 
 // Close unmaps the arena and releases the file and its lock; it does
 // not commit, so what was allocated since the last Commit is discarded
@@ -701,6 +692,7 @@ func (a *File) Close() error {
 		return ErrClosed
 	}
 	a.cl.Stop()
+	unregister(a.id)
 	err := a.discardOn(closeSite())
 	if cerr := a.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("arena: close file arena %q: %w", a.name, cerr)
@@ -718,6 +710,6 @@ func (a *File) discard() { _ = a.discardOn(new([4]uintptr)) }
 func (a *File) discardOn(pcs *[4]uintptr) error {
 	_ = unix.Flock(int(a.f.Fd()), unix.LOCK_UN)
 	a.base, a.n, a.cursor, a.dirty = nil, 0, 0, 0
-	a.data, a.lo, a.span = nil, 0, 0
+	a.refs = RefSpace{}
 	return retireRegion(a.r, hardened.KindUseAfterClose, pcs)
 }

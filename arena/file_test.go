@@ -602,6 +602,11 @@ func TestFileLeak(t *testing.T) {
 	assert.Equal(t, "file", r.Kind)
 	assert.Contains(t, r.Site, "file_test.go:")
 	assert.NotZero(t, r.Bytes)
+	leaked := false
+	for _, sm := range arena.TakeSnapshot().Arenas {
+		leaked = leaked || sm.Name == "forgotten file" && sm.Kind == "file" && sm.Leaked
+	}
+	assert.True(t, leaked, "the registry's entry stays, marked leaked")
 	require.NoError(t, guard.FlushQuarantine())
 	assert.Equal(t, uint64(1), root.commits)
 }

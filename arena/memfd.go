@@ -121,7 +121,8 @@ type Memfd struct {
 	r      *guard.Region
 	hdr    *memfdHeader   // the shared header, at base
 	base   unsafe.Pointer // start of the mapping; nil after Close
-	n      uint64         // bytes mapped here, from base; what In resolves; changed under the lock
+	n      uint64         // bytes mapped here, from base; changed under the lock, with place
+	refs   RefSpace       // base + header, key + header, n - header: what In resolves in (place)
 	key    uint64         // hdr.key, copied at create or attach
 	name   string
 	closed bool
@@ -205,6 +206,7 @@ func CreateMemfd[T any](opts *Options) (*Memfd, *T, error) {
 	h.cursor, h.committed = cursor, uint64(r.Committed())
 	h.magic = memfdMagic
 	a := &Memfd{r: r, hdr: h, base: base, n: h.committed, key: h.key, name: o.Name}
+	a.place()
 	a.watch(callerPC(1))
 	return a, viewAs[T](add(base, uintptr(root))), nil // ok: root+sizeof(T) <= size, mapped
 }
@@ -254,6 +256,7 @@ func AttachMemfd[T any](f *os.File, opts *Options) (*Memfd, *T, error) {
 	// inside the file's size.
 	base := r.Pointer()
 	a := &Memfd{r: r, hdr: viewAs[memfdHeader](base), base: base, n: uint64(r.Committed()), key: h.key, name: o.Name}
+	a.place()
 	a.watch(callerPC(1))
 	return a, viewAs[T](add(base, uintptr(h.root))), nil
 }
@@ -397,6 +400,7 @@ func (a *Memfd) mapTo(c uint64) error {
 		return fmt.Errorf("arena: memfd arena %q: map %d bytes: %w", a.name, c, err)
 	}
 	a.n = c
+	a.place()
 	return nil
 }
 
@@ -437,6 +441,7 @@ func (a *Memfd) Alloc(size, al uintptr) (unsafe.Pointer, error) {
 		}
 		h.committed = c   // only once the file holds c bytes: a peer may map up to it
 		a.n = max(a.n, c) // an attach maps the whole file, which a peer that died growing it may have left longer
+		a.place()
 	} else if end > a.n {
 		// Lock mapped up to committed, and the lock has been held
 		// since, so this does not happen; it is kept so that a pointer
@@ -481,21 +486,14 @@ func MemfdRef[T any](a *Memfd, p *T) (Ref[T], error) {
 func (r Ref[T]) In(a *Memfd) *T {
 	var zero T
 	if a != nil {
-		return viewAs[T](a.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
+		return viewAs[T](a.refs.resolve(r.v, unsafe.Sizeof(zero), unsafe.Alignof(zero))) // ok: resolve checked bounds and alignment
 	}
 	return nil
 }
 
-// resolve returns the address of the size bytes aligned to al that v
-// names in a, or nil. Subtracting the key leaves the offset if v carries
-// it, and otherwise a number of 2^40 or more, above any mapping.
-func (a *Memfd) resolve(v uint64, size, al uintptr) unsafe.Pointer {
-	o := (v - a.key) &^ uint64(al-1)
-	if o < memfdHeaderSize || o > a.n || uint64(size) > a.n-o {
-		return nil
-	}
-	return add(a.base, uintptr(o)) // ok: o+size <= n, mapped here
-}
+// place sets what resolve reads from base, the key and n: n changes
+// under the lock (Alloc, Lock), and place follows it.
+func (a *Memfd) place() { a.refs.set(a.base, a.n, a.key, memfdHeaderSize) }
 
 // File returns a new *os.File for a close-on-exec duplicate of the
 // arena's memfd, for another process: exec.Cmd.ExtraFiles (the child
@@ -533,5 +531,6 @@ func (a *Memfd) Close() error {
 	a.cl.Stop()
 	unregister(a.id)
 	a.closed, a.hdr, a.base, a.n = true, nil, nil, 0
+	a.refs = RefSpace{}
 	return retireRegion(a.r, hardened.KindUseAfterClose, closeSite())
 }

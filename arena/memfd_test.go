@@ -590,3 +590,47 @@ func TestMemfdStats(t *testing.T) {
 	assert.Nil(t, find(), "a closed Memfd is still in the registry")
 	assert.True(t, a.Stats().Closed)
 }
+
+// TestRefOffsetTag: a Memfd Ref's Offset is its distance from the
+// mapping's start, and Tag moves it to where nothing resolves and back,
+// with the offset untouched.
+func TestRefOffsetTag(t *testing.T) {
+	mapcheck.Baseline(t)
+	a, root, err := arena.CreateMemfd[[4]uint64](&arena.Options{Name: "tag"})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, a.Close()) }()
+	require.NoError(t, a.Lock())
+	defer a.Unlock()
+	r, err := arena.MemfdRef(a, &root[2])
+	require.NoError(t, err)
+	r0, err := arena.MemfdRef(a, &root[0])
+	require.NoError(t, err)
+	assert.Equal(t, r0.Offset()+16, r.Offset(), "offsets differ as the addresses do")
+	assert.Less(t, r.Offset(), uint64(1)<<40)
+	assert.Zero(t, arena.Ref[uint64]{}.Offset())
+	for _, tag := range []uint32{1, 0x800000, 0xffffff, 0x1abcdef} {
+		tr := r.Tag(tag)
+		assert.NotEqual(t, r, tr, "tag %#x", tag)
+		assert.Equal(t, r.Offset(), tr.Offset(), "tag %#x", tag)
+		assert.Nil(t, tr.In(a), "a tagged Ref resolves nowhere (tag %#x)", tag)
+		assert.Equal(t, r, tr.Tag(tag), "the same tag gives the Ref back (tag %#x)", tag)
+		assert.Same(t, &root[2], tr.Tag(tag).In(a))
+	}
+	assert.Equal(t, r, r.Tag(0))
+	assert.Equal(t, r, r.Tag(1<<24), "bits above 24 are dropped")
+	z := arena.Ref[uint64]{}.Tag(5)
+	assert.NotEqual(t, arena.Ref[uint64]{}, z, "a tagged zero Ref is not zero")
+	assert.Nil(t, z.In(a))
+	// At resolves against the arena's RefSpace as In does against it.
+	s := a.RefSpace()
+	assert.Same(t, &root[2], r.At(s))
+	assert.Nil(t, r.Tag(3).At(s))
+	assert.Nil(t, r.At(nil))
+	assert.Nil(t, (*arena.Memfd)(nil).RefSpace())
+	assert.Nil(t, (*arena.File)(nil).RefSpace())
+	b, _, err := arena.CreateMemfd[[4]uint64](&arena.Options{Name: "tag2"})
+	require.NoError(t, err)
+	assert.Nil(t, r.At(b.RefSpace()), "another arena's RefSpace")
+	require.NoError(t, b.Close())
+	assert.Nil(t, r.At(b.RefSpace()), "a closed arena's RefSpace resolves nothing")
+}

@@ -10,6 +10,11 @@ import "unsafe"
 // add returns p+off. ok: off <= the chunk's size, checked by the caller.
 func add(p unsafe.Pointer, off uintptr) unsafe.Pointer { return unsafe.Add(p, off) }
 
+// at returns the address a as a pointer. ok: a lies in a mapping
+// guard made (not the Go heap), checked by the caller; the GC ignores
+// such addresses, and checkptr accepts them.
+func at(a uintptr) unsafe.Pointer { return unsafe.Add(nil, a) }
+
 // offsetIn returns p-base and whether p lies in [base, base+n). Only
 // addresses are compared; nothing is read. ok: base is a chunk's start
 // and n at most its size.

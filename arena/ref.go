@@ -241,3 +241,24 @@ func (st *bumpState) showRefs(c *chunk, on bool) {
 		st.refs[uintptr(c.pos)+j] = s
 	}
 }
+
+// refTagBits is how many bits Ref.Tag xors into a Ref: the 24 above
+// the offset, where the arena's key sits.
+const refTagBits = 64 - refOffBits
+
+// Offset returns r's offset in its arena's offset space, the bits
+// without its arena's key: 0 for the zero Ref, under 2^40 always. For
+// a Memfd or a File it is the distance from the start of the mapping,
+// the same in every process and after every reopen; for a Bump, a
+// place its chunk was given. It tells nothing about which arena r is
+// of, and is meant for deriving small identities (see Tag), not for
+// arithmetic on addresses.
+func (r Ref[T]) Offset() uint64 { return r.v & (1<<refOffBits - 1) }
+
+// Tag returns r with the low 24 bits of t xored into the bits that name
+// its arena, and the same call on the result gives r back. A Ref tagged
+// with t != 0 resolves nowhere (Get, In and InFile return nil for it;
+// up to the aliasing Ref describes for a Bump), so it is a way to pack
+// a 24-bit mark into a link a structure stores, such as the list a node
+// belongs to, at no cost to the links it follows untagged. Tag(0) is r.
+func (r Ref[T]) Tag(t uint32) Ref[T] { return Ref[T]{r.v ^ uint64(t&(1<<refTagBits-1))<<refOffBits} }

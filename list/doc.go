@@ -34,6 +34,15 @@
 // arena's lock. It is ordered so that a holder killed mid-operation
 // leaves its forward links whole: Repair, after arena.ErrOwnerDead,
 // rebuilds the rest and loses nothing that took effect.
+// The same list lives in an arena.File (OnFile): built, committed,
+// closed and reopened, here or in another process, at any address, it
+// is there with nothing to decode. A File has one writer (its flock)
+// and no lock of its own; pushes since the last Commit are not kept by
+// a reopen, which Check reports and Repair cuts off. A node is three
+// words for a one-word value, as a List's is: the list it belongs to
+// is a 24-bit tag carried in its prev link (arena.Ref.Tag), checked
+// where a node is taken in (Remove, Element, Ref, Prev), not by Next,
+// which resolves one Ref: one addition more than following a pointer.
 //
 // Lifecycle: (1) make an arena (arena.NewBump, arena.NewFreeList); (2) New;
 // (3) push, move, remove and visit, removed nodes going to the list's free

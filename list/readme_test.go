@@ -17,3 +17,9 @@ func TestReadmeExample(t *testing.T) {
 func TestReadmeRefListExample(t *testing.T) {
 	readmecheck.Example(t, "reflist_example_test.go", "../README.md", "ExampleOnMemfd")
 }
+
+// TestReadmeRefListFileExample does the same for the README's list in a
+// file and ExampleOnFile.
+func TestReadmeRefListFileExample(t *testing.T) {
+	readmecheck.Example(t, "reflist_example_test.go", "../README.md", "ExampleOnFile")
+}

@@ -60,28 +60,35 @@ type RefHead[T any] struct {
 // A node is live (next and prev are its neighbours, zero at the ends)
 // or free (removed: next is zero, so Next of a removed element is nil,
 // and prev is the next free node; the list's back, the one live node
-// whose next is zero too, is told apart by being back). list names the
-// RefHead the node belongs to, so a node of another list in the same
-// arena is told apart. A removed element is reused by a later push of
-// the same list.
+// whose next is zero too, is told apart by being back). prev carries,
+// in the bits that name the arena (arena.Ref.Tag), a 24-bit tag of the
+// list the node belongs to, drawn from its RefHead's offset, so a node
+// of another list in the same arena is told apart without a field of
+// its own: a node is three words for a one-word T, as a List's is, and
+// Next, which follows next only, never pays for the tag. Two heads less
+// than 32 MiB apart in one arena always have different tags. A removed
+// element is reused by a later push of the same list.
 //
 // An *RefElement is an address in this process, valid until the
 // arena's Close here; give another process its Ref (RefList.Ref) and
 // turn it back with RefList.Element. It is read and written under the
 // arena's lock only.
 type RefElement[T any] struct {
-	next, prev arena.Ref[RefElement[T]]
-	list       arena.Ref[RefHead[T]]
-	Value      T
+	next  arena.Ref[RefElement[T]]
+	prev  arena.Ref[RefElement[T]] // tagged with the list's tag: read it through RefList.prevOf
+	Value T
 }
 
 // A RefList is this process's handle on a list whose head and nodes
-// live in a Memfd: OnMemfd makes one over a RefHead in the arena, in
-// every process that attaches it, and all of them see one list. Every
-// method needs the arena's lock held by this process (Memfd.Lock).
-// Those that change the list return an error matching unix.ENOLCK
-// without it and arena.ErrClosed after the arena's Close, and change
-// nothing; those that only read return the zero value (Len 0, nil
+// live in a Memfd or a File: OnMemfd makes one over a RefHead in a
+// Memfd, in every process that attaches it, and all of them see one
+// list; OnFile over a RefHead in a File, in every open of the file,
+// wherever it is mapped. On a Memfd every method needs the arena's lock
+// held by this process (Memfd.Lock); on a File, the File open (see
+// OnFile for its lock rules). Those that change the list return an
+// error matching unix.ENOLCK without the lock, arena.ErrFrozen on a File
+// opened read-only and arena.ErrClosed after the arena's Close, and
+// change nothing; those that only read return the zero value (Len 0, nil
 // elements, nothing visited) then, except Next, which trusts the element
 // it is given to have been read under the lock.
 //
@@ -93,13 +100,46 @@ type RefElement[T any] struct {
 //
 // A RefList is for one goroutine at a time, the one that holds the
 // lock (a Memfd's lock is taken per process, so two goroutines of one
-// process must order themselves, Lock does that); it must not be
-// copied after first use.
+// process must order themselves, Lock does that; a File is for one
+// goroutine at a time); it must not be copied after first use.
 type RefList[T any] struct {
-	_    noCopy
-	a    *arena.Memfd
-	h    *RefHead[T]           // in a's memory, at the same offset in every process
-	self arena.Ref[RefHead[T]] // h's Ref, which every node of this list carries
+	_   noCopy
+	s   *arena.RefSpace // the arena's: what every Ref of the list resolves against
+	m   *arena.Memfd    // the list's arena, a Memfd (OnMemfd) ...
+	f   *arena.File     // ... or a File (OnFile); the other is nil
+	h   *RefHead[T]     // in the arena's memory, at the same offset in every process and open
+	tag uint32          // the list's tag, from h's offset: every node's prev carries it (listTag)
+}
+
+// Tags. A node's prev is stored as prev.Tag(tag): untagged with the same
+// tag it is the neighbour's Ref (or zero at the front); untagged with
+// another list's, it resolves nowhere and is not zero. tagMark is
+// flipped in while Repair walks a chain, so a node it has reached looks
+// foreign until the walk is done.
+const (
+	tagBits = 22      // bits of the head's offset (over 8) a tag holds
+	tagSet  = 1 << 23 // set in every tag, so a node's prev is never zero once a list owns it
+	tagMark = 1 << 22 // Repair's visited mark
+)
+
+// listTag returns the tag of the list whose head's Ref is self: heads
+// are 8-aligned, so heads less than 2^(tagBits+3) bytes apart differ.
+func listTag[T any](self arena.Ref[RefHead[T]]) uint32 {
+	return tagSet | uint32(self.Offset()>>3)&(1<<tagBits-1)
+}
+
+// prevOf returns e's prev link, untagged.
+func (l *RefList[T]) prevOf(e *RefElement[T]) arena.Ref[RefElement[T]] { return e.prev.Tag(l.tag) }
+
+// link returns r as a node of l stores it in prev.
+func (l *RefList[T]) link(r arena.Ref[RefElement[T]]) arena.Ref[RefElement[T]] { return r.Tag(l.tag) }
+
+// mine reports whether e, wholly in the arena, is a node of l: its prev,
+// untagged with l's tag, is zero or a node's Ref. A node of another list
+// (or one Repair has marked) gives a Ref that resolves nowhere.
+func (l *RefList[T]) mine(e *RefElement[T]) bool {
+	p := l.prevOf(e)
+	return p == (arena.Ref[RefElement[T]]{}) || p.At(l.s) != nil
 }
 
 // ErrBroken reports a RefList whose links do not hold together: a
@@ -130,19 +170,106 @@ func OnMemfd[T any](a *arena.Memfd, h *RefHead[T]) (*RefList[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("list: RefHead: %w", err)
 	}
-	return &RefList[T]{a: a, h: h, self: self}, nil
+	return &RefList[T]{s: a.RefSpace(), m: a, h: h, tag: listTag(self)}, nil
+}
+
+// held returns nil if l may read its arena now: a Memfd's lock is held
+// by this process, a File is open; else why not.
+func (l *RefList[T]) held() error {
+	if l.m != nil {
+		return l.m.CheckHeld()
+	}
+	if l.f.Used() == 0 { // 0 only for a closed File: an open one holds its header
+		return arena.ErrClosed
+	}
+	return nil
+}
+
+// canWrite returns nil if l's arena may be written now, else why not:
+// a Memfd's lock not held here, either arena closed, a File opened
+// read-only (arena.ErrFrozen), whose pages a write would fault on.
+func (l *RefList[T]) canWrite() error {
+	if err := l.held(); err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	if l.f != nil {
+		// Alloc of nothing makes no block and changes nothing; it
+		// refuses a read-only File.
+		if _, err := l.f.Alloc(0, 1); err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
+	}
+	return nil
+}
+
+// OnFile returns a handle on the list whose head is h, which must lie
+// in the file arena a (a field of its root, FileRoot, say); the zero
+// RefHead is an empty list, and what a committed file holds is the list
+// as it was at that Commit, whatever address this open maps it at. It
+// reads and writes nothing in the arena. It returns a *arena.PointerError
+// if T holds Go pointers, arena.ErrClosed for a closed or nil a, and an
+// error matching arena.ErrNotOwned if h is not in the blocks a handed
+// out. On a File opened read-only every reader works and every method
+// that would change the list returns an error matching arena.ErrFrozen.
+//
+// Lock rules on a File: a File has one writer, across processes (the
+// flock its read-write open holds; read-only opens share theirs, and
+// never run beside a writer), and no cross-process mutex, so a RefList
+// on a File takes no lock: its methods need only the File open, and the
+// list, like the File, is for one goroutine at a time. Changes reach
+// the file as they are made and are durable at the File's Commit; the
+// file's commit protocol covers blocks, not writes into blocks committed
+// before, so a crash between two Commits may leave links to nodes the
+// next open hands out again: a list that must survive crashes is
+// changed by a process that commits after each batch, and Check run
+// after a reopen tells whether it holds together.
+func OnFile[T any](a *arena.File, h *RefHead[T]) (*RefList[T], error) {
+	if err := arena.CheckType[T](); err != nil {
+		return nil, err
+	}
+	if a == nil || a.Used() == 0 {
+		return nil, fmt.Errorf("list: file arena: %w", arena.ErrClosed)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("list: nil RefHead: %w", arena.ErrNotOwned)
+	}
+	self, err := arena.FileRef(a, h)
+	if err != nil {
+		return nil, fmt.Errorf("list: RefHead: %w", err)
+	}
+	return &RefList[T]{s: a.RefSpace(), f: a, h: h, tag: listTag(self)}, nil
+}
+
+// refOf returns e's Ref in l's arena, or ErrNotOwned if e is not wholly
+// in the memory it handed out.
+func (l *RefList[T]) refOf(e *RefElement[T]) (arena.Ref[RefElement[T]], error) {
+	if l.m != nil {
+		return arena.MemfdRef(l.m, e)
+	}
+	return arena.FileRef(l.f, e)
+}
+
+// newNode allocates a zero node in l's arena.
+func (l *RefList[T]) newNode() (*RefElement[T], error) {
+	if l.m != nil {
+		return arena.New[RefElement[T]](l.m)
+	}
+	return arena.New[RefElement[T]](l.f)
 }
 
 // readable reports whether l may read the arena now: the lock is held
 // here and the arena open.
-func (l *RefList[T]) readable() bool { return l.a.CheckHeld() == nil }
+func (l *RefList[T]) readable() bool { return l.held() == nil }
 
 // writable returns nil if l may change the list, else why not: the
 // lock, the arena's Close, or an operation a dead process left half
 // done (ErrBroken, until Repair).
 func (l *RefList[T]) writable() error {
-	if err := l.a.CheckHeld(); err != nil {
+	if err := l.held(); err != nil {
 		return fmt.Errorf("list: %w", err)
+	}
+	if err := l.canWrite(); err != nil {
+		return err
 	}
 	if l.h.pending != (arena.Ref[RefElement[T]]{}) {
 		return fmt.Errorf("list: an operation was left half done: %w", ErrBroken)
@@ -164,7 +291,7 @@ func (l *RefList[T]) Front() *RefElement[T] {
 	if !l.readable() {
 		return nil
 	}
-	return l.h.front.In(l.a)
+	return l.h.front.At(l.s)
 }
 
 // Back returns the last element, or nil as Front. O(1).
@@ -172,7 +299,7 @@ func (l *RefList[T]) Back() *RefElement[T] {
 	if !l.readable() {
 		return nil
 	}
-	return l.h.back.In(l.a)
+	return l.h.back.At(l.s)
 }
 
 // Next returns the element after e, or nil if e is the last element,
@@ -183,7 +310,7 @@ func (l *RefList[T]) Back() *RefElement[T] {
 // was read under it, so a traversal pays only for resolving each Ref.
 // O(1); no system call; inlined.
 func (l *RefList[T]) Next(e *RefElement[T]) *RefElement[T] {
-	return e.next.In(l.a) // zero, so nil, for the last element and a removed one
+	return e.next.At(l.s) // zero, so nil, for the last element and a removed one
 }
 
 // Prev returns the element before e, with Next's rules. O(1).
@@ -191,10 +318,10 @@ func (l *RefList[T]) Prev(e *RefElement[T]) *RefElement[T] {
 	if e == nil || !l.readable() {
 		return nil
 	}
-	if r, err := arena.MemfdRef(l.a, e); err != nil || l.free(e, r) {
+	if r, err := l.refOf(e); err != nil || !l.mine(e) || l.free(e, r) {
 		return nil
 	}
-	return e.prev.In(l.a)
+	return l.prevOf(e).At(l.s)
 }
 
 // All returns an iterator over l's elements from front to back, with
@@ -209,9 +336,9 @@ func (l *RefList[T]) All() iter.Seq[*RefElement[T]] {
 			return
 		}
 		steps := l.h.nodes
-		for e := l.h.front.In(l.a); e != nil && steps > 0; steps-- {
+		for e := l.h.front.At(l.s); e != nil && steps > 0; steps-- {
 			r := e.next
-			next := r.In(l.a)
+			next := r.At(l.s)
 			if !yield(e) {
 				return
 			}
@@ -227,7 +354,7 @@ func (l *RefList[T]) All() iter.Seq[*RefElement[T]] {
 // arena (Element turns it back). It returns ErrNotInList or ErrRemoved
 // if e is not one of l's live elements, and the lock's errors.
 func (l *RefList[T]) Ref(e *RefElement[T]) (arena.Ref[RefElement[T]], error) {
-	if err := l.a.CheckHeld(); err != nil {
+	if err := l.held(); err != nil {
 		return arena.Ref[RefElement[T]]{}, fmt.Errorf("list: %w", err)
 	}
 	return l.member(e)
@@ -238,12 +365,12 @@ func (l *RefList[T]) Ref(e *RefElement[T]) (arena.Ref[RefElement[T]], error) {
 // this process maps or not at a node of l, ErrRemoved for a removed
 // node, and the lock's errors. O(1).
 func (l *RefList[T]) Element(r arena.Ref[RefElement[T]]) (*RefElement[T], error) {
-	if err := l.a.CheckHeld(); err != nil {
+	if err := l.held(); err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	e := r.In(l.a)
+	e := r.At(l.s)
 	if e == nil {
-		return nil, fmt.Errorf("list: Ref does not resolve in this memfd arena (zero, another arena's, or out of range): %w", ErrNotInList)
+		return nil, fmt.Errorf("list: Ref does not resolve in this arena (zero, another arena's, or out of range): %w", ErrNotInList)
 	}
 	if _, err := l.member(e); err != nil {
 		return nil, err
@@ -252,19 +379,19 @@ func (l *RefList[T]) Element(r arena.Ref[RefElement[T]]) (*RefElement[T], error)
 }
 
 // member returns e's Ref if e is a live element of l. It reads e only
-// once MemfdRef has found it wholly inside the arena's mapping.
+// once refOf has found it wholly inside the arena's blocks.
 func (l *RefList[T]) member(e *RefElement[T]) (arena.Ref[RefElement[T]], error) {
 	var zero arena.Ref[RefElement[T]]
 	if e == nil {
 		return zero, ErrNotInList
 	}
-	r, err := arena.MemfdRef(l.a, e)
+	r, err := l.refOf(e)
 	switch {
 	case err != nil:
 		return zero, fmt.Errorf("%w: %w", ErrNotInList, err)
-	case r.In(l.a) != e:
+	case r.At(l.s) != e:
 		return zero, fmt.Errorf("list: misaligned element: %w", ErrNotInList)
-	case e.list != l.self:
+	case !l.mine(e):
 		return zero, ErrNotInList
 	case l.free(e, r):
 		return zero, ErrRemoved
@@ -287,19 +414,19 @@ func (l *RefList[T]) free(e *RefElement[T], r arena.Ref[RefElement[T]]) bool {
 func (l *RefList[T]) take() (*RefElement[T], arena.Ref[RefElement[T]], error) {
 	h := l.h
 	if r := h.free; r != (arena.Ref[RefElement[T]]{}) {
-		e := r.In(l.a)
-		if e == nil || e.list != l.self || !l.free(e, r) {
+		e := r.At(l.s)
+		if e == nil || !l.mine(e) || !l.free(e, r) {
 			return nil, r, fmt.Errorf("list: free list holds a node that is not a free node of this list: %w", ErrBroken)
 		}
 		h.pending = r
-		h.free, h.nfree = e.prev, h.nfree-1
+		h.free, h.nfree = l.prevOf(e), h.nfree-1
 		return e, r, nil
 	}
-	e, err := arena.New[RefElement[T]](l.a)
+	e, err := l.newNode()
 	if err != nil {
 		return nil, arena.Ref[RefElement[T]]{}, fmt.Errorf("list: new node: %w", err)
 	}
-	r, err := arena.MemfdRef(l.a, e)
+	r, err := l.refOf(e)
 	if err != nil {
 		return nil, r, fmt.Errorf("list: new node: %w", err) // not reached: New hands out the arena's own memory
 	}
@@ -308,7 +435,7 @@ func (l *RefList[T]) take() (*RefElement[T], arena.Ref[RefElement[T]], error) {
 	// lost.
 	h.pending = r
 	h.nodes++
-	e.list = l.self
+	e.prev = l.link(arena.Ref[RefElement[T]]{}) // l's from here; a node still zero is one Repair may find pending
 	return e, r, nil
 }
 
@@ -326,8 +453,8 @@ func (l *RefList[T]) PushBack(v T) (*RefElement[T], error) {
 		return nil, err
 	}
 	h := l.h
-	e.Value, e.next, e.prev = v, arena.Ref[RefElement[T]]{}, h.back
-	if b := h.back.In(l.a); b != nil {
+	e.Value, e.next, e.prev = v, arena.Ref[RefElement[T]]{}, l.link(h.back)
+	if b := h.back.At(l.s); b != nil {
 		b.next = r // the push takes effect here
 	} else {
 		h.front = r // or here, on an empty list
@@ -350,10 +477,10 @@ func (l *RefList[T]) PushFront(v T) (*RefElement[T], error) {
 	}
 	h := l.h
 	old := h.front
-	e.Value, e.next, e.prev = v, old, arena.Ref[RefElement[T]]{}
+	e.Value, e.next, e.prev = v, old, l.link(arena.Ref[RefElement[T]]{})
 	h.front = r // the push takes effect here
-	if f := old.In(l.a); f != nil {
-		f.prev = r
+	if f := old.At(l.s); f != nil {
+		f.prev = l.link(r)
 	} else {
 		h.back = r
 	}
@@ -378,20 +505,20 @@ func (l *RefList[T]) Remove(e *RefElement[T]) (T, error) {
 	}
 	h := l.h
 	h.pending = r
-	prev, next := e.prev.In(l.a), e.next.In(l.a)
+	prev, next := l.prevOf(e).At(l.s), e.next.At(l.s)
 	if prev != nil {
 		prev.next = e.next // the remove takes effect here
 	} else {
 		h.front = e.next // or here, at the front
 	}
 	if next != nil {
-		next.prev = e.prev
+		next.prev = e.prev // tagged as it is, both being l's
 	} else {
-		h.back = e.prev
+		h.back = l.prevOf(e)
 	}
 	h.len--
 	v := e.Value
-	e.next, e.prev = arena.Ref[RefElement[T]]{}, h.free
+	e.next, e.prev = arena.Ref[RefElement[T]]{}, l.link(h.free)
 	h.free, h.nfree = r, h.nfree+1
 	h.pending = arena.Ref[RefElement[T]]{}
 	return v, nil

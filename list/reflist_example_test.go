@@ -3,7 +3,10 @@
 package list_test
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/mmarena/mmarena/arena"
 	"github.com/mmarena/mmarena/list"
@@ -43,4 +46,62 @@ func ExampleOnMemfd() {
 	}
 	fmt.Println(l.Len())
 	// Output: 1 2 3 3
+}
+
+// ExampleOnFile keeps a list in a file arena: built, committed, closed
+// and opened again read-only, at another address, the list is there
+// with nothing to decode.
+func ExampleOnFile() {
+	type root struct{ L list.RefHead[int64] }
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "list.arena")
+
+	a, err := arena.CreateFile[root](path, nil)
+	if err != nil {
+		panic(err)
+	}
+	r, err := arena.New[root](a)
+	if err != nil {
+		panic(err)
+	}
+	if err := arena.SetFileRoot(a, r); err != nil {
+		panic(err)
+	}
+	l, err := list.OnFile(a, &r.L) // no lock: a File has one writer, by flock
+	if err != nil {
+		panic(err)
+	}
+	for v := range int64(4) {
+		if _, err := l.PushBack(v); err != nil {
+			panic(err)
+		}
+	}
+	if err := a.Commit(); err != nil { // pushes after the last Commit are not kept by a reopen
+		panic(err)
+	}
+	a.Close()
+
+	a, err = arena.OpenFile[root](path, &arena.Options{ReadOnly: true})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	r, err = arena.FileRoot[root](a)
+	if err != nil {
+		panic(err)
+	}
+	l, err = list.OnFile(a, &r.L)
+	if err != nil {
+		panic(err)
+	}
+	for e := l.Front(); e != nil; e = l.Next(e) {
+		fmt.Print(e.Value, " ")
+	}
+	_, err = l.PushBack(4)
+	fmt.Println(l.Len(), errors.Is(err, arena.ErrFrozen))
+	// Output: 0 1 2 3 4 true
 }

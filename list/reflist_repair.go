@@ -8,7 +8,9 @@ import (
 
 // Check walks l and returns an error matching ErrBroken that names the
 // first invariant that does not hold: every node reached from the front
-// is a live node of l whose prev is the node before it, the walk ends at
+// is a live node of l, in a block its arena handed out (on a File: one
+// the last Commit kept, or Alloc made since this open), whose prev is
+// the node before it, the walk ends at
 // back after len nodes, the free list holds nfree free nodes of l, no
 // operation is left half done, and len plus nfree is the number of
 // nodes. Call it after arena.ErrOwnerDead to see whether the dead
@@ -16,7 +18,7 @@ import (
 // nothing, and stops after nodes steps, so a cycle is reported, not
 // followed. It returns the lock's errors without the lock. O(nodes).
 func (l *RefList[T]) Check() error {
-	if err := l.a.CheckHeld(); err != nil {
+	if err := l.held(); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
 	h := l.h
@@ -33,11 +35,11 @@ func (l *RefList[T]) Check() error {
 		if n++; n > h.nodes {
 			return broken("more than its %d nodes reached from the front: a cycle", h.nodes)
 		}
-		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next == r || e.next == none && r != h.back {
+		e := r.At(l.s)
+		if e == nil || !l.mine(e) || !l.handedOut(e) || e.next == r || e.next == none && r != h.back {
 			return broken("element %d from the front is not a live node of this list", n-1)
 		}
-		if e.prev != prev {
+		if l.prevOf(e) != prev {
 			return broken("element %d from the front does not link back to the one before it", n-1)
 		}
 		prev, r = r, e.next
@@ -53,11 +55,11 @@ func (l *RefList[T]) Check() error {
 		if f++; f > h.nodes {
 			return broken("more than its %d nodes on the free list: a cycle", h.nodes)
 		}
-		e := r.In(l.a)
-		if e == nil || e.list != l.self || !l.free(e, r) {
+		e := r.At(l.s)
+		if e == nil || !l.mine(e) || !l.handedOut(e) || !l.free(e, r) {
 			return broken("free node %d is not a free node of this list", f-1)
 		}
-		r = e.prev
+		r = l.prevOf(e)
 	}
 	switch {
 	case f != h.nfree:
@@ -80,21 +82,26 @@ func (l *RefList[T]) Check() error {
 // then calls the arena's MarkConsistent. It returns the lock's errors
 // without the lock. O(nodes): two passes over each chain.
 func (l *RefList[T]) Repair() error {
-	if err := l.a.CheckHeld(); err != nil {
-		return fmt.Errorf("list: %w", err)
+	if err := l.canWrite(); err != nil {
+		return err
 	}
 	h := l.h
 	var none arena.Ref[RefElement[T]]
-	// While a chain is walked, each node reached is marked by a zero
-	// list field: a node met again, or one that is not l's, ends the
-	// chain there. A second pass puts the marks back.
+	// While a chain is walked, each node reached is marked by tagMark
+	// flipped into its prev's tag, which makes it look like another
+	// list's: a node met again, or one that is not l's, ends the chain
+	// there. A second pass flips the marks back.
+	marked := func(e *RefElement[T]) bool {
+		p := e.prev.Tag(l.tag ^ tagMark)
+		return p == none || p.At(l.s) != nil
+	}
 	unmark := func(from arena.Ref[RefElement[T]], next func(*RefElement[T]) arena.Ref[RefElement[T]]) {
 		for r := from; r != none; {
-			e := r.In(l.a)
-			if e == nil || e.list == l.self {
+			e := r.At(l.s)
+			if e == nil || !marked(e) {
 				return
 			}
-			e.list = l.self
+			e.prev = e.prev.Tag(tagMark)
 			r = next(e)
 		}
 	}
@@ -105,8 +112,8 @@ func (l *RefList[T]) Repair() error {
 	var last *RefElement[T]
 	n := uint64(0)
 	for r := h.front; r != none; {
-		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next == r {
+		e := r.At(l.s)
+		if e == nil || !l.mine(e) || !l.handedOut(e) || e.next == r {
 			if last != nil {
 				last.next = none
 			} else {
@@ -115,8 +122,7 @@ func (l *RefList[T]) Repair() error {
 			break
 		}
 		sawPending = sawPending || r == h.pending
-		e.list = arena.Ref[RefHead[T]]{}
-		e.prev = prev
+		e.prev = l.link(prev).Tag(tagMark)
 		prev, last, r = r, e, e.next
 		n++
 	}
@@ -127,28 +133,29 @@ func (l *RefList[T]) Repair() error {
 	var lastFree *RefElement[T]
 	f := uint64(0)
 	for r := h.free; r != none; {
-		e := r.In(l.a)
-		if e == nil || e.list != l.self || e.next != none || r == h.back {
+		e := r.At(l.s)
+		if e == nil || !l.mine(e) || !l.handedOut(e) || e.next != none || r == h.back {
 			if lastFree != nil {
-				lastFree.prev = none
+				lastFree.prev = l.link(none).Tag(tagMark)
 			} else {
 				h.free = none
 			}
 			break
 		}
 		sawPending = sawPending || r == h.pending
-		e.list = arena.Ref[RefHead[T]]{}
-		lastFree, r = e, e.prev
+		next := l.prevOf(e)
+		e.prev = e.prev.Tag(tagMark)
+		lastFree, r = e, next
 		f++
 	}
-	unmark(h.free, func(e *RefElement[T]) arena.Ref[RefElement[T]] { return e.prev })
+	unmark(h.free, l.prevOf)
 
 	// The node in flight, if it is on neither chain: a new node from
-	// the arena (its list field may still be zero) or one taken from or
-	// going to the free list.
+	// the arena (its prev may still be zero, untagged) or one taken from
+	// or going to the free list.
 	if p := h.pending; p != none && !sawPending {
-		if e := p.In(l.a); e != nil && (e.list == l.self || e.list == arena.Ref[RefHead[T]]{}) {
-			e.list, e.next, e.prev = l.self, none, h.free
+		if e := p.At(l.s); e != nil && l.handedOut(e) && (l.mine(e) || e.prev == none) {
+			e.next, e.prev = none, l.link(h.free)
 			h.free = p
 			f++
 		}
@@ -156,4 +163,14 @@ func (l *RefList[T]) Repair() error {
 	h.nfree, h.nodes = f, n+f
 	h.pending = none
 	return nil
+}
+
+// handedOut reports whether e lies in memory l's arena handed out: on
+// a Memfd every node that resolves does; on a File, a node pushed after
+// the last Commit and before a Close or a crash lies past the blocks
+// the reopen kept (its links were written in place, the block not
+// committed), and the next Alloc would hand its bytes out again.
+func (l *RefList[T]) handedOut(e *RefElement[T]) bool {
+	_, err := l.refOf(e)
+	return err == nil
 }

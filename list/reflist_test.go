@@ -421,6 +421,19 @@ func TestRefListMisuse(t *testing.T) {
 	require.NoError(t, err)
 	e2, err := l2.PushBack(item{3, 3})
 	require.NoError(t, err)
+	// Nodes in the middle of the second list, a live one and a removed
+	// one: their prev links name real nodes, so only the list's tag in
+	// them tells them from l's.
+	mid2, err := l2.PushBack(item{3, 4})
+	require.NoError(t, err)
+	gone2, err := l2.PushBack(item{3, 5})
+	require.NoError(t, err)
+	_, err = l2.PushBack(item{3, 6})
+	require.NoError(t, err)
+	_, err = l2.Remove(gone2)
+	require.NoError(t, err)
+	mid2Ref, err := l2.Ref(mid2)
+	require.NoError(t, err)
 	goodRef, err := l.Ref(es[0])
 	require.NoError(t, err)
 	a.Unlock()
@@ -435,6 +448,15 @@ func TestRefListMisuse(t *testing.T) {
 		{"remove nil", func() error { _, err := l.Remove(nil); return err }, list.ErrNotInList, true},
 		{"remove another arena's", func() error { _, err := l.Remove(foreign); return err }, list.ErrNotInList, true},
 		{"remove another list's", func() error { _, err := l.Remove(e2); return err }, list.ErrNotInList, true},
+		{"remove another list's middle", func() error { _, err := l.Remove(mid2); return err }, list.ErrNotInList, true},
+		{"remove another list's removed", func() error { _, err := l.Remove(gone2); return err }, list.ErrNotInList, true},
+		{"element of another list's ref", func() error { _, err := l.Element(mid2Ref); return err }, list.ErrNotInList, true},
+		{"prev of another list's", func() error {
+			if l.Prev(mid2) != nil {
+				return errors.New("Prev followed another list's node")
+			}
+			return list.ErrNotInList
+		}, list.ErrNotInList, true},
 		{"element of the zero Ref", func() error {
 			_, err := l.Element(arena.Ref[list.RefElement[item]]{})
 			return err

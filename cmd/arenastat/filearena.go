@@ -11,23 +11,18 @@ import (
 	"unsafe"
 
 	"github.com/mmarena/mmarena/arena"
+	"github.com/mmarena/mmarena/list"
 )
 
 // The tour's file arena step: a list built into a file, committed and
 // closed, then reopened by a child process, at another address, with
 // nothing decoded.
 
-// tourNode and tourRoot are the list the step stores: nodes linked by
-// Refs, offsets from the file's start, which mean the same wherever the
-// file is mapped.
-type tourNode struct {
-	next arena.Ref[tourNode]
-	v    int64
-}
-
+// tourRoot is what the step stores: the head of a list.RefList, whose
+// nodes link by Refs, offsets from the file's start, which mean the same
+// wherever the file is mapped.
 type tourRoot struct {
-	head  arena.Ref[tourNode]
-	count int64
+	L list.RefHead[int64]
 }
 
 // fileChildEnv makes arenastat reopen the file arena it names, visit
@@ -54,16 +49,14 @@ func stepFileArena(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	l, err := list.OnFile(a, &root.L)
+	if err != nil {
+		return err
+	}
 	for _, v := range []int64{10, 20, 30, 40, 50} {
-		n, err := arena.New[tourNode](a)
-		if err != nil {
+		if _, err := l.PushFront(v); err != nil {
 			return err
 		}
-		n.v, n.next = v, root.head
-		if root.head, err = arena.FileRef(a, n); err != nil {
-			return err
-		}
-		root.count++
 	}
 	if err := arena.SetFileRoot(a, root); err != nil {
 		return err
@@ -72,7 +65,7 @@ func stepFileArena(w io.Writer) error {
 		return err
 	}
 	at := uintptr(unsafe.Pointer(root))
-	fmt.Fprintf(w, "   CreateFile %s: 5 nodes pushed, linked by Refs (offsets from the file's start), the root set\n", path)
+	fmt.Fprintf(w, "   CreateFile %s: list.OnFile, 5 pushes: nodes linked by Refs (offsets from the file's start), the root set\n", path)
 	fmt.Fprintf(w, "   Commit: msync the data, then write a header slot (used size, root, crc64) and msync it\n")
 	fmt.Fprintf(w, "   this process (pid %d) has the root at %#x, in a shared file mapping:\n", os.Getpid(), at)
 	if err := listPrintMapping(w, at); err != nil {
@@ -121,10 +114,17 @@ func fileChild(w io.Writer, path string) int {
 	if err := listPrintMapping(w, at); err != nil {
 		return fail(err)
 	}
-	var vs []string
-	for n := root.head.InFile(a); n != nil; n = n.next.InFile(a) {
-		vs = append(vs, fmt.Sprint(n.v))
+	l, err := list.OnFile(a, &root.L)
+	if err != nil {
+		return fail(err)
 	}
-	fmt.Fprintf(w, "   (child) visits the %d nodes through Ref.InFile: %s\n", root.count, strings.Join(vs, " "))
+	if err := l.Check(); err != nil {
+		return fail(err)
+	}
+	var vs []string
+	for e := l.Front(); e != nil; e = l.Next(e) {
+		vs = append(vs, fmt.Sprint(e.Value))
+	}
+	fmt.Fprintf(w, "   (child) list.OnFile, Check, and visits the %d nodes through RefList.Next: %s\n", l.Len(), strings.Join(vs, " "))
 	return 0
 }

@@ -97,7 +97,7 @@ func TestTour(t *testing.T) {
 		assert.Contains(t, out, `caught: guard: fault 1 byte past the end of region "tour" (high guard page)`)
 		assert.Regexp(t, `(?m)^ +[0-9a-f]+-[0-9a-f]+ rw-s 00000000 .* /.*/list\.arena\n +Close; a child process`, out)
 		assert.Regexp(t, `\(child, pid \d+\) OpenFile maps it again: the root is at 0x[0-9a-f]+ now, with nothing decoded:\n +[0-9a-f]+-[0-9a-f]+ rw-s 00000000 .* /.*/list\.arena\n`, out)
-		assert.Contains(t, out, "(child) visits the 5 nodes through Ref.InFile: 50 40 30 20 10")
+		assert.Contains(t, out, "(child) list.OnFile, Check, and visits the 5 nodes through RefList.Next: 50 40 30 20 10")
 		// 0 bytes in under -race, where Go probes the pointer for nil first.
 		assert.Regexp(t, `use after free: (0|8) bytes into a 16-byte block at 0x[0-9a-f]+ of "tour-sessions"\n       allocated at:\n         (main|arenastat)\.newSession hardened\.go:\d+\n.*\n       freed at:\n         (main|arenastat)\.evictSession hardened\.go:\d+\n`, out)
 		assert.Regexp(t, `overflow: 1 byte past the end of a 16-byte block at 0x[0-9a-f]+ of "tour-sessions", allocated at (main|arenastat)\.newSession hardened\.go:\d+`, out)
