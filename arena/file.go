@@ -461,21 +461,10 @@ func mapFile(f *os.File, size uint64, ro bool, o *Options, name string) (*File, 
 	return &File{f: f, r: r, base: r.Pointer(), n: uint64(r.Committed()), ro: ro, name: name}, nil
 }
 
-// fileLeak is what the leak cleanup of a File needs, held apart from it.
-type fileLeak struct {
-	name string
-	site uintptr
-	r    *guard.Region
-	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
-}
-
 // watch arranges for a leak report if a is dropped without Close.
 func (a *File) watch(pc uintptr) {
 	a.register(pc)
-	a.cl = runtime.AddCleanup(a, func(l fileLeak) {
-		markLeaked(l.slot)
-		reportLeak(LeakReport{Name: l.name, Kind: kindFile, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
-	}, fileLeak{name: a.name, site: pc, r: a.r, slot: a.entry})
+	a.cl = watchRegion(a, regionLeak{name: a.name, kind: kindFile, site: pc, r: a.r, slot: a.entry})
 }
 
 // Alloc returns size zeroed bytes aligned to al from the cursor, growing

@@ -156,3 +156,24 @@ func (u Unfreed) String() string {
 
 // unfreedShown is how many sampled blocks Unfreed.String lists.
 const unfreedShown = 10
+
+// regionLeak is what the leak cleanup of an arena that is one guard
+// region (a Memfd, a File) needs, held apart from the arena so that the
+// cleanup does not keep it reachable.
+type regionLeak struct {
+	name string
+	kind string
+	site uintptr
+	r    *guard.Region
+	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
+}
+
+// watchRegion reports l's arena, and marks its registry entry leaked,
+// if owner becomes unreachable before its Close stops the cleanup. The
+// region stays mapped: a pointer into it may still be live.
+func watchRegion[T any](owner *T, l regionLeak) runtime.Cleanup {
+	return runtime.AddCleanup(owner, func(l regionLeak) {
+		markLeaked(l.slot)
+		reportLeak(LeakReport{Name: l.name, Kind: l.kind, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
+	}, l)
+}

@@ -135,24 +135,12 @@ type Memfd struct {
 	answered uint64
 }
 
-// memfdLeak is what the leak cleanup of a Memfd needs, held apart from
-// the Memfd so that the cleanup does not keep it reachable.
-type memfdLeak struct {
-	name string
-	site uintptr
-	r    *guard.Region
-	slot *atomic.Pointer[Summary] // the registry's entry, which stays, marked leaked
-}
-
 // watch arranges for a leak report if a is dropped without Close,
 // naming pc as the call that made or attached it. The mapping is kept,
 // as every arena's is: a pointer into it may still be live.
 func (a *Memfd) watch(pc uintptr) {
 	a.register(pc)
-	a.cl = runtime.AddCleanup(a, func(l memfdLeak) {
-		markLeaked(l.slot)
-		reportLeak(LeakReport{Name: l.name, Kind: kindMemfd, Site: site(l.site), Chunks: 1, Bytes: uint64(l.r.Committed())})
-	}, memfdLeak{name: a.name, site: pc, r: a.r, slot: a.slot})
+	a.cl = watchRegion(a, regionLeak{name: a.name, kind: kindMemfd, site: pc, r: a.r, slot: a.slot})
 }
 
 // CreateMemfd makes a memfd arena for a root of type T and returns it
