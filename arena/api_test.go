@@ -13,10 +13,10 @@ import (
 // maxExported bounds arena's exported names (types, funcs, methods,
 // constants, variables), so that the API cannot creep back to the 108 it
 // had before hardened mode, FreeListStats, Generation and Frozen, and the
-// duplicate sentinels and interfaces were folded away (issue 12). Issue
-// 13's arena pool added six: Pool, NewPool, PoolOptions, Pool.Get,
+// duplicate sentinels and interfaces were folded away (issue 12). The
+// arena pool added six: Pool, NewPool, PoolOptions, Pool.Get,
 // Pool.Put and Pool.Close (its misuse errors reuse ErrNoArena,
-// ErrNotOwned, ErrDoubleFree and ErrClosed). Issue 15's typed references
+// ErrNotOwned, ErrDoubleFree and ErrClosed). The typed references
 // added three: Ref, RefOf and Ref.Get (their misuse errors reuse
 // ErrNoArena, ErrClosed and ErrNotOwned; a bad Ref resolves to nil).
 // The memfd arena added thirteen: Memfd, CreateMemfd, AttachMemfd,

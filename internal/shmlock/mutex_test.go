@@ -307,7 +307,7 @@ func TestNoLostWakeups(t *testing.T) {
 }
 
 // BenchmarkLock is an uncontended Lock and Unlock, against sync.Mutex
-// (issue 15 asks for at most 2x).
+// (the cross-process lock's target is at most 2x).
 func BenchmarkLock(b *testing.B) {
 	b.Run("lock=shmlock", func(b *testing.B) {
 		var m shmlock.Mutex
